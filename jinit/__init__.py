@@ -1,0 +1,42 @@
+"""jinit: weight initializers for JAX, Flax and Keras users.
+
+A drop-in for ``jax.nn.initializers`` (same names, same float32/float64 values)
+that is right where JAX is not: narrow floats drawn in float32 and rounded once,
+correct complex variance, ``out_sharding`` everywhere, identity/dirac, and clear
+errors before anything is traced.
+"""
+
+from ._constant import Constant as Constant
+from ._constant import constant as constant
+from ._constant import ones as ones
+from ._constant import zeros as zeros
+from ._distributions import Normal as Normal
+from ._distributions import TruncatedNormal as TruncatedNormal
+from ._distributions import Uniform as Uniform
+from ._distributions import normal as normal
+from ._distributions import truncated_normal as truncated_normal
+from ._distributions import uniform as uniform
+from ._fans import compute_fans as compute_fans
+from ._structured import DeltaOrthogonal as DeltaOrthogonal
+from ._structured import Dirac as Dirac
+from ._structured import Identity as Identity
+from ._structured import Orthogonal as Orthogonal
+from ._structured import delta_orthogonal as delta_orthogonal
+from ._structured import dirac as dirac
+from ._structured import identity as identity
+from ._structured import orthogonal as orthogonal
+from ._types import Initializer as Initializer
+from ._variance import VarianceScaling as VarianceScaling
+from ._variance import glorot_normal as glorot_normal
+from ._variance import glorot_uniform as glorot_uniform
+from ._variance import he_normal as he_normal
+from ._variance import he_uniform as he_uniform
+from ._variance import kaiming_normal as kaiming_normal
+from ._variance import kaiming_uniform as kaiming_uniform
+from ._variance import lecun_normal as lecun_normal
+from ._variance import lecun_uniform as lecun_uniform
+from ._variance import variance_scaling as variance_scaling
+from ._variance import xavier_normal as xavier_normal
+from ._variance import xavier_uniform as xavier_uniform
+
+__version__ = "0.1.0"

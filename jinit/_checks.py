@@ -1,0 +1,209 @@
+"""The one key check, dtype check, shape check, axis check and number check.
+
+Everything here runs in Python before anything is traced, so that bad input is
+a ValueError/TypeError that names the argument, never an XLA error.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _errors
+
+_KEY_KINDS = "a PRNG key made by jax.random.key(seed) or jax.random.PRNGKey(seed)"
+
+
+@functools.cache
+def _raw_key_shape(impl_name: str) -> tuple[int, ...]:
+    return jax.random.key_data(jax.random.key(0, impl=impl_name)).shape
+
+
+def check_key(key: Any) -> None:
+    """Checks that ``key`` is one PRNG key: typed (``jax.random.key``) or raw uint32.
+
+    A raw key must have the shape of the default PRNG implementation's key
+    ((2,) for threefry2x32, (4,) for rbg and unsafe_rbg). Tracers are accepted.
+    """
+    if not isinstance(key, jax.Array | np.ndarray):
+        raise _errors.bad_type("key", _KEY_KINDS, key)
+    dtype = key.dtype
+    if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        if key.ndim:
+            raise _errors.bad_value(
+                "key",
+                "a single key (shape ()); use jax.vmap to draw with a batch of keys",
+                f"a key array of shape {key.shape}",
+            )
+        return
+    raw_shape = _raw_key_shape(jax.config.jax_default_prng_impl)
+    if dtype == np.uint32 and key.shape == raw_shape:
+        return
+    if dtype == np.uint32 and key.shape[-len(raw_shape) :] == raw_shape:
+        raise _errors.bad_value(
+            "key",
+            "a single key; use jax.vmap to draw with a batch of keys",
+            f"a raw key array of shape {key.shape}",
+        )
+    raise _errors.bad_type(
+        "key",
+        f"{_KEY_KINDS} (a raw key is uint32 of shape {raw_shape})",
+        f"an array of dtype {dtype} and shape {key.shape}",
+    )
+
+
+def check_shape(shape: Any, arg: str = "shape") -> tuple[int, ...]:
+    """Returns ``shape`` as a tuple of non-negative Python ints."""
+    if isinstance(shape, int | np.integer) and not isinstance(shape, bool):
+        raise _errors.bad_type(arg, f"a tuple of ints, e.g. ({int(shape)},)", shape)
+    if not isinstance(shape, Sequence | np.ndarray) or isinstance(shape, str):
+        raise _errors.bad_type(arg, "a tuple of ints", shape)
+    dims = []
+    for d in shape:
+        if isinstance(d, bool) or not isinstance(d, int | np.integer):
+            raise _errors.bad_type(arg, "a tuple of static Python ints", tuple(shape))
+        if d < 0:
+            raise _errors.bad_value(arg, "a tuple of non-negative ints", tuple(shape))
+        dims.append(int(d))
+    return tuple(dims)
+
+
+@functools.lru_cache(maxsize=512)
+def _dtype(dtype: Any, kind: str, x64: bool) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise _errors.bad_type("dtype", "a NumPy/JAX dtype", dtype) from None
+    if kind == "random":
+        inexact = jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(
+            dt, jnp.complexfloating
+        )
+        if not inexact:
+            raise _errors.bad_type(
+                "dtype",
+                "a floating or complex dtype (float32, bfloat16, float16, float64, "
+                "complex64, float8_*) for a random initializer",
+                dt,
+            )
+        if jnp.issubdtype(dt, jnp.floating) and float(jnp.finfo(dt).min) >= 0:
+            raise _errors.bad_value(
+                "dtype", "a signed floating dtype for a random initializer", dt
+            )
+    elif not (jnp.issubdtype(dt, jnp.number) or dt == np.bool_):
+        raise _errors.bad_type("dtype", "a numeric or bool dtype", dt)
+    if dt.itemsize == 8 and not x64 or dt == np.complex128 and not x64:
+        raise _errors.bad_value(
+            "dtype",
+            f"a dtype JAX can hold; {dt} needs jax.config.update('jax_enable_x64', "
+            "True) (jinit never silently changes the dtype you ask for)",
+            dt,
+        )
+    return dt
+
+
+def resolve_dtype(dtype: Any, default: Any = None, kind: str = "random") -> np.dtype:
+    """Resolves the call's dtype (else the initializer's, else JAX's default float).
+
+    ``kind="random"`` allows only signed floating and complex dtypes; ``"any"``
+    allows every numeric and bool dtype (for constants).
+    """
+    x64 = bool(jax.config.jax_enable_x64)
+    if dtype is None:
+        dtype = default
+    if dtype is None:
+        return np.dtype(np.float64 if x64 else np.float32)
+    try:
+        return _dtype(dtype, kind, x64)
+    except TypeError as e:  # unhashable dtype-like
+        if "unhashable" not in str(e):
+            raise
+        return _dtype.__wrapped__(dtype, kind, x64)
+
+
+def check_sharding(out_sharding: Any) -> None:
+    if out_sharding is None or isinstance(
+        out_sharding, jax.sharding.Sharding | jax.sharding.PartitionSpec
+    ):
+        return
+    raise _errors.bad_type(
+        "out_sharding", "None, a jax.sharding.Sharding or a PartitionSpec", out_sharding
+    )
+
+
+def check_axes(arg: str, axis: Any, ndim: int) -> tuple[int, ...]:
+    """Returns ``axis`` (an int or a sequence of ints) as non-negative axes."""
+    axes = (axis,) if isinstance(axis, int | np.integer) else axis
+    if isinstance(axes, str) or not isinstance(axes, Sequence | np.ndarray):
+        raise _errors.bad_type(arg, "an int or a sequence of ints", axis)
+    out = []
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, int | np.integer):
+            raise _errors.bad_type(arg, "an int or a sequence of ints", axis)
+        if not -ndim <= a < ndim:
+            raise _errors.bad_value(
+                arg, f"an axis in [-{ndim}, {ndim}) for a {ndim}-D shape", axis
+            )
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise _errors.bad_value(arg, "distinct axes", axis)
+    return tuple(out)
+
+
+def check_axis_spec(arg: str, axis: Any) -> Any:
+    """Checks the kind of an axis argument when an initializer is built."""
+    if isinstance(axis, bool) or not (
+        isinstance(axis, int | np.integer)
+        or isinstance(axis, Sequence)
+        and not isinstance(axis, str)
+        and all(
+            isinstance(a, int | np.integer) and not isinstance(a, bool) for a in axis
+        )
+    ):
+        raise _errors.bad_type(arg, "an int or a sequence of ints", axis)
+    return (
+        int(axis) if isinstance(axis, int | np.integer) else tuple(int(a) for a in axis)
+    )
+
+
+def real_number(
+    arg: str, value: Any, *, positive: bool = False, nonnegative: bool = False
+) -> float:
+    """Returns ``value`` as a finite Python float, checked when a builder is called."""
+    if isinstance(value, jax.core.Tracer):
+        raise _errors.bad_type(arg, "a concrete number, not a traced value", value)
+    if isinstance(value, np.ndarray | jax.Array) and value.shape == ():
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _errors.bad_type(arg, "a real number", value)
+    value = float(value)
+    if not math.isfinite(value):
+        raise _errors.bad_value(arg, "a finite number", value)
+    if positive and value <= 0:
+        raise _errors.bad_value(arg, "a positive number", value)
+    if nonnegative and value < 0:
+        raise _errors.bad_value(arg, "a non-negative number", value)
+    return value
+
+
+def check_builder_dtype(dtype: Any, kind: str = "random") -> Any:
+    """Checks the kind of an initializer's default ``dtype`` when it is built.
+
+    Whether JAX can hold it (float64 needs x64) is checked at call time, since
+    x64 may be switched on after the initializer is built. None passes.
+    """
+    if dtype is not None:
+        try:
+            _dtype(dtype, kind, True)
+        except TypeError as e:
+            if "unhashable" not in str(e):
+                raise
+            _dtype.__wrapped__(dtype, kind, True)
+        return np.dtype(dtype)
+    return None

@@ -1,0 +1,181 @@
+"""uniform, normal and truncated_normal: fixed-scale draws of the core laws."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from . import _checks, _errors, _sampling
+from ._base import Init
+from ._types import Bounds, DTypeLike
+
+
+def _real_only(name: str, dtype) -> None:
+    if _sampling.is_complex(dtype):
+        raise _errors.bad_type(
+            "dtype",
+            f"a real floating dtype for {name} (for complex weights use normal or "
+            "variance_scaling, which draw the complex laws)",
+            dtype,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Uniform(Init):
+    """U[minval, maxval). See :func:`uniform`."""
+
+    minval: float = 0.0
+    maxval: float = 1e-2
+    dtype: DTypeLike | None = None
+
+    def _check(self, shape, dtype):
+        _real_only("uniform", dtype)
+
+    def _generate(self, key, shape, dtype):
+        cdt = _sampling.compute_dtype(dtype)
+        x = _sampling.uniform(key, shape, cdt, self.minval, self.maxval)
+        return _sampling.round_into(x, dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class Normal(Init):
+    """N(mean, stddev^2). See :func:`normal`."""
+
+    stddev: float = 1e-2
+    mean: float = 0.0
+    dtype: DTypeLike | None = None
+
+    def _generate(self, key, shape, dtype):
+        x = _sampling.normal(key, shape, _sampling.compute_dtype(dtype))
+        return _sampling.scale_and_round(
+            x, dtype, scale=self.stddev, shift=self.mean or None
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class TruncatedNormal(Init):
+    """N(mean, stddev^2) truncated to (lower, upper). See :func:`truncated_normal`."""
+
+    stddev: float = 1e-2
+    lower: float = -2.0
+    upper: float = 2.0
+    mean: float = 0.0
+    bounds: Bounds = "relative"
+    dtype: DTypeLike | None = None
+
+    def _check(self, shape, dtype):
+        _real_only("truncated_normal", dtype)
+
+    def _generate(self, key, shape, dtype):
+        cdt = _sampling.compute_dtype(dtype)
+        if self.bounds == "relative":
+            z = _sampling.truncated_normal(key, shape, cdt, self.lower, self.upper)
+            return _sampling.scale_and_round(
+                z, dtype, scale=self.stddev, shift=self.mean or None
+            )
+        # Absolute bounds: standardize, draw, map back, and keep the rounded
+        # values inside [lower, upper] in the output dtype.
+        lo = (self.lower - self.mean) / self.stddev
+        hi = (self.upper - self.mean) / self.stddev
+        z = _sampling.truncated_normal(key, shape, cdt, lo, hi)
+        clip = (
+            _sampling.inside(self.lower, dtype, float("inf")),
+            _sampling.inside(self.upper, dtype, float("-inf")),
+        )
+        x = _sampling.scale_and_round(
+            z, dtype, scale=self.stddev, shift=self.mean or None, clip=clip
+        )
+        return x
+
+
+def uniform(scale: float = 1e-2, dtype: DTypeLike | None = None) -> Uniform:
+    """Builds an initializer drawing from U[0, scale).
+
+    ``jax.random.uniform`` times ``scale``: the mean is scale/2 and the std
+    ``scale / sqrt(12)``. Same values as ``jax.nn.initializers.uniform`` in float32
+    and float64; narrower floats are the float32 draw rounded once.
+
+    Args:
+      scale: the upper bound, >= 0.
+      dtype: the default dtype of the weights (real floating).
+
+    Raises:
+      ValueError: a negative ``scale``. TypeError at call time: a complex dtype.
+    """
+    scale = _checks.real_number("scale", scale, nonnegative=True)
+    return Uniform(0.0, scale, _checks.check_builder_dtype(dtype))
+
+
+def normal(
+    stddev: float = 1e-2, dtype: DTypeLike | None = None, *, mean: float = 0.0
+) -> Normal:
+    """Builds an initializer drawing from N(mean, stddev^2).
+
+    For a complex dtype, the complex normal with ``E|z - mean|^2 = stddev^2`` (real
+    and imaginary parts each of variance stddev^2 / 2), as in JAX. Same values as
+    ``jax.nn.initializers.normal`` in float32/float64 (with ``mean=0``).
+
+    Args:
+      stddev: the standard deviation, >= 0.
+      dtype: the default dtype of the weights.
+      mean: the mean (jinit's addition; JAX's is always 0).
+
+    Raises:
+      ValueError: a negative ``stddev``.
+    """
+    stddev = _checks.real_number("stddev", stddev, nonnegative=True)
+    mean = _checks.real_number("mean", mean)
+    return Normal(stddev, mean, _checks.check_builder_dtype(dtype))
+
+
+def truncated_normal(
+    stddev: float = 1e-2,
+    dtype: DTypeLike | None = None,
+    lower: float = -2.0,
+    upper: float = 2.0,
+    *,
+    mean: float = 0.0,
+    bounds: Bounds = "relative",
+) -> TruncatedNormal:
+    r"""Builds an initializer drawing from a normal truncated to (lower, upper).
+
+    With ``bounds="relative"`` (JAX's meaning, the default) the bounds are in units
+    of ``stddev`` around ``mean``: values are ``mean + stddev * z`` with ``z`` from
+    N(0, 1) truncated to (lower, upper). With ``bounds="absolute"`` (PyTorch's
+    ``trunc_normal_(mean, std, a, b)``) they are values: the law is N(mean,
+    stddev^2) conditioned on lower <= x <= upper, and every rounded value stays
+    inside [lower, upper].
+
+    ``stddev`` is the std of the normal *before* truncation, as in JAX and PyTorch;
+    the std after truncation to (-2, 2) is ``0.8796 * stddev`` (variance_scaling
+    divides by that constant, this does not). The sampler keeps the std for tiny
+    stds with wide bounds (no values on the bounds, no outliers), unlike
+    PyTorch's ``trunc_normal_``.
+
+    Same values as ``jax.nn.initializers.truncated_normal`` in float32/float64 for
+    relative bounds and ``mean=0``.
+
+    Args:
+      stddev: the std of the untruncated normal, >= 0 (> 0 with absolute bounds).
+      dtype: the default dtype of the weights (real floating).
+      lower: lower bound, relative (in stddevs) or absolute.
+      upper: upper bound, > lower.
+      mean: the mean of the untruncated normal.
+      bounds: ``"relative"`` or ``"absolute"``.
+
+    Raises:
+      ValueError: a negative ``stddev``, ``lower >= upper``, an unknown ``bounds``.
+    """
+    absolute = bounds == "absolute"
+    if bounds not in ("relative", "absolute"):
+        raise _errors.bad_choice("bounds", bounds, ("relative", "absolute"))
+    stddev = _checks.real_number(
+        "stddev", stddev, positive=absolute, nonnegative=not absolute
+    )
+    lower = _checks.real_number("lower", lower)
+    upper = _checks.real_number("upper", upper)
+    mean = _checks.real_number("mean", mean)
+    if lower >= upper:
+        raise _errors.bad_value("lower", f"less than `upper` ({upper})", lower)
+    return TruncatedNormal(
+        stddev, lower, upper, mean, bounds, _checks.check_builder_dtype(dtype)
+    )

@@ -1,0 +1,50 @@
+"""The one place where jinit words its error messages.
+
+Every message follows one template: "`arg` must be <what is allowed>; got <what
+was given>." plus, for a misspelt choice, "Did you mean '<closest>'?". Tests pin
+the stable fragment "`arg` must be".
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+
+def _given(got: Any) -> str:
+    if isinstance(got, type):
+        return f"the type {got.__name__}"
+    text = repr(got)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return text
+
+
+def _message(arg: str, allowed: str, got: Any, hint: str = "") -> str:
+    return f"`{arg}` must be {allowed}; got {_given(got)}.{hint}"
+
+
+def bad_value(arg: str, allowed: str, got: Any) -> ValueError:
+    """A ValueError for an argument of the right kind but a wrong value."""
+    return ValueError(_message(arg, allowed, got))
+
+
+def bad_type(arg: str, allowed: str, got: Any) -> TypeError:
+    """A TypeError for an argument of the wrong kind; names the type given."""
+    shown = f"{got!r} of type {type(got).__name__}"
+    if len(shown) > 100:
+        shown = f"a value of type {type(got).__name__}"
+    return TypeError(f"`{arg}` must be {allowed}; got {shown}.")
+
+
+def bad_choice(arg: str, got: Any, allowed: Iterable[str]) -> ValueError:
+    """A ValueError for a string that is not one of the allowed choices."""
+    allowed = tuple(allowed)
+    listed = "one of " + ", ".join(repr(a) for a in allowed)
+    hint = ""
+    if isinstance(got, str):
+        close = difflib.get_close_matches(got, allowed, n=1)
+        if close:
+            hint = f" Did you mean {close[0]!r}?"
+    return ValueError(_message(arg, listed, got, hint))
