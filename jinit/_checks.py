@@ -75,6 +75,9 @@ def check_shape(shape: Any, arg: str = "shape") -> tuple[int, ...]:
     return tuple(dims)
 
 
+_NEEDS_X64 = {np.dtype(t) for t in ("float64", "complex128", "int64", "uint64")}
+
+
 @functools.lru_cache(maxsize=512)
 def _dtype(dtype: Any, kind: str, x64: bool) -> np.dtype:
     try:
@@ -98,7 +101,7 @@ def _dtype(dtype: Any, kind: str, x64: bool) -> np.dtype:
             )
     elif not (jnp.issubdtype(dt, jnp.number) or dt == np.bool_):
         raise _errors.bad_type("dtype", "a numeric or bool dtype", dt)
-    if dt.itemsize == 8 and not x64 or dt == np.complex128 and not x64:
+    if not x64 and dt in _NEEDS_X64:
         raise _errors.bad_value(
             "dtype",
             f"a dtype JAX can hold; {dt} needs jax.config.update('jax_enable_x64', "
