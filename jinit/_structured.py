@@ -152,7 +152,9 @@ class Identity(Init):
             np.int32, shape, len(shape) - 2
         ) == lax.broadcasted_iota(np.int32, shape, len(shape) - 1)
         return _sampling.round_into(
-            eye * np.asarray(self.gain, _sampling.real_dtype(dtype)), dtype
+            eye.astype(_sampling.real_dtype(dtype))
+            * np.asarray(self.gain, _sampling.real_dtype(dtype)),
+            dtype,
         )
 
 
@@ -201,7 +203,9 @@ class Dirac(Init):
             tap = (k - 1) // 2 if self.even_tap == "low" else k // 2
             hit = hit & (iota(axis) == tap)
         return _sampling.round_into(
-            hit * np.asarray(self.scale, _sampling.real_dtype(dtype)), dtype
+            hit.astype(_sampling.real_dtype(dtype))
+            * np.asarray(self.scale, _sampling.real_dtype(dtype)),
+            dtype,
         )
 
 

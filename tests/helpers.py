@@ -33,10 +33,15 @@ def ulp_distance(a, b) -> int:
     itype = {2: np.int16, 4: np.int32, 8: np.int64}[a.dtype.itemsize]
     ia = a.view(itype).astype(np.int64)
     ib = b.view(itype).astype(np.int64)
-    sign = np.int64(1) << (8 * a.dtype.itemsize - 1)
+    if a.dtype.itemsize < 8:  # sign bit of the narrower int, widened by astype
+        ia = np.where(ia < 0, ia & ((1 << (8 * a.dtype.itemsize)) - 1), ia)
+        ib = np.where(ib < 0, ib & ((1 << (8 * a.dtype.itemsize)) - 1), ib)
+    magnitude = np.int64((1 << (8 * a.dtype.itemsize - 1)) - 1)
     # Map the sign-magnitude bit patterns onto a monotonic integer line.
-    ia = np.where(ia < 0, -(ia & (sign - 1)), ia)
-    ib = np.where(ib < 0, -(ib & (sign - 1)), ib)
+    neg_a = (ia.view(np.uint64) >> np.uint64(8 * a.dtype.itemsize - 1)) & np.uint64(1)
+    neg_b = (ib.view(np.uint64) >> np.uint64(8 * a.dtype.itemsize - 1)) & np.uint64(1)
+    ia = np.where(neg_a == 1, -(ia & magnitude), ia)
+    ib = np.where(neg_b == 1, -(ib & magnitude), ib)
     return int(np.max(np.abs(ia - ib)))
 
 

@@ -1,0 +1,238 @@
+"""Built-in model families for ``jinit report``: Flax linen modules to compare on.
+
+Every model takes an input batch whose last axis is ``width`` (the input layer is
+a model layer like the others), applies ``depth`` layers or blocks whose kernels
+come from ``kernel_init`` (biases from ``bias_init``, zeros by default), and sows
+the signal after every layer into the ``"intermediates"`` collection as
+``layer_<i>``, in call order, for :mod:`jinit.diagnostics` to read. There is no
+normalization anywhere but in the Transformer (pre-LayerNorm), so what the
+signal does through depth is what the initializer makes it do.
+
+Requires flax (``pip install "jinit[report]"``); imported lazily by the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from . import _errors
+from ._constant import zeros
+from ._variance import lecun_normal
+
+
+def _identity(x):
+    return x
+
+
+#: Activations by name, as the CLI and the models spell them.
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": jax.nn.relu,
+    "leaky_relu": jax.nn.leaky_relu,
+    "gelu": jax.nn.gelu,
+    "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
+    "selu": jax.nn.selu,
+    "silu": jax.nn.silu,
+    "linear": _identity,
+}
+
+
+def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
+    """The activation function called ``name`` (one of :data:`ACTIVATIONS`)."""
+    if name not in ACTIVATIONS:
+        raise _errors.bad_choice("activation", name, ACTIVATIONS)
+    return ACTIVATIONS[name]
+
+
+class MLP(nn.Module):
+    """``depth`` times ``Dense(width) -> activation``; sows each layer's output."""
+
+    depth: int = 50
+    width: int = 256
+    activation: str = "relu"
+    kernel_init: Any = lecun_normal()
+    bias_init: Any = zeros
+
+    @nn.compact
+    def __call__(self, x):
+        act = get_activation(self.activation)
+        for i in range(self.depth):
+            x = act(
+                nn.Dense(
+                    self.width,
+                    kernel_init=self.kernel_init,
+                    bias_init=self.bias_init,
+                    name=f"dense_{i}",
+                )(x)
+            )
+            self.sow("intermediates", f"layer_{i}", x)
+        return x
+
+
+class CNN(nn.Module):
+    """``depth`` times ``Conv(width, 3x3, SAME) -> activation`` on NHWC images."""
+
+    depth: int = 20
+    width: int = 64
+    activation: str = "relu"
+    kernel_init: Any = lecun_normal()
+    bias_init: Any = zeros
+
+    @nn.compact
+    def __call__(self, x):
+        act = get_activation(self.activation)
+        for i in range(self.depth):
+            x = act(
+                nn.Conv(
+                    self.width,
+                    (3, 3),
+                    kernel_init=self.kernel_init,
+                    bias_init=self.bias_init,
+                    name=f"conv_{i}",
+                )(x)
+            )
+            self.sow("intermediates", f"layer_{i}", x)
+        return x
+
+
+class ResMLP(nn.Module):
+    """``depth`` residual blocks ``x + Dense(activation(Dense(x)))`` (no norm)."""
+
+    depth: int = 50
+    width: int = 256
+    activation: str = "relu"
+    kernel_init: Any = lecun_normal()
+    bias_init: Any = zeros
+
+    @nn.compact
+    def __call__(self, x):
+        act = get_activation(self.activation)
+        dense = lambda name: nn.Dense(  # noqa: E731
+            self.width,
+            kernel_init=self.kernel_init,
+            bias_init=self.bias_init,
+            name=name,
+        )
+        for i in range(self.depth):
+            x = x + dense(f"block_{i}_b")(act(dense(f"block_{i}_a")(x)))
+            self.sow("intermediates", f"layer_{i}", x)
+        return x
+
+
+class ResCNN(nn.Module):
+    """``depth`` residual blocks ``x + Conv(activation(Conv(x)))``, 3x3, no norm."""
+
+    depth: int = 20
+    width: int = 64
+    activation: str = "relu"
+    kernel_init: Any = lecun_normal()
+    bias_init: Any = zeros
+
+    @nn.compact
+    def __call__(self, x):
+        act = get_activation(self.activation)
+        conv = lambda name: nn.Conv(  # noqa: E731
+            self.width,
+            (3, 3),
+            kernel_init=self.kernel_init,
+            bias_init=self.bias_init,
+            name=name,
+        )
+        for i in range(self.depth):
+            x = x + conv(f"block_{i}_b")(act(conv(f"block_{i}_a")(x)))
+            self.sow("intermediates", f"layer_{i}", x)
+        return x
+
+
+class Transformer(nn.Module):
+    """``depth`` pre-LayerNorm blocks: self-attention, then a 4x MLP, residual.
+
+    Input: ``(batch, sequence, width)`` embeddings; ``width // 32`` heads (at
+    least one). Attention and MLP kernels come from ``kernel_init``.
+    """
+
+    depth: int = 8
+    width: int = 128
+    activation: str = "gelu"
+    kernel_init: Any = lecun_normal()
+    bias_init: Any = zeros
+
+    @nn.compact
+    def __call__(self, x):
+        act = get_activation(self.activation)
+        heads = max(1, self.width // 32)
+        while self.width % heads:
+            heads -= 1
+        for i in range(self.depth):
+            h = nn.LayerNorm(name=f"block_{i}_ln1")(x)
+            x = x + nn.MultiHeadDotProductAttention(
+                heads,
+                kernel_init=self.kernel_init,
+                bias_init=self.bias_init,
+                name=f"block_{i}_attn",
+            )(h, h)
+            h = nn.LayerNorm(name=f"block_{i}_ln2")(x)
+            h = nn.Dense(
+                4 * self.width,
+                kernel_init=self.kernel_init,
+                bias_init=self.bias_init,
+                name=f"block_{i}_mlp_in",
+            )(h)
+            h = nn.Dense(
+                self.width,
+                kernel_init=self.kernel_init,
+                bias_init=self.bias_init,
+                name=f"block_{i}_mlp_out",
+            )(act(h))
+            x = x + h
+            self.sow("intermediates", f"layer_{i}", x)
+        return x
+
+
+#: The model families by name, with the input shape (without the batch axis) of
+#: a model of width ``w``.
+MODELS: dict[str, tuple[type[nn.Module], Callable[[int], tuple[int, ...]]]] = {
+    "mlp": (MLP, lambda w: (w,)),
+    "cnn": (CNN, lambda w: (8, 8, w)),
+    "resmlp": (ResMLP, lambda w: (w,)),
+    "rescnn": (ResCNN, lambda w: (8, 8, w)),
+    "transformer": (Transformer, lambda w: (16, w)),
+}
+
+
+def build(
+    name: str,
+    *,
+    depth: int,
+    width: int,
+    activation: str = "relu",
+    kernel_init: Any = None,
+) -> tuple[nn.Module, tuple[int, ...]]:
+    """Builds the model family ``name`` and returns it with its input shape.
+
+    Args:
+      name: one of ``"mlp"``, ``"cnn"``, ``"resmlp"``, ``"rescnn"``,
+        ``"transformer"``.
+      depth: number of layers (blocks), >= 1.
+      width: features (channels, model dimension), >= 1.
+      activation: one of :data:`ACTIVATIONS`.
+      kernel_init: the kernels' initializer (default ``lecun_normal()``).
+
+    Returns:
+      ``(module, input_shape)``, the input shape without the batch axis.
+    """
+    if name not in MODELS:
+        raise _errors.bad_choice("model", name, MODELS)
+    for arg, value in (("depth", depth), ("width", width)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise _errors.bad_value(arg, "a positive int", value)
+    get_activation(activation)  # checked here, before anything is traced
+    cls, input_shape = MODELS[name]
+    kwargs = {} if kernel_init is None else {"kernel_init": kernel_init}
+    module = cls(depth=depth, width=width, activation=activation, **kwargs)
+    return module, input_shape(width)
