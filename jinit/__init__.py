@@ -25,6 +25,8 @@ from ._structured import delta_orthogonal as delta_orthogonal
 from ._structured import dirac as dirac
 from ._structured import identity as identity
 from ._structured import orthogonal as orthogonal
+from ._tree import materialize as materialize
+from ._tree import reinit as reinit
 from ._types import Initializer as Initializer
 from ._variance import VarianceScaling as VarianceScaling
 from ._variance import glorot_normal as glorot_normal

@@ -1,0 +1,602 @@
+"""Whole-model initialization: path rules, path-derived keys, grouped sharded draws.
+
+``materialize`` turns an abstract tree (``jax.eval_shape(model.init, ...)``,
+``nnx.split(nnx.eval_shape(...))``, a dict of ``jax.ShapeDtypeStruct``) into
+arrays; ``reinit`` redraws some leaves of a concrete tree. Both name each leaf by
+its path, pick its initializer with the first rule whose regex fully matches the
+path, and derive its key from the path alone, so a leaf's value depends only on
+(root key, path, shape, dtype, initializer).
+
+Leaves that share (initializer, shape, dtype, sharding) form a group, drawn with
+one ``lax.map`` over their stacked keys; every group runs in ONE ``jax.jit``.
+Compilation therefore scales with the number of groups (a dozen for a
+transformer of any depth), not with the number of leaves, and the loop keeps the
+scratch memory of the draw to one leaf at a time. The stacked results are then
+split into leaves one group at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.sharding import NamedSharding, PartitionSpec, Sharding, SingleDeviceSharding
+
+from . import _checks, _errors
+from ._base import Init
+
+Rules = Mapping[str, Callable[..., Any]] | Iterable[tuple[str, Callable[..., Any]]]
+ShardingsLike = Any  # a pytree of Sharding/None matching the tree, or path -> Sharding
+
+# ----------------------------------------------------------------------------
+# Paths.
+
+
+def _is_box(x: Any) -> bool:
+    """A Flax box around one leaf: ``nnx.Variable`` or a linen ``AxisMetadata``."""
+    nnx = sys.modules.get("flax.nnx")
+    if nnx is not None and isinstance(x, nnx.Variable):
+        return True
+    meta = sys.modules.get("flax.core.meta")
+    return meta is not None and isinstance(x, meta.AxisMetadata)
+
+
+def _entry(k: Any) -> str:
+    if isinstance(k, jax.tree_util.DictKey):
+        return str(k.key)
+    if isinstance(k, jax.tree_util.GetAttrKey):
+        return k.name
+    if isinstance(k, jax.tree_util.SequenceKey):
+        return str(k.idx)
+    if isinstance(k, jax.tree_util.FlattenedIndexKey):
+        return str(k.key)
+    return str(k)
+
+
+def path_string(key_path: Iterable[Any]) -> str:
+    """Joins a JAX key path with "/": dict keys and attributes as is, indices as numbers.
+
+    ``{"params": {"Dense_0": {"kernel": ...}}}`` gives ``"params/Dense_0/kernel"``;
+    ``{"layers": [w0, w1]}`` gives ``"layers/0"`` and ``"layers/1"``.
+    """
+    return "/".join(_entry(k) for k in key_path)
+
+
+def _is_leaf(x: Any) -> bool:
+    return _is_box(x) or isinstance(x, jax.ShapeDtypeStruct)
+
+
+@dataclasses.dataclass
+class _Leaf:
+    path: str
+    leaf: Any  # as found in the tree (maybe boxed)
+    spec: jax.ShapeDtypeStruct | None  # shape and dtype; None if the leaf has none
+
+    def rebuild(self, value: Any) -> Any:
+        if _is_box(self.leaf):
+            _, treedef = jax.tree_util.tree_flatten(self.leaf)
+            return jax.tree_util.tree_unflatten(treedef, [value])
+        return value
+
+
+def _spec(x: Any) -> jax.ShapeDtypeStruct | None:
+    if _is_box(x):
+        inner = jax.tree_util.tree_leaves(x)
+        x = inner[0] if len(inner) == 1 else None
+    if isinstance(x, jax.ShapeDtypeStruct):
+        return x
+    if isinstance(x, jax.Array | np.ndarray | np.generic):
+        sharding = getattr(x, "sharding", None)
+        return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)
+    return None
+
+
+def _flatten(tree: Any) -> tuple[list[_Leaf], Any]:
+    flat, treedef = jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_leaf)
+    leaves = [_Leaf(path_string(p), x, _spec(x)) for p, x in flat]
+    seen: dict[str, int] = {}
+    for leaf in leaves:
+        seen[leaf.path] = seen.get(leaf.path, 0) + 1
+    dupes = sorted(p for p, n in seen.items() if n > 1)
+    if dupes:
+        raise _errors.bad_value("tree", "a tree whose leaf paths are distinct", dupes)
+    return leaves, treedef
+
+
+# ----------------------------------------------------------------------------
+# Rules.
+
+
+def _check_init(arg: str, init: Any) -> None:
+    if not callable(init):
+        raise _errors.bad_type(
+            arg, "an initializer: a callable (key, shape, dtype) -> Array", init
+        )
+
+
+def _compile_rules(rules: Any) -> list[tuple[re.Pattern[str], Any]]:
+    if isinstance(rules, Mapping):
+        items = list(rules.items())
+    elif isinstance(rules, str) or not isinstance(rules, Iterable):
+        raise _errors.bad_type(
+            "rules", "a mapping from path regex to initializer", rules
+        )
+    else:
+        items = list(rules)
+        if not all(isinstance(i, tuple) and len(i) == 2 for i in items):
+            raise _errors.bad_type(
+                "rules",
+                "a mapping (or a sequence of pairs) from path regex to initializer",
+                rules,
+            )
+    compiled = []
+    for pattern, init in items:
+        if isinstance(pattern, re.Pattern):
+            regex = pattern
+        elif isinstance(pattern, str):
+            try:
+                regex = re.compile(pattern)
+            except re.error as e:
+                raise _errors.bad_value(
+                    "rules", f"keyed by valid regular expressions ({e})", pattern
+                ) from None
+        else:
+            raise _errors.bad_type("rules", "keyed by regex strings", pattern)
+        _check_init(f"rules[{pattern!r}]", init)
+        compiled.append((regex, init))
+    return compiled
+
+
+def _match(rules: list[tuple[re.Pattern[str], Any]], path: str) -> Any:
+    for regex, init in rules:
+        if regex.fullmatch(path):
+            return init
+    return None
+
+
+def _unmatched_error(paths: list[str]) -> ValueError:
+    shown = ", ".join(repr(p) for p in paths[:50])
+    if len(paths) > 50:
+        shown += f", ... ({len(paths) - 50} more)"
+    return ValueError(
+        "`rules` must match every leaf's path with a full regex match (or pass "
+        f"`default=`); got no rule for {len(paths)} leaves: {shown}."
+    )
+
+
+# ----------------------------------------------------------------------------
+# Keys.
+
+
+def path_hash(path: str) -> tuple[int, int]:
+    """The two uint32 words a leaf's key is folded with: blake2b-64 of its path."""
+    digest = hashlib.blake2b(path.encode("utf-8"), digest_size=8).digest()
+    return (
+        int.from_bytes(digest[:4], "little"),
+        int.from_bytes(digest[4:], "little"),
+    )
+
+
+def leaf_key(key: jax.Array, path: str) -> jax.Array:
+    """The key of the leaf at ``path``: ``fold_in(fold_in(key, h0), h1)``.
+
+    ``(h0, h1)`` are the two little-endian uint32 words of the 8-byte BLAKE2b
+    digest of the UTF-8 path (:func:`path_hash`): stable across processes and
+    Python versions (unlike ``hash()``), and 64 bits, so that distinct paths of
+    one model do not share a key.
+    """
+    h0, h1 = path_hash(path)
+    return jax.random.fold_in(jax.random.fold_in(key, np.uint32(h0)), np.uint32(h1))
+
+
+# ----------------------------------------------------------------------------
+# Shardings.
+
+
+def _shardings_by_path(shardings: Any, leaves: list[_Leaf]) -> list[Any]:
+    """One Sharding (or None) per leaf, from a matching tree or a path function."""
+    if shardings is None:
+        return [_own_sharding(leaf) for leaf in leaves]
+    if callable(shardings) and not isinstance(shardings, Sharding):
+        out = [shardings(leaf.path) for leaf in leaves]
+        for leaf, s in zip(leaves, out, strict=True):
+            if s is not None and not isinstance(s, Sharding):
+                raise _errors.bad_type(
+                    f"shardings({leaf.path!r})", "a jax.sharding.Sharding or None", s
+                )
+        return out
+    flat, _ = jax.tree_util.tree_flatten_with_path(
+        shardings,
+        is_leaf=lambda x: x is None or isinstance(x, Sharding) or _is_box(x),
+    )
+    given = {}
+    for p, s in flat:
+        if _is_box(s):
+            inner = jax.tree_util.tree_leaves(s, is_leaf=lambda x: x is None)
+            s = inner[0] if inner else None
+        if s is not None and not isinstance(s, Sharding):
+            raise _errors.bad_type(
+                "shardings",
+                "a tree of jax.sharding.Sharding (or None) matching `tree`, or a "
+                "function of the path",
+                s,
+            )
+        given[path_string(p)] = s
+    paths = [leaf.path for leaf in leaves]
+    missing = [p for p in paths if p not in given]
+    extra = sorted(set(given) - set(paths))
+    if missing or extra:
+        raise _errors.bad_value(
+            "shardings",
+            "a tree with exactly the leaf paths of `tree`",
+            f"missing {missing[:10]}, unknown {extra[:10]}",
+        )
+    return [given[p] for p in paths]
+
+
+def _own_sharding(leaf: _Leaf) -> Sharding | None:
+    sharding = getattr(leaf.spec, "sharding", None)
+    return sharding if isinstance(sharding, Sharding) else None
+
+
+def _auto(sharding: Sharding | None) -> Sharding | None:
+    """The sharding to draw under: a NamedSharding's mesh with Auto axes.
+
+    On a mesh with Explicit axes (``jax.make_mesh``'s default) a draw cannot be
+    constrained; the same devices with Auto axes give the same layout, and the
+    arrays are put back onto the given sharding (same shards) after the draw.
+    """
+    if not isinstance(sharding, NamedSharding) or not isinstance(
+        sharding.mesh, jax.sharding.Mesh
+    ):
+        return sharding
+    mesh = sharding.mesh
+    auto = (jax.sharding.AxisType.Auto,) * len(mesh.axis_names)
+    if tuple(mesh.axis_types) == auto:
+        return sharding
+    mesh = jax.sharding.Mesh(mesh.devices, mesh.axis_names, axis_types=auto)
+    return NamedSharding(mesh, sharding.spec, memory_kind=sharding.memory_kind)
+
+
+def _stacked_sharding(sharding: Sharding | None) -> Sharding | None:
+    """The sharding of a group's stacked (n, *shape) array, if one is known."""
+    if isinstance(sharding, NamedSharding):
+        return NamedSharding(
+            sharding.mesh,
+            PartitionSpec(None, *sharding.spec),
+            memory_kind=sharding.memory_kind,
+        )
+    if isinstance(sharding, SingleDeviceSharding):
+        return sharding
+    return None
+
+
+# ----------------------------------------------------------------------------
+# The plan: groups of leaves drawn together.
+
+
+class _ById:
+    """A callable compared by identity (for initializers that are not hashable)."""
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.fn = fn
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+    def __repr__(self) -> str:
+        return repr(self.fn)
+
+
+def _hashable(init: Any) -> Any:
+    try:
+        hash(init)
+    except TypeError:
+        return _ById(init)
+    return init
+
+
+@dataclasses.dataclass(frozen=True)
+class _Group:
+    init: Any
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    sharding: Sharding | None
+    size: int
+
+    @property
+    def random(self) -> bool:
+        return not isinstance(self.init, Init) or self.init.random
+
+    def draw_one(self, key: Any) -> jax.Array:
+        if isinstance(self.init, Init):
+            out = self.init._generate(key, self.shape, self.dtype)
+        else:
+            out = self.init(key, self.shape, self.dtype)
+        if isinstance(self.sharding, NamedSharding):
+            out = lax.with_sharding_constraint(out, _auto(self.sharding))
+        return out
+
+
+def _with_path(e: Exception, path: str, init: Any) -> Exception:
+    return type(e)(f"{e} (leaf {path!r}, initializer {init!r})")
+
+
+def _check_leaf(init: Any, leaf: _Leaf, key: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """Checks one (initializer, leaf) pair in Python, before anything is traced."""
+    if leaf.spec is None:
+        raise _errors.bad_type(
+            f"tree leaf {leaf.path!r}",
+            "a jax.ShapeDtypeStruct, an array or a Flax Variable holding one",
+            leaf.leaf,
+        )
+    shape = tuple(leaf.spec.shape)
+    try:
+        if isinstance(init, Init):
+            dtype = _checks.resolve_dtype(leaf.spec.dtype, init.dtype, init.dtype_kind)
+            init._check(shape, dtype)
+        else:
+            dtype = np.dtype(leaf.spec.dtype)
+            out = jax.eval_shape(lambda k: init(k, shape, dtype), key)
+            if not (
+                isinstance(out, jax.ShapeDtypeStruct)
+                and out.shape == shape
+                and out.dtype == dtype
+            ):
+                raise _errors.bad_value(
+                    "initializer",
+                    f"a callable returning an array of shape {shape} and dtype "
+                    f"{dtype} for this leaf",
+                    out,
+                )
+    except (ValueError, TypeError) as e:
+        raise _with_path(e, leaf.path, init) from None
+    return shape, dtype
+
+
+def _draw(groups: tuple[_Group, ...], impl: Any, key_data: Any, hashes: Any) -> list:
+    """Draws every group (traced): one ``lax.map`` over each group's leaf keys."""
+    key = key_data if impl is None else jax.random.wrap_key_data(key_data, impl=impl)
+    outs = []
+    for group, h in zip(groups, hashes, strict=True):
+        if not group.random:
+            one = group.draw_one(None)
+            outs.append(
+                one
+                if group.size == 1
+                else jnp.broadcast_to(one[None], (group.size, *group.shape))
+            )
+            continue
+        keys = jax.vmap(
+            lambda w: jax.random.fold_in(jax.random.fold_in(key, w[0]), w[1])
+        )(h)
+        if group.size == 1:
+            outs.append(group.draw_one(keys[0]))
+        else:
+            outs.append(lax.map(group.draw_one, keys))
+    return outs
+
+
+_DRAW_CACHE: dict[Any, Callable[..., Any]] = {}
+
+
+def _compiled_draw(groups: tuple[_Group, ...], impl: Any) -> Callable[..., Any]:
+    """One cached ``jax.jit`` per plan (groups, PRNG impl), with output shardings."""
+    cache_key = (groups, impl)
+    fn = _DRAW_CACHE.get(cache_key)
+    if fn is None:
+        out_shardings = [
+            _auto(g.sharding) if g.size == 1 else _stacked_sharding(_auto(g.sharding))
+            for g in groups
+        ]
+        fn = jax.jit(
+            lambda key_data, hashes: _draw(groups, impl, key_data, hashes),
+            out_shardings=out_shardings,
+        )
+        if len(_DRAW_CACHE) > 64:
+            _DRAW_CACHE.clear()
+        _DRAW_CACHE[cache_key] = fn
+    return fn
+
+
+def _run(
+    leaves: list[_Leaf],
+    inits: list[Any],
+    shardings: list[Any],
+    key: Any,
+) -> dict[int, jax.Array]:
+    """Draws the leaves whose initializer is not None; returns index -> array."""
+    _checks.check_key(key)
+    specs = {leaf.path: leaf.spec for leaf in leaves if leaf.spec is not None}
+    members: dict[_Group, list[int]] = {}
+    for i, (leaf, init, sharding) in enumerate(
+        zip(leaves, inits, shardings, strict=True)
+    ):
+        if init is None:
+            continue
+        for_leaf = getattr(init, "for_leaf", None)
+        if callable(for_leaf):
+            init = for_leaf(leaf.path, specs)
+            _check_init(f"for_leaf({leaf.path!r})", init)
+        shape, dtype = _check_leaf(init, leaf, key)
+        group = _Group(_hashable(init), shape, dtype, sharding, 0)
+        members.setdefault(group, []).append(i)
+    groups = tuple(dataclasses.replace(g, size=len(m)) for g, m in members.items())
+    hashes = [
+        np.array([path_hash(leaves[i].path) for i in m], np.uint32)
+        for m in members.values()
+    ]
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        impl, key_data = jax.random.key_impl(key), jax.random.key_data(key)
+    else:
+        impl, key_data = None, key
+    if isinstance(key_data, jax.core.Tracer):
+        stacked = _draw(groups, impl, key_data, hashes)
+    else:
+        stacked = _compiled_draw(groups, impl)(np.asarray(key_data), hashes)
+    out: dict[int, jax.Array] = {}
+    for g, (group, idx) in enumerate(zip(groups, members.values(), strict=True)):
+        block, stacked[g] = stacked[g], None  # free each stack once it is split
+        arrays = [block] if group.size == 1 else [block[j] for j in range(group.size)]
+        del block
+        for i, array in zip(idx, arrays, strict=True):
+            if group.sharding is not None and not isinstance(array, jax.core.Tracer):
+                if array.sharding != group.sharding:
+                    array = jax.device_put(array, group.sharding)
+            elif group.sharding is not None:
+                array = lax.with_sharding_constraint(array, _auto(group.sharding))
+            out[i] = array
+    return out
+
+
+# ----------------------------------------------------------------------------
+# The public functions.
+
+
+def materialize(
+    tree: Any,
+    key: jax.Array,
+    rules: Rules,
+    *,
+    default: Callable[..., Any] | None = None,
+    shardings: ShardingsLike = None,
+) -> Any:
+    r"""Initializes every leaf of an abstract tree, by path rules, in one compiled call.
+
+    Each leaf is named by its path, the key path joined with "/" (dict keys and
+    attribute names as is, sequence indices as numbers; a Flax ``nnx.Variable`` or
+    linen ``Partitioned`` box counts as the leaf): Flax linen params give
+    ``"params/Dense_0/kernel"``, an ``nnx.State`` gives ``"Dense_0/kernel"``.
+    The initializer of a leaf is that of the first rule whose regex *fully*
+    matches its path (``re.fullmatch``), else ``default``.
+
+    **Keys.** The leaf at ``path`` is drawn with the key
+
+    .. math:: k_{path} = \mathrm{fold\_in}(\mathrm{fold\_in}(key, h_0), h_1),
+       \quad (h_0, h_1) = \mathrm{blake2b}_{64}(\mathrm{utf8}(path))
+
+    (the two little-endian uint32 words of the 8-byte BLAKE2b digest of the
+    path). So a leaf's value depends only on (``key``, its path, shape, dtype,
+    initializer): adding, removing or reordering other leaves changes nothing
+    else. For a jinit initializer the value is bit for bit
+    ``init(k_path, shape, dtype)``; for another callable ``fn``, it is
+    ``jax.jit(fn, static_argnums=(1, 2))(k_path, shape, dtype)`` (an eager call
+    of a JAX initializer may differ from its jitted self by an ulp).
+
+    **for_leaf.** An initializer that defines ``for_leaf(path, leaves) ->
+    initializer`` is asked, for each leaf it matches, which initializer to use
+    there; ``leaves`` maps every path of the tree to its ``jax.ShapeDtypeStruct``
+    (PyTorch's default bias uses it to find its sibling kernel's fan-in).
+
+    **Speed and memory.** Leaves sharing (initializer, shape, dtype, sharding)
+    are drawn as one group by a ``lax.map`` over their keys, and all groups run
+    in one ``jax.jit``: compile time grows with the number of groups, not of
+    leaves, and scratch memory is that of one leaf's draw.
+
+    **Sharding.** ``shardings`` is a tree of ``jax.sharding.Sharding`` (or None)
+    with the leaf paths of ``tree``, or a function ``path -> Sharding | None``;
+    without it, a leaf's own ``.sharding`` (a ``ShapeDtypeStruct`` or array
+    template's) is used if it has one. Each leaf is generated in its shards
+    (with a ``NamedSharding``, every device draws only its part), and under
+    ``jax.distributed`` each process holds only its addressable shards. With
+    ``jax_threefry_partitionable`` (JAX's default) values do not depend on the
+    mesh.
+
+    Args:
+      tree: a pytree of ``jax.ShapeDtypeStruct``, arrays (used for their shape,
+        dtype and sharding), or Flax ``nnx.Variable``/linen ``AxisMetadata``
+        boxes of those.
+      key: the root PRNG key (typed or raw).
+      rules: an ordered mapping (or sequence of pairs) from path regex to
+        initializer ``(key, shape, dtype) -> Array``.
+      default: the initializer of leaves no rule matches; None makes an
+        unmatched leaf an error.
+      shardings: see above.
+
+    Returns:
+      A tree of the structure of ``tree`` with arrays (boxes keep their box).
+
+    Raises:
+      ValueError: leaves no rule matches (all of them are listed), a bad regex,
+        duplicate paths, shardings whose paths differ from the tree's, or an
+        initializer that cannot fill a leaf (the path is named).
+      TypeError: a rule that is not callable, a leaf without shape and dtype.
+
+    Example:
+      >>> import jax, jinit
+      >>> tree = {"dense": {"kernel": jax.ShapeDtypeStruct((4, 3), "float32"),
+      ...                   "bias": jax.ShapeDtypeStruct((3,), "float32")}}
+      >>> params = jinit.materialize(
+      ...     tree, jax.random.key(0),
+      ...     {r".*/kernel": jinit.he_normal(), r".*/bias": jinit.zeros})
+      >>> params["dense"]["kernel"].shape
+      (4, 3)
+    """
+    compiled = _compile_rules(rules)
+    if default is not None:
+        _check_init("default", default)
+    leaves, treedef = _flatten(tree)
+    inits = []
+    unmatched = []
+    for leaf in leaves:
+        init = _match(compiled, leaf.path)
+        if init is None:
+            init = default
+        if init is None:
+            unmatched.append(leaf.path)
+        inits.append(init)
+    if unmatched:
+        raise _unmatched_error(unmatched)
+    arrays = _run(leaves, inits, _shardings_by_path(shardings, leaves), key)
+    return jax.tree_util.tree_unflatten(
+        treedef, [leaf.rebuild(arrays[i]) for i, leaf in enumerate(leaves)]
+    )
+
+
+def reinit(tree: Any, key: jax.Array, rules: Rules) -> Any:
+    """Redraws the leaves whose path a rule matches; every other leaf is kept as is.
+
+    The ``reset_parameters`` of JAX: a fresh classifier head for fine-tuning, or
+    GPT-2's ``c_proj`` scaling, ``{r".*c_proj/kernel": jinit.normal(0.02 /
+    math.sqrt(2 * n_layer))}``. Rules, path keys and ``for_leaf`` are those of
+    :func:`materialize` (a redrawn leaf equals what ``materialize`` gives it for
+    the same key), and a redrawn leaf keeps the sharding of the array it replaces.
+    Unmatched leaves are returned untouched (the same objects).
+
+    Args:
+      tree: a pytree of arrays (or Flax boxes of arrays).
+      key: the root PRNG key.
+      rules: an ordered mapping from path regex to initializer.
+
+    Returns:
+      A tree of the structure of ``tree``.
+
+    Raises:
+      ValueError: no rule matches any leaf (the paths are listed), a bad regex.
+      TypeError: a rule that is not callable.
+    """
+    compiled = _compile_rules(rules)
+    leaves, treedef = _flatten(tree)
+    inits = [_match(compiled, leaf.path) for leaf in leaves]
+    if all(init is None for init in inits):
+        shown = [leaf.path for leaf in leaves][:50]
+        raise _errors.bad_value(
+            "rules", "a mapping whose regexes match at least one leaf path", shown
+        )
+    shardings = [_own_sharding(leaf) for leaf in leaves]
+    arrays = _run(leaves, inits, shardings, key)
+    return jax.tree_util.tree_unflatten(
+        treedef,
+        [
+            leaf.rebuild(arrays[i]) if i in arrays else leaf.leaf
+            for i, leaf in enumerate(leaves)
+        ],
+    )

@@ -1,0 +1,433 @@
+"""materialize / reinit: rules, path keys, grouping, shardings, Flax models."""
+
+import hashlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+import jinit
+from jinit import _tree
+
+S = jax.ShapeDtypeStruct
+KEY = jax.random.key(42)
+
+
+def documented_key(key, path):
+    """The derivation the docstring promises, written out independently."""
+    digest = hashlib.blake2b(path.encode("utf-8"), digest_size=8).digest()
+    h0 = np.uint32(int.from_bytes(digest[:4], "little"))
+    h1 = np.uint32(int.from_bytes(digest[4:], "little"))
+    return jax.random.fold_in(jax.random.fold_in(key, h0), h1)
+
+
+def paths_and_leaves(tree):
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {_tree.path_string(p): x for p, x in flat}
+
+
+def mlp(n_layers, d=8, dtype="float32"):
+    return {
+        "params": {
+            f"Dense_{i}": {"kernel": S((d, d), dtype), "bias": S((d,), dtype)}
+            for i in range(n_layers)
+        }
+    }
+
+
+RULES = {r".*/kernel": jinit.he_normal(), r".*/bias": jinit.zeros}
+
+
+# ----------------------------------------------------------------------------
+# Paths and rules.
+
+
+def test_path_strings_join_keys_attributes_and_indices():
+    tree = {"params": {"Dense_0": {"kernel": 1}}, "layers": [2, {"w": 3}]}
+    assert set(paths_and_leaves(tree)) == {
+        "params/Dense_0/kernel",
+        "layers/0",
+        "layers/1/w",
+    }
+
+
+def test_first_full_match_wins_and_default_fills_the_rest():
+    tree = {"a": {"kernel": S((4, 4), "float32")}, "b": S((4,), "float32")}
+    rules = {r"a/.*": jinit.ones, r".*kernel": jinit.zeros}
+    out = jinit.materialize(tree, KEY, rules, default=jinit.constant(3.0))
+    np.testing.assert_array_equal(out["a"]["kernel"], np.ones((4, 4)))
+    np.testing.assert_array_equal(out["b"], np.full((4,), 3.0))
+    # "kernel" only matches part of "a/kernel": full matches only.
+    out = jinit.materialize(tree, KEY, {"kernel": jinit.zeros}, default=jinit.ones)
+    np.testing.assert_array_equal(out["a"]["kernel"], np.ones((4, 4)))
+
+
+def test_rules_may_be_a_sequence_of_pairs():
+    out = jinit.materialize(mlp(1), KEY, list(RULES.items()))
+    np.testing.assert_array_equal(out["params"]["Dense_0"]["bias"], np.zeros(8))
+
+
+def test_unmatched_leaves_are_all_listed():
+    tree = mlp(2)
+    with pytest.raises(ValueError, match="`rules` must match every leaf") as e:
+        jinit.materialize(tree, KEY, {r".*/kernel": jinit.he_normal()})
+    assert "'params/Dense_0/bias'" in str(e.value)
+    assert "'params/Dense_1/bias'" in str(e.value)
+    assert "2 leaves" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "rules, error, match",
+    [
+        ({"(": jinit.zeros}, ValueError, "`rules` must be keyed by valid regular"),
+        ({".*": 3.0}, TypeError, r"`rules\['.\*'\]` must be an initializer"),
+        ({1: jinit.zeros}, TypeError, "`rules` must be keyed by regex strings"),
+        ("kernel", TypeError, "`rules` must be a mapping"),
+        ([("a",)], TypeError, "`rules` must be a mapping"),
+    ],
+)
+def test_bad_rules_raise_before_tracing(rules, error, match):
+    with pytest.raises(error, match=match):
+        jinit.materialize(mlp(1), KEY, rules)
+
+
+def test_bad_inputs_name_the_argument_and_the_leaf():
+    with pytest.raises(TypeError, match="`default` must be an initializer"):
+        jinit.materialize(mlp(1), KEY, {}, default="zeros")
+    with pytest.raises(TypeError, match="`key` must be"):
+        jinit.materialize(mlp(1), 0, RULES)
+    with pytest.raises(TypeError, match="`tree leaf 'w'` must be"):
+        jinit.materialize({"w": "not a leaf"}, KEY, {}, default=jinit.zeros)
+    # A shape the initializer cannot fill: the core's message, plus the path.
+    with pytest.raises(ValueError, match="leaf 'params/Dense_0/bias'"):
+        jinit.materialize(mlp(1), KEY, {".*": jinit.orthogonal()})
+    with pytest.raises(TypeError, match="leaf 'i'"):
+        jinit.materialize({"i": S((3,), "int32")}, KEY, {".*": jinit.he_normal()})
+    # A foreign callable with the wrong output shape is caught by eval_shape.
+    with pytest.raises(ValueError, match="returning an array of shape"):
+        jinit.materialize(mlp(1), KEY, {".*": lambda k, s, d: jnp.zeros((1,), d)})
+
+
+# ----------------------------------------------------------------------------
+# Values: each leaf is its initializer called alone with its path key.
+
+
+INITS = [
+    jinit.he_normal(),
+    jinit.glorot_uniform(),
+    jinit.lecun_normal(),
+    jinit.normal(0.02),
+    jinit.truncated_normal(0.02, mean=0.1),
+    jinit.truncated_normal(0.5, lower=-0.3, upper=0.9, bounds="absolute"),
+    jinit.uniform(0.1),
+    jinit.variance_scaling(1.0, "fan_avg", "normal"),
+    jinit.orthogonal(),
+    jinit.constant(0.5),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_each_leaf_equals_its_initializer_alone(dtype):
+    # Per initializer, three (16, 8) leaves form a group drawn by one lax.map
+    # and the (5, 3) leaf is drawn alone; all groups run in one jit.
+    tree, rules = {}, {}
+    for i, init in enumerate(INITS):
+        tree[f"i{i}"] = {
+            "a": S((16, 8), dtype),
+            "b": [S((16, 8), dtype), S((16, 8), dtype)],
+            "c": S((5, 3), dtype),
+        }
+        rules[f"i{i}/.*"] = init
+    out = jinit.materialize(tree, KEY, rules)
+    for path, leaf in paths_and_leaves(out).items():
+        init = INITS[int(path.split("/")[0][1:])]
+        want = init(documented_key(KEY, path), leaf.shape, dtype)
+        assert leaf.dtype == want.dtype
+        np.testing.assert_array_equal(np.asarray(leaf), np.asarray(want), path)
+    assert _tree.leaf_key(KEY, "a") == documented_key(KEY, "a")
+
+
+def test_foreign_callables_equal_their_jitted_selves():
+    init = jax.nn.initializers.lecun_normal()
+    tree = {"a": S((16, 8), "float32"), "b": S((16, 8), "float32")}
+    out = jinit.materialize(tree, KEY, {".*": init})
+    alone = jax.jit(init, static_argnums=(1, 2))
+    for path in ("a", "b"):
+        want = alone(documented_key(KEY, path), (16, 8), jnp.float32)
+        np.testing.assert_array_equal(out[path], want)
+    assert not np.array_equal(out["a"], out["b"])
+
+
+def test_raw_and_typed_keys_give_the_same_values():
+    raw = jax.random.PRNGKey(7)
+    typed = jax.random.wrap_key_data(raw)
+    a = jinit.materialize(mlp(2), raw, RULES)
+    b = jinit.materialize(mlp(2), typed, RULES)
+    jax.tree.map(np.testing.assert_array_equal, a, b)
+
+
+def test_materialize_inside_jit_equals_eager():
+    tree = mlp(3)
+    eager = jinit.materialize(tree, KEY, RULES)
+    jitted = jax.jit(lambda k: jinit.materialize(tree, k, RULES))(KEY)
+    jax.tree.map(np.testing.assert_array_equal, eager, jitted)
+
+
+def test_a_second_call_reuses_the_compiled_plan(monkeypatch):
+    traces = []
+    draw = _tree._draw
+    monkeypatch.setattr(_tree, "_draw", lambda *a: traces.append(1) or draw(*a))
+    _tree._DRAW_CACHE.clear()
+    tree = mlp(5, d=12)
+    a = jinit.materialize(tree, jax.random.key(1), RULES)
+    b = jinit.materialize(tree, jax.random.key(2), RULES)
+    assert len(traces) == 1
+    assert not np.array_equal(
+        a["params"]["Dense_0"]["kernel"], b["params"]["Dense_0"]["kernel"]
+    )
+
+
+def test_paths_are_stable_when_a_model_grows_shrinks_or_is_reordered():
+    small = jinit.materialize(mlp(2), KEY, RULES)
+    grown = jinit.materialize(mlp(5), KEY, RULES)
+    layers = mlp(4)["params"]
+    reordered = {"params": dict(reversed(list(layers.items())))}
+    reordered = jinit.materialize(reordered, KEY, RULES)
+    for name in ("Dense_0", "Dense_1"):
+        for other in (grown, reordered):
+            np.testing.assert_array_equal(
+                small["params"][name]["kernel"], other["params"][name]["kernel"]
+            )
+    # Different paths do get different values.
+    assert not np.array_equal(
+        grown["params"]["Dense_0"]["kernel"], grown["params"]["Dense_1"]["kernel"]
+    )
+
+
+class FanInBias:
+    """A test-local for_leaf initializer: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+
+    fan_in is read from the sibling ".../kernel", as PyTorch's Linear bias does.
+    """
+
+    def for_leaf(self, path, leaves):
+        kernel = leaves[path.rsplit("/", 1)[0] + "/kernel"]
+        bound = 1.0 / np.sqrt(kernel.shape[0])
+        return jinit.Uniform(-bound, bound)
+
+    def __call__(self, key, shape, dtype=None):
+        raise AssertionError("materialize must call for_leaf's result")
+
+
+def test_for_leaf_picks_each_leaf_initializer_from_the_tree():
+    tree = {
+        "a": {"kernel": S((4, 3), "float32"), "bias": S((3,), "float32")},
+        "b": {"kernel": S((400, 3), "float32"), "bias": S((3,), "float32")},
+    }
+    rules = {r".*/kernel": jinit.zeros, r".*/bias": FanInBias()}
+    out = jinit.materialize(tree, KEY, rules)
+    for name, fan_in in (("a", 4), ("b", 400)):
+        bound = 1.0 / np.sqrt(fan_in)
+        want = jinit.Uniform(-bound, bound)(
+            documented_key(KEY, f"{name}/bias"), (3,), "float32"
+        )
+        np.testing.assert_array_equal(out[name]["bias"], want)
+    assert np.abs(out["b"]["bias"]).max() <= 0.05
+
+
+# ----------------------------------------------------------------------------
+# reinit.
+
+
+def test_reinit_redraws_matched_leaves_and_keeps_the_others_bit_for_bit():
+    params = jinit.materialize(mlp(3), KEY, RULES)
+    n_layer = 3
+    scaled = jinit.normal(0.02 / np.sqrt(2 * n_layer))
+    new = jinit.reinit(params, jax.random.key(9), {r".*Dense_2/kernel": scaled})
+    for name in ("Dense_0", "Dense_1"):
+        for leaf in ("kernel", "bias"):
+            assert new["params"][name][leaf] is params["params"][name][leaf]
+    assert new["params"]["Dense_2"]["bias"] is params["params"]["Dense_2"]["bias"]
+    want = scaled(documented_key(jax.random.key(9), "params/Dense_2/kernel"), (8, 8))
+    np.testing.assert_array_equal(new["params"]["Dense_2"]["kernel"], want)
+
+
+def test_reinit_matching_nothing_is_an_error():
+    params = jinit.materialize(mlp(1), KEY, RULES)
+    with pytest.raises(ValueError, match="`rules` must be a mapping whose regexes"):
+        jinit.reinit(params, KEY, {"head/.*": jinit.zeros})
+
+
+def test_reinit_keeps_each_leaf_sharding():
+    mesh = jax.make_mesh((4, 2), ("a", "b"))
+    sharding = NamedSharding(mesh, P("a", "b"))
+    params = jinit.materialize(
+        mlp(2),
+        KEY,
+        RULES,
+        shardings=lambda p: sharding if p.endswith("kernel") else None,
+    )
+    new = jinit.reinit(params, KEY, {r".*/kernel": jinit.glorot_uniform()})
+    k = new["params"]["Dense_1"]["kernel"]
+    assert k.sharding == sharding
+    want = jinit.glorot_uniform()(documented_key(KEY, "params/Dense_1/kernel"), (8, 8))
+    np.testing.assert_array_equal(k, want)
+
+
+# ----------------------------------------------------------------------------
+# Shardings on 8 simulated CPU devices.
+
+
+def sharded_tree():
+    return {
+        "embed": S((64, 16), "float32"),
+        "layers": [
+            {"w": S((16, 32), "float32"), "v": S((32, 16), "bfloat16")}
+            for _ in range(3)
+        ],
+        "norm": S((16,), "float32"),
+    }
+
+
+SHARDED_RULES = {
+    "embed": jinit.normal(1.0),
+    r"layers/\d+/w": jinit.he_normal(),
+    r"layers/\d+/v": jinit.glorot_uniform(),
+    "norm": jinit.ones,
+}
+
+
+@pytest.mark.parametrize(
+    "mesh_shape, names, spec_of, shard_shape_of",
+    [
+        (
+            (8,),
+            ("x",),
+            {"embed": P("x"), "w": P(None, "x"), "v": P("x")},
+            {"embed": (8, 16), "w": (16, 4), "v": (4, 16)},
+        ),
+        (
+            (2, 4),
+            ("a", "b"),
+            {"embed": P("a", "b"), "w": P("b", "a"), "v": P(None, "b")},
+            {"embed": (32, 4), "w": (4, 16), "v": (32, 4)},
+        ),
+        (
+            (4, 2),
+            ("a", "b"),
+            {"embed": P(("a", "b")), "w": P("a"), "v": P("b", "a")},
+            {"embed": (8, 16), "w": (4, 32), "v": (16, 4)},
+        ),
+    ],
+)
+def test_values_do_not_depend_on_the_mesh(mesh_shape, names, spec_of, shard_shape_of):
+    # jax.make_mesh's default Explicit axes, and Auto axes on the (2, 4) mesh.
+    Axis = jax.sharding.AxisType
+    kind = Axis.Auto if mesh_shape == (2, 4) else Axis.Explicit
+    mesh = jax.make_mesh(mesh_shape, names, axis_types=(kind,) * len(names))
+
+    def shardings(path):
+        name = path.rsplit("/", 1)[-1]
+        return NamedSharding(mesh, spec_of.get(name, P()))
+
+    reference = jinit.materialize(sharded_tree(), KEY, SHARDED_RULES)
+    out = jinit.materialize(sharded_tree(), KEY, SHARDED_RULES, shardings=shardings)
+    for path, leaf in paths_and_leaves(out).items():
+        name = path.rsplit("/", 1)[-1]
+        assert leaf.sharding == shardings(path), path
+        want_shape = shard_shape_of.get(name, leaf.shape)
+        assert {s.data.shape for s in leaf.addressable_shards} == {want_shape}, path
+        np.testing.assert_array_equal(
+            np.asarray(leaf), np.asarray(paths_and_leaves(reference)[path]), path
+        )
+
+
+def test_shardings_as_a_matching_tree_and_mismatches():
+    mesh = jax.make_mesh((8,), ("x",))
+    tree = mlp(2, d=16)
+    shardings = jax.tree.map(lambda _: NamedSharding(mesh, P("x")), tree)
+    out = jinit.materialize(tree, KEY, RULES, shardings=shardings)
+    assert out["params"]["Dense_1"]["kernel"].sharding.spec == P("x")
+    del shardings["params"]["Dense_1"]
+    with pytest.raises(ValueError, match="`shardings` must be a tree with exactly"):
+        jinit.materialize(tree, KEY, RULES, shardings=shardings)
+    with pytest.raises(TypeError, match=r"`shardings\('params/Dense_0/bias'\)`"):
+        jinit.materialize(tree, KEY, RULES, shardings=lambda p: P("x"))
+
+
+def test_a_template_sharding_is_used_when_no_shardings_are_given():
+    mesh = jax.make_mesh((8,), ("x",))
+    sharding = NamedSharding(mesh, P(None, "x"))
+    tree = {"w": S((4, 16), "float32", sharding=sharding)}
+    out = jinit.materialize(tree, KEY, {".*": jinit.he_normal()})
+    assert out["w"].sharding == sharding
+
+
+# ----------------------------------------------------------------------------
+# Real Flax models: materialize the abstract params, then apply.
+
+
+@pytest.mark.standard_promotion
+def test_flax_linen_model():
+    import flax.linen as nn
+
+    class Model(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            x = nn.Conv(4, (3, 3))(x)
+            x = nn.LayerNorm()(x).reshape((x.shape[0], -1))
+            return nn.Dense(3)(nn.relu(nn.Dense(16)(x)))
+
+    model = Model()
+    x = jnp.ones((2, 6, 6, 1))
+    abstract = jax.eval_shape(model.init, jax.random.key(0), x)
+    rules = {
+        r"params/.*/kernel": jinit.he_normal(),
+        r"params/.*/bias": jinit.zeros,
+        r"params/LayerNorm_0/scale": jinit.ones,
+    }
+    params = jinit.materialize(abstract, KEY, rules)
+    y = model.apply(params, x)
+    assert y.shape == (2, 3) and bool(jnp.isfinite(y).all())
+    # Dense(3) is built first (Dense_0); the inner Dense(16) is Dense_1.
+    kernel = params["params"]["Dense_1"]["kernel"]
+    want = jinit.he_normal()(documented_key(KEY, "params/Dense_1/kernel"), (144, 16))
+    np.testing.assert_array_equal(kernel, want)
+
+
+@pytest.mark.standard_promotion
+def test_flax_nnx_model():
+    from flax import nnx
+
+    class Model(nnx.Module):
+        def __init__(self, rngs):
+            self.dense = nnx.Linear(5, 8, rngs=rngs)
+            self.norm = nnx.BatchNorm(8, rngs=rngs)
+            self.head = nnx.Linear(8, 2, rngs=rngs)
+
+        def __call__(self, x):
+            return self.head(nnx.relu(self.norm(self.dense(x))))
+
+    abstract = nnx.eval_shape(lambda: Model(nnx.Rngs(0)))
+    graphdef, state = nnx.split(abstract)
+    rules = {
+        r".*/kernel": jinit.glorot_uniform(),
+        r".*/(bias|mean)": jinit.zeros,
+        r"norm/(scale|var)": jinit.ones,
+    }
+    new_state = jinit.materialize(state, KEY, rules)
+    assert jax.tree.structure(new_state) == jax.tree.structure(state)
+    model = nnx.merge(graphdef, new_state)
+    model.eval()
+    y = model(jnp.ones((3, 5)))
+    assert y.shape == (3, 2) and bool(jnp.isfinite(y).all())
+    want = jinit.glorot_uniform()(documented_key(KEY, "head/kernel"), (8, 2))
+    np.testing.assert_array_equal(model.head.kernel[...], want)
+    # reinit on the concrete state: a fresh head, everything else untouched.
+    _, concrete = nnx.split(model)
+    fresh = jinit.reinit(concrete, jax.random.key(1), {r"head/kernel": jinit.zeros})
+    np.testing.assert_array_equal(fresh["head"]["kernel"][...], np.zeros((8, 2)))
+    assert fresh["dense"]["kernel"][...] is concrete["dense"]["kernel"][...]
