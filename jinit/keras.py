@@ -663,7 +663,9 @@ class Constant(Initializer):
         self._core._check(shape, dtype)
 
     def _generate(self, key, shape, dtype, out_sharding):
-        return self._core(None, shape, dtype, out_sharding)
+        # Keras' ``cast(value) * ones``: keeps -0.0 (and NaN payloads) as Keras does.
+        ones = _core_constant.ones(None, shape, dtype, out_sharding)
+        return jnp.asarray(self._core._array(), dtype) * ones
 
     def get_config(self):
         value = self.value
@@ -700,7 +702,10 @@ class Identity(Initializer):
             raise _errors.bad_value("shape", "2-D for Identity", shape)
 
     def _generate(self, key, shape, dtype, out_sharding):
-        return _core_structured.Identity(self.gain)(None, shape, dtype, out_sharding)
+        # Keras' ``gain * eye``: a separate multiply, so a negative gain gives -0.0
+        # off the diagonal, as in Keras.
+        eye = _core_structured.Identity(1.0)(None, shape, dtype, out_sharding)
+        return eye * np.asarray(self.gain, dtype)
 
     def get_config(self):
         return {"gain": self.gain}
