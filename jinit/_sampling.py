@@ -131,16 +131,16 @@ def scale_and_round(x, dtype, scale=None, shift=None, clip=None):
     """``x * scale + shift`` in the compute dtype, optionally clipped, rounded once.
 
     ``scale``/``shift`` are NumPy scalars already in the real compute dtype (or
-    Python floats, rounded into it here); None skips the operation. ``clip`` is a
+    Python floats), cast to ``x``'s dtype; None skips the operation. ``clip`` is a
     ``(lo, hi)`` pair of bounds in the output's value space.
     """
-    rdt = np.zeros((), x.dtype).real.dtype
+    # A real scale multiplies a complex draw as (s + 0j), exactly as JAX does.
     if scale is not None:
-        x = x * np.asarray(scale, rdt)
+        x = x * np.asarray(scale, x.dtype)
     if shift is not None:
-        x = x + np.asarray(shift, rdt)
+        x = x + np.asarray(shift, x.dtype)
     if clip is not None:
-        x = jnp.clip(x, np.asarray(clip[0], rdt), np.asarray(clip[1], rdt))
+        x = jnp.clip(x, np.asarray(clip[0], x.dtype), np.asarray(clip[1], x.dtype))
     return round_into(x, dtype)
 
 
@@ -182,6 +182,36 @@ def _kernel(init, key, shape, dtype, out_sharding):
     return out
 
 
+def _explicit_axes(out_sharding) -> tuple:
+    return tuple(getattr(getattr(out_sharding, "mesh", None), "explicit_axes", ()))
+
+
 def run(init, key, shape: tuple[int, ...], dtype: np.dtype, out_sharding=None):
-    """Runs ``init._generate(key, shape, dtype)`` in the cached jit kernel."""
+    """Runs ``init._generate(key, shape, dtype)`` in the cached jit kernel.
+
+    A sharding over a mesh with explicit axes (JAX's sharding-in-types, and a
+    ``PartitionSpec`` under ``jax.set_mesh``) is handled as
+    ``jax.random`` handles it: the kernel runs with those axes made automatic and
+    its output typed with the sharding (``jax.sharding.auto_axes``), under the
+    sharding's mesh when no mesh is set (where ``jax.random`` raises).
+    """
+    if isinstance(out_sharding, jax.sharding.PartitionSpec):
+        mesh = jax.sharding.get_abstract_mesh()
+        if mesh.empty:
+            raise ValueError(
+                "`out_sharding` must be a Sharding, or a PartitionSpec under a mesh "
+                f"(jax.set_mesh); got {out_sharding} with no mesh set."
+            )
+        out_sharding = jax.sharding.NamedSharding(mesh, out_sharding)
+    explicit = _explicit_axes(out_sharding)
+    if explicit:
+        draw = functools.partial(
+            _kernel, init, shape=shape, dtype=dtype, out_sharding=None
+        )
+        draw = jax.sharding.auto_axes(draw, out_sharding=out_sharding, axes=explicit)
+        if jax.sharding.get_abstract_mesh().empty:
+            # JAX needs the mesh in context for explicit axes; the sharding names it.
+            with jax.set_mesh(out_sharding.mesh):
+                return draw(key)
+        return draw(key)
     return _kernel(init, key, shape, dtype, out_sharding)

@@ -25,7 +25,12 @@ def ulp_distance(a, b) -> int:
     """Largest distance in units in the last place between two float arrays."""
     a = np.asarray(a)
     b = np.asarray(b)
-    assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, b.dtype, a.shape, b.shape)
+    assert a.dtype == b.dtype and a.shape == b.shape, (
+        a.dtype,
+        b.dtype,
+        a.shape,
+        b.shape,
+    )
     if a.size == 0:
         return 0
     if np.iscomplexobj(a):
