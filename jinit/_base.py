@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, ClassVar
 
 import jax
@@ -10,6 +11,12 @@ import numpy as np
 
 from . import _checks, _sampling
 from ._types import DTypeLike, Key, OutSharding, Shape
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked(init: Init, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """Runs ``init._check`` once per (configuration, shape, dtype); errors re-raise."""
+    init._check(shape, dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +46,7 @@ class Init:
         shape = _checks.check_shape(shape)
         dtype = _checks.resolve_dtype(dtype, self.dtype, self.dtype_kind)
         _checks.check_sharding(out_sharding)
-        self._check(shape, dtype)
+        _checked(self, shape, dtype)
         return _sampling.run(self, key, shape, dtype, out_sharding)
 
     def _check(self, shape: tuple[int, ...], dtype: np.dtype) -> None:

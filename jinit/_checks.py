@@ -26,6 +26,11 @@ def _raw_key_shape(impl_name: str) -> tuple[int, ...]:
     return jax.random.key_data(jax.random.key(0, impl=impl_name)).shape
 
 
+@functools.lru_cache(maxsize=64)
+def _is_typed_key_dtype(dtype: Any) -> bool:
+    return bool(jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key))
+
+
 def check_key(key: Any) -> None:
     """Checks that ``key`` is one PRNG key: typed (``jax.random.key``) or raw uint32.
 
@@ -35,7 +40,7 @@ def check_key(key: Any) -> None:
     if not isinstance(key, jax.Array | np.ndarray):
         raise _errors.bad_type("key", _KEY_KINDS, key)
     dtype = key.dtype
-    if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+    if _is_typed_key_dtype(dtype):
         if key.ndim:
             raise _errors.bad_value(
                 "key",
@@ -61,6 +66,8 @@ def check_key(key: Any) -> None:
 
 def check_shape(shape: Any, arg: str = "shape") -> tuple[int, ...]:
     """Returns ``shape`` as a tuple of non-negative Python ints."""
+    if type(shape) is tuple and all(type(d) is int and d >= 0 for d in shape):
+        return shape  # the common case, fast
     if isinstance(shape, int | np.integer) and not isinstance(shape, bool):
         raise _errors.bad_type(arg, f"a tuple of ints, e.g. ({int(shape)},)", shape)
     if not isinstance(shape, Sequence | np.ndarray) or isinstance(shape, str):
