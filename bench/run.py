@@ -1,0 +1,74 @@
+"""jinit's benchmark suite: one command, every comparison, ratios in the same run.
+
+    python bench/run.py            # full run
+    python bench/run.py --quick    # under a minute on a 2-core CPU (CI smoke test)
+    python bench/run.py --only eager,large --out /tmp/bench
+
+Writes ``<out>/results.md`` (tables with date, machine, backend, versions) and
+``<out>/results.json`` (the raw records). bench/RESULTS.md keeps the tables that
+were recorded, with the machine they came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _common  # noqa: E402
+import core  # noqa: E402
+
+SECTIONS = {
+    "eager": ("1. Eager call latency", core.eager),
+    "large": ("2. Large draws vs the PRNG floor", core.large),
+    "orthogonal": ("3. orthogonal", core.orthogonal),
+    "torch": ("5. torch.nn.init on the CPU", core.torch_reference),
+}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
+    parser.add_argument(
+        "--only", default="", help="comma-separated: " + ",".join(SECTIONS)
+    )
+    parser.add_argument("--out", default="bench/out", help="output folder")
+    args = parser.parse_args(argv)
+    chosen = [s for s in args.only.split(",") if s] or list(SECTIONS)
+    unknown = [s for s in chosen if s not in SECTIONS]
+    if unknown:
+        parser.error(
+            f"--only must name sections among {', '.join(SECTIONS)}; got {unknown}"
+        )
+    env = _common.environment()
+    header = [f"# jinit benchmarks{' (--quick)' if args.quick else ''}", ""]
+    header += [f"- {k}: {v}" for k, v in env.items()]
+    parts, records = ["\n".join(header)], []
+    for name in chosen:
+        title, fn = SECTIONS[name]
+        start = time.perf_counter()
+        md, recs = fn(args.quick)
+        took = time.perf_counter() - start
+        parts.append(f"## {title}\n\n{md}\n\n_{took:.1f} s_")
+        records += recs
+        print(parts[-1], "\n", flush=True)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "results.md"), "w") as f:
+        f.write("\n\n".join(parts) + "\n")
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(
+            {"environment": env, "quick": args.quick, "records": records},
+            f,
+            indent=1,
+            default=str,
+        )
+    print(f"wrote {args.out}/results.md and results.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
