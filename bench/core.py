@@ -6,6 +6,8 @@ are timed in the same process, in alternation, after warm-up.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,9 +32,9 @@ def eager(quick: bool):
             ours_jit = jax.jit(lambda k, s=shape, f=ours: f(k, s))
             t = paired_medians(
                 {
-                    "jinit": lambda: ours(key, shape),
-                    "jinit_jit": lambda: ours_jit(key),
-                    "jax": lambda: theirs(key, shape),
+                    "jinit": functools.partial(ours, key, shape),
+                    "jinit_jit": functools.partial(ours_jit, key),
+                    "jax": functools.partial(theirs, key, shape),
                 },
                 repeats,
             )
@@ -154,7 +156,10 @@ def orthogonal(quick: bool):
     for n in sizes:
         ours, theirs = jinit.orthogonal(), J.orthogonal()
         t = paired_medians(
-            {"jinit": lambda: ours(key, (n, n)), "jax": lambda: theirs(key, (n, n))},
+            {
+                "jinit": functools.partial(ours, key, (n, n)),
+                "jax": functools.partial(theirs, key, (n, n)),
+            },
             repeats,
             warmup=1,
         )
