@@ -182,6 +182,16 @@ def check_axis_spec(arg: str, axis: Any) -> Any:
     )
 
 
+def integer(arg: str, value: Any, *, minimum: int | None = None) -> int:
+    """Returns ``value`` as a Python int (bools refused), checked at build time."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise _errors.bad_type(arg, "an int", value)
+    if minimum is not None and value < minimum:
+        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise _errors.bad_value(arg, kind, value)
+    return int(value)
+
+
 def real_number(
     arg: str, value: Any, *, positive: bool = False, nonnegative: bool = False
 ) -> float:

@@ -75,19 +75,16 @@ def orthogonal(
       Saxe, McClelland & Ganguli (2014), Exact solutions to the nonlinear dynamics
       of learning in deep linear neural networks.
     """
-    scale = _checks.real_number("scale", scale)
-    if isinstance(column_axis, bool) or not isinstance(column_axis, int | np.integer):
-        raise _errors.bad_type("column_axis", "an int", column_axis)
-    return Orthogonal(scale, int(column_axis), _checks.check_builder_dtype(dtype))
+    return Orthogonal(
+        _checks.real_number("scale", scale),
+        _checks.integer("column_axis", column_axis),
+        _checks.check_builder_dtype(dtype),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
-class DeltaOrthogonal(Init):
+class DeltaOrthogonal(Orthogonal):
     """An orthogonal matrix at the centre tap of a conv kernel. See :func:`delta_orthogonal`."""
-
-    scale: float = 1.0
-    column_axis: int = -1
-    dtype: DTypeLike | None = None
 
     def _check(self, shape, dtype):
         if len(shape) not in (3, 4, 5):
@@ -105,9 +102,7 @@ class DeltaOrthogonal(Init):
         _column_axis(self.column_axis, 2)
 
     def _generate(self, key, shape, dtype):
-        matrix = Orthogonal(self.scale, self.column_axis)._generate(
-            key, shape[-2:], dtype
-        )
+        matrix = super()._generate(key, shape[-2:], dtype)
         centre = tuple((k - 1) // 2 for k in shape[:-2])
         return jnp.zeros(shape, dtype).at[centre].set(matrix)
 
@@ -128,10 +123,11 @@ def delta_orthogonal(
     References:
       Xiao et al. (2018), Dynamical Isometry and a Mean Field Theory of CNNs.
     """
-    scale = _checks.real_number("scale", scale)
-    if isinstance(column_axis, bool) or not isinstance(column_axis, int | np.integer):
-        raise _errors.bad_type("column_axis", "an int", column_axis)
-    return DeltaOrthogonal(scale, int(column_axis), _checks.check_builder_dtype(dtype))
+    return DeltaOrthogonal(
+        _checks.real_number("scale", scale),
+        _checks.integer("column_axis", column_axis),
+        _checks.check_builder_dtype(dtype),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,11 +236,8 @@ def dirac(
       ValueError: ``groups < 1``, an unknown ``even_tap``; at call time a shape that
         is not 3-5-D or ``out`` not divisible by ``groups``.
     """
-    if isinstance(groups, bool) or not isinstance(groups, int | np.integer):
-        raise _errors.bad_type("groups", "a positive int", groups)
-    if groups < 1:
-        raise _errors.bad_value("groups", "a positive int", groups)
+    groups = _checks.integer("groups", groups, minimum=1)
     if even_tap not in ("low", "high"):
         raise _errors.bad_choice("even_tap", even_tap, ("low", "high"))
     scale = _checks.real_number("scale", scale)
-    return Dirac(int(groups), scale, even_tap, _checks.check_builder_dtype(dtype))
+    return Dirac(groups, scale, even_tap, _checks.check_builder_dtype(dtype))
