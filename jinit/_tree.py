@@ -365,8 +365,13 @@ def _check_leaf(init: Any, leaf: _Leaf, key: Any) -> tuple[tuple[int, ...], np.d
 def _draw(groups: tuple[_Group, ...], impl: Any, key_data: Any, hashes: Any) -> list:
     """Draws every group (traced): one ``lax.map`` over each group's leaf keys."""
     key = key_data if impl is None else jax.random.wrap_key_data(key_data, impl=impl)
-    outs = []
-    for group, h in zip(groups, hashes, strict=True):
+    # Every leaf key in one batched fold_in (one threefry in the program, not one
+    # per group); then each group's keys are a static slice of them.
+    keys = jax.vmap(lambda w: jax.random.fold_in(jax.random.fold_in(key, w[0]), w[1]))(
+        hashes
+    )
+    outs, start = [], 0
+    for group in groups:
         if not group.random:
             one = group.draw_one(None)
             outs.append(
@@ -375,14 +380,20 @@ def _draw(groups: tuple[_Group, ...], impl: Any, key_data: Any, hashes: Any) -> 
                 else jnp.broadcast_to(one[None], (group.size, *group.shape))
             )
             continue
-        keys = jax.vmap(
-            lambda w: jax.random.fold_in(jax.random.fold_in(key, w[0]), w[1])
-        )(h)
+        group_keys = keys[start : start + group.size]
+        start += group.size
         if group.size == 1:
-            outs.append(group.draw_one(keys[0]))
+            outs.append(group.draw_one(group_keys[0]))
         else:
-            outs.append(lax.map(group.draw_one, keys))
+            outs.append(lax.map(group.draw_one, group_keys))
     return outs
+
+
+@jax.jit
+def _take(stacked: jax.Array, j: jax.Array) -> jax.Array:
+    """Leaf ``j`` of a group's (n, *shape) stack: one small compile per stack shape
+    (a traced index, so a group of n leaves does not compile n slices)."""
+    return lax.dynamic_index_in_dim(stacked, j, keepdims=False)
 
 
 _DRAW_CACHE: dict[Any, Callable[..., Any]] = {}
@@ -430,10 +441,15 @@ def _run(
         group = _Group(_hashable(init), shape, dtype, sharding, 0)
         members.setdefault(group, []).append(i)
     groups = tuple(dataclasses.replace(g, size=len(m)) for g, m in members.items())
-    hashes = [
-        np.array([path_hash(leaves[i].path) for i in m], np.uint32)
-        for m in members.values()
-    ]
+    hashes = np.array(
+        [
+            path_hash(leaves[i].path)
+            for g, m in zip(groups, members.values(), strict=True)
+            if g.random
+            for i in m
+        ],
+        np.uint32,
+    ).reshape(-1, 2)
     if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
         impl, key_data = jax.random.key_impl(key), jax.random.key_data(key)
     else:
@@ -445,7 +461,11 @@ def _run(
     out: dict[int, jax.Array] = {}
     for g, (group, idx) in enumerate(zip(groups, members.values(), strict=True)):
         block, stacked[g] = stacked[g], None  # free each stack once it is split
-        arrays = [block] if group.size == 1 else [block[j] for j in range(group.size)]
+        arrays = (
+            [block]
+            if group.size == 1
+            else [_take(block, np.int32(j)) for j in range(group.size)]
+        )
         del block
         for i, array in zip(idx, arrays, strict=True):
             if group.sharding is not None and not isinstance(array, jax.core.Tracer):
