@@ -150,6 +150,13 @@ def test_each_leaf_equals_its_initializer_alone(dtype):
     assert _tree.leaf_key(KEY, "a") == documented_key(KEY, "a")
 
 
+def test_scalar_and_zero_size_leaves():
+    tree = {"z": [S((0, 4), "float32")] * 2, "s": S((), "float32")}
+    out = jinit.materialize(tree, KEY, {"z/.*": jinit.he_normal(), "s": jinit.ones})
+    assert [x.shape for x in out["z"]] == [(0, 4), (0, 4)]
+    assert out["s"].shape == () and float(out["s"]) == 1.0
+
+
 def test_foreign_callables_equal_their_jitted_selves():
     init = jax.nn.initializers.lecun_normal()
     tree = {"a": S((16, 8), "float32"), "b": S((16, 8), "float32")}
