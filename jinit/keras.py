@@ -52,6 +52,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import random
@@ -103,6 +104,7 @@ _SEED_KINDS = "None, an int in [0, 2**32) or a seed generator (SeedGenerator)"
 # The standard laws Keras scales: N(0, 1) and N(0, 1) truncated to (-2, 2).
 _STD_NORMAL = _core_dist.Normal(1.0, 0.0)
 _STD_TRUNCATED = _core_dist.TruncatedNormal(1.0, -2.0, 2.0, 0.0)
+_IDENTITY = _core_structured.Identity(1.0)
 
 
 class ReusedSeedWarning(UserWarning):
@@ -334,8 +336,8 @@ def _scaled(law, key, shape, dtype, out_sharding, stddev: float, mean: float):
             core = _core_dist.Normal(stddev, mean)
         else:
             core = _core_dist.TruncatedNormal(stddev, -2.0, 2.0, mean)
-        return core(key, shape, dtype, out_sharding)
-    sample = law(key, shape, dtype, out_sharding)
+        return _sampling.run(core, key, shape, dtype, out_sharding)
+    sample = _sampling.run(law, key, shape, dtype, out_sharding)
     return sample * np.asarray(stddev, dtype) + np.asarray(mean, dtype)
 
 
@@ -410,7 +412,7 @@ class RandomUniform(RandomInitializer):
 
     def _generate(self, key, shape, dtype, out_sharding):
         core = _core_dist.Uniform(self.minval, self.maxval)
-        return core(key, shape, dtype, out_sharding)
+        return _sampling.run(core, key, shape, dtype, out_sharding)
 
     def get_config(self):
         return {**super().get_config(), "minval": self.minval, "maxval": self.maxval}
@@ -424,6 +426,30 @@ def _axes_spec(arg: str, axes: Any) -> list[int] | None:
     if axes is None:
         return None
     return list(np.atleast_1d(_checks.check_axis_spec(arg, axes)).tolist())
+
+
+@functools.lru_cache(maxsize=1024)
+def _variance_plan(scale, mode, distribution, input_axes, output_axes, shape):
+    """What VarianceScaling draws for ``shape``: (core law, stddev or None).
+
+    Keras' fans (:func:`jinit.compute_fans`; with both axis lists, their products
+    only) and Keras' Python-float constants.
+    """
+    if input_axes is None or output_axes is None or len(shape) < 2:
+        fan_in, fan_out = compute_fans(shape)
+    else:
+        ins = _checks.check_axes("input_axes", input_axes, len(shape))
+        outs = _checks.check_axes("output_axes", output_axes, len(shape))
+        rest = tuple(a for a in range(len(shape)) if a not in ins + outs)
+        fan_in, fan_out = compute_fans(shape, ins, outs, rest)  # no receptive field
+    n = {"fan_in": fan_in, "fan_out": fan_out}.get(mode)
+    scale = scale / max(1.0, (fan_in + fan_out) / 2.0 if n is None else n)
+    if distribution == "uniform":
+        limit = math.sqrt(3.0 * scale)
+        return _core_dist.Uniform(-limit, limit), None
+    if distribution == "truncated_normal":
+        return _STD_TRUNCATED, math.sqrt(scale) / _sampling.TRUNC_STD
+    return _STD_NORMAL, math.sqrt(scale)
 
 
 class VarianceScaling(RandomInitializer):
@@ -478,31 +504,25 @@ class VarianceScaling(RandomInitializer):
         self.output_axes = _axes_spec("output_axes", output_axes)
         super().__init__(seed)
 
-    def _fans(self, shape: tuple[int, ...]) -> tuple[float, float]:
-        if self.input_axes is None or self.output_axes is None or len(shape) < 2:
-            return compute_fans(shape)
-        ins = _checks.check_axes("input_axes", self.input_axes, len(shape))
-        outs = _checks.check_axes("output_axes", self.output_axes, len(shape))
-        rest = tuple(a for a in range(len(shape)) if a not in ins + outs)
-        return compute_fans(shape, ins, outs, rest)  # no receptive field, as Keras
+    def _plan(self, shape: tuple[int, ...]) -> tuple[Any, float | None]:
+        return _variance_plan(
+            self.scale,
+            self.mode,
+            self.distribution,
+            None if self.input_axes is None else tuple(self.input_axes),
+            None if self.output_axes is None else tuple(self.output_axes),
+            shape,
+        )
 
     def _check(self, shape, dtype):
-        self._fans(shape)
+        self._plan(shape)
         if self.distribution != "untruncated_normal":
             _real_only(f"VarianceScaling({self.distribution!r})", dtype)
 
     def _generate(self, key, shape, dtype, out_sharding):
-        fan_in, fan_out = self._fans(shape)
-        n = {"fan_in": fan_in, "fan_out": fan_out}.get(self.mode)
-        n = max(1.0, (fan_in + fan_out) / 2.0 if n is None else n)
-        scale = self.scale / n  # Keras' Python-float arithmetic
-        if self.distribution == "uniform":
-            limit = math.sqrt(3.0 * scale)
-            return _core_dist.Uniform(-limit, limit)(key, shape, dtype, out_sharding)
-        if self.distribution == "truncated_normal":
-            law, stddev = _STD_TRUNCATED, math.sqrt(scale) / _sampling.TRUNC_STD
-        else:
-            law, stddev = _STD_NORMAL, math.sqrt(scale)
+        law, stddev = self._plan(shape)
+        if stddev is None:  # uniform: one draw, Keras' jax.random.uniform
+            return _sampling.run(law, key, shape, dtype, out_sharding)
         return _scaled(law, key, shape, dtype, out_sharding, stddev, 0.0)
 
     def get_config(self):
@@ -622,7 +642,7 @@ class Orthogonal(RandomInitializer):
         return _core_structured.Orthogonal(self.gain, -1)
 
     def _generate(self, key, shape, dtype, out_sharding):
-        return self._core()(key, shape, dtype, out_sharding)
+        return _sampling.run(self._core(), key, shape, dtype, out_sharding)
 
     def get_config(self):
         return {**super().get_config(), "gain": self.gain}
@@ -634,7 +654,7 @@ class Zeros(Initializer):
     dtype_kind = "any"
 
     def _generate(self, key, shape, dtype, out_sharding):
-        return _core_constant.zeros(None, shape, dtype, out_sharding)
+        return _sampling.run(_core_constant.zeros, None, shape, dtype, out_sharding)
 
 
 class Ones(Initializer):
@@ -643,7 +663,7 @@ class Ones(Initializer):
     dtype_kind = "any"
 
     def _generate(self, key, shape, dtype, out_sharding):
-        return _core_constant.ones(None, shape, dtype, out_sharding)
+        return _sampling.run(_core_constant.ones, None, shape, dtype, out_sharding)
 
 
 class Constant(Initializer):
@@ -664,7 +684,7 @@ class Constant(Initializer):
 
     def _generate(self, key, shape, dtype, out_sharding):
         # Keras' ``cast(value) * ones``: keeps -0.0 (and NaN payloads) as Keras does.
-        ones = _core_constant.ones(None, shape, dtype, out_sharding)
+        ones = _sampling.run(_core_constant.ones, None, shape, dtype, out_sharding)
         return jnp.asarray(self._core._array(), dtype) * ones
 
     def get_config(self):
@@ -704,7 +724,7 @@ class Identity(Initializer):
     def _generate(self, key, shape, dtype, out_sharding):
         # Keras' ``gain * eye``: a separate multiply, so a negative gain gives -0.0
         # off the diagonal, as in Keras.
-        eye = _core_structured.Identity(1.0)(None, shape, dtype, out_sharding)
+        eye = _sampling.run(_IDENTITY, None, shape, dtype, out_sharding)
         return eye * np.asarray(self.gain, dtype)
 
     def get_config(self):
