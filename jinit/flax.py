@@ -1,0 +1,499 @@
+"""Flax adapters: framework presets, partitioned initializers, a per-parameter table.
+
+* :func:`defaults` gives ``jinit.materialize``/``jinit.reinit`` rules that make a
+  whole Flax model (linen variables or nnx state) start as PyTorch, Keras or
+  Flax would start it: kernels, biases, embeddings, norms, recurrent kernels.
+* :func:`linen_partitioning` and :func:`nnx_partitioning` wrap an initializer so
+  that it receives ``out_sharding`` and draws directly into its shards, where
+  ``nn.with_partitioning``/``nnx.with_partitioning`` draw the full array first.
+* :func:`table` and :func:`format_table` list, for every parameter, the rule and
+  initializer it gets, its fans and the std of its law: check a port side by side.
+
+Nothing here samples: the presets name core initializers (and :mod:`jinit.torch`
+translations of PyTorch's), and the wrappers only pass arguments on. Flax is
+imported lazily, by the partitioning wrappers only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import jax
+import numpy as np
+
+from . import _errors, _tree
+from . import torch as _torch
+from ._constant import Constant, ones, zeros
+from ._distributions import Normal, TruncatedNormal, Uniform
+from ._fans import compute_fans
+from ._structured import Orthogonal, orthogonal
+from ._variance import VarianceScaling, _denominator, variance_scaling
+
+__all__ = [
+    "FRAMEWORKS",
+    "PerLeaf",
+    "defaults",
+    "format_table",
+    "linen_partitioning",
+    "nnx_partitioning",
+    "table",
+]
+
+Framework = Literal["torch", "keras", "flax"]
+FRAMEWORKS: tuple[str, ...] = ("torch", "keras", "flax")
+
+# ----------------------------------------------------------------------------
+# Presets.
+
+#: Any prefix of a path ("params/Block_0/", "layers/0/", or nothing).
+_ANY = r"(?:.*/)?"
+#: Flax's recurrent cells: linen LSTMCell/GRUCell ("hi", "hf", ..., "hn"), linen
+#: OptimizedLSTMCell ("h"), nnx LSTMCell ("hi", ...), nnx OptimizedLSTMCell,
+#: SimpleCell and GRUCell ("dense_h"), linen ConvLSTM ("hh").
+_RECURRENT = _ANY + r"(?:h[ifgorzn]|h|hh|dense_h)/kernel"
+_INPUT = _ANY + r"(?:i[ifgorzn]_?|i|ih|dense_i)/kernel"
+_ATTENTION = ("query", "key", "value", "out")
+
+
+@dataclasses.dataclass(frozen=True)
+class PerLeaf:
+    """A rule that picks an initializer per leaf from its path and the tree's shapes.
+
+    ``choose(path, leaves) -> initializer`` is called by ``jinit.materialize`` and
+    ``jinit.reinit`` through :meth:`for_leaf` (``leaves`` maps every path to its
+    ``jax.ShapeDtypeStruct``). Calling it directly is an error: it cannot know the
+    leaf's neighbours.
+    """
+
+    name: str
+    choose: Callable[[str, Mapping[str, jax.ShapeDtypeStruct]], Any]
+
+    def for_leaf(self, path: str, leaves: Mapping[str, jax.ShapeDtypeStruct]) -> Any:
+        return self.choose(path, leaves)
+
+    def __call__(self, key, shape, dtype=None, out_sharding=None):
+        raise _errors.bad_value(
+            "rule",
+            f"used through jinit.materialize/reinit ({self.name} picks its "
+            "initializer from the leaf's path and its sibling leaves)",
+            self.name,
+        )
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _sibling(path: str, name: str) -> str:
+    return re.sub(r"[^/]+$", name, path)
+
+
+def _attention_axes(path: str, leaves: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Kernel axes of a Flax attention projection, or None for any other leaf.
+
+    linen ``MultiHeadDotProductAttention`` and nnx ``MultiHeadAttention`` hold
+    DenseGeneral/LinearGeneral kernels ``query|key|value: (d, heads, head_dim)``
+    and ``out: (heads, head_dim, d)``. Flax initializes them flattened to 2-D, so
+    their fans are ``(d, heads * head_dim)``; on the 3-D shape these axes give the
+    same fans. (A 1-D conv kernel is 3-D too: it is told apart by the name.)
+    """
+    parts = path.split("/")
+    kernel = leaves.get(_sibling(path, "kernel"))
+    if len(parts) < 2 or parts[-2] not in _ATTENTION or kernel is None:
+        return None
+    if len(kernel.shape) != 3:
+        return None
+    if parts[-2] == "out":
+        return {"in_axis": (0, 1), "out_axis": 2}
+    return {"in_axis": 0, "out_axis": (1, 2)}
+
+
+def _kernel_rule(name: str, dense: Any) -> PerLeaf:
+    def choose(path, leaves):
+        axes = _attention_axes(path, leaves)
+        return dense if axes is None else dataclasses.replace(dense, **axes)
+
+    return PerLeaf(name, choose)
+
+
+def _torch_bias(path: str, leaves: Mapping[str, Any]) -> Any:
+    if _attention_axes(path, leaves) is not None:
+        return zeros  # nn.MultiheadAttention: in_proj_bias = out_proj.bias = 0
+    if _sibling(path, "kernel") in leaves:
+        return _torch.bias_default().for_leaf(path, leaves)
+    return zeros  # a norm's bias (LayerNorm, BatchNorm, GroupNorm): zeros
+
+
+def _rules(framework: str) -> dict[str, Any]:
+    if framework == "flax":
+        kernel = _kernel_rule(
+            "flax_kernel", variance_scaling(1.0, "fan_in", "truncated_normal")
+        )
+        return {
+            _RECURRENT: orthogonal(),
+            _ANY + "kernel": kernel,
+            _ANY + "bias": zeros,
+            # nn.Embed: variance_scaling(1, "fan_in", "normal", out_axis=0), whose
+            # fan_in on (num_embeddings, features) is features.
+            _ANY + "embedding": variance_scaling(
+                1.0, "fan_in", "normal", in_axis=-1, out_axis=0
+            ),
+            _ANY + "scale": ones,
+            _ANY + "mean": zeros,
+            _ANY + "var": ones,
+        }
+    if framework == "keras":
+        return {
+            _RECURRENT: orthogonal(),
+            # Keras' own fans for EinsumDense kernels are the default axes'.
+            _ANY + "kernel": variance_scaling(1.0, "fan_avg", "uniform"),
+            _ANY + "hf/bias": ones,  # LSTM(unit_forget_bias=True)
+            _ANY + "bias": zeros,
+            _ANY + "embedding": Uniform(-0.05, 0.05),  # Embedding("uniform")
+            _ANY + "scale": ones,
+            _ANY + "mean": zeros,
+            _ANY + "var": ones,
+        }
+    linear = _torch.linear_default()
+    # nn.MultiheadAttention: xavier_uniform_ on the packed (3d, d) in_proj, i.e.
+    # variance 2 / (d + 3d) = 0.5 / fan_in; out_proj is an nn.Linear.
+    qkv = variance_scaling(0.5, "fan_in", "uniform")
+
+    def torch_kernel(path, leaves):
+        axes = _attention_axes(path, leaves)
+        if axes is None:
+            return linear
+        base = linear if path.split("/")[-2] == "out" else qkv
+        return dataclasses.replace(base, **axes)
+
+    return {
+        # nn.LSTM/GRU/RNN: every weight U(+-1/sqrt(hidden)): hidden is the fan_in
+        # of a recurrent kernel (hidden, hidden) and the fan_out of an input one.
+        _RECURRENT: linear,
+        _INPUT: variance_scaling(1.0 / 3, "fan_out", "uniform"),
+        _ANY + "kernel": PerLeaf("torch_kernel", torch_kernel),
+        _ANY + "bias": PerLeaf("torch_bias", _torch_bias),
+        _ANY + "embedding": _torch.embedding_default(),
+        _ANY + "scale": ones,
+        _ANY + "mean": zeros,
+        _ANY + "var": ones,
+    }
+
+
+def defaults(framework: Framework) -> dict[str, Any]:
+    r"""Rules that initialize a Flax model as PyTorch, Keras or Flax would.
+
+    An ordered dict from path regex (``re.fullmatch`` on paths such as
+    ``"params/Dense_0/kernel"`` or ``"layers/0/kernel"``) to initializer, for
+    :func:`jinit.materialize` and :func:`jinit.reinit`; works on linen variables
+    and on ``nnx.state(model)`` (for nnx, pass the ``nnx.Param`` state, or add
+    rules for RNG state). Rules may be edited or prepended to like any dict.
+
+    ================== ===================== ================= ====================
+    leaf               ``"torch"``           ``"keras"``       ``"flax"``
+    ================== ===================== ================= ====================
+    Dense/Conv kernel  U(+-1/sqrt(fan_in))   glorot_uniform    lecun_normal
+    Dense/Conv bias    U(+-1/sqrt(fan_in))   zeros             zeros
+    attention q/k/v    xavier_uniform on the glorot_uniform    lecun_normal (fans
+                       packed (3d, d)                          of the 2-D kernel)
+    recurrent kernel   U(+-1/sqrt(hidden))   orthogonal        orthogonal
+    RNN input kernel   U(+-1/sqrt(hidden))   glorot_uniform    lecun_normal
+    LSTM forget bias   U(+-1/sqrt(hidden))   ones              zeros
+    embedding          N(0, 1)               U(-0.05, 0.05)    N(0, 1/features)
+    norm scale / bias  ones / zeros          ones / zeros      ones / zeros
+    BatchNorm stats    mean 0, var 1         mean 0, var 1     mean 0, var 1
+    ================== ===================== ================= ====================
+
+    PyTorch's bias reads its sibling kernel's fan_in (``jinit.torch.bias_default``);
+    a bias with no sibling kernel (a norm's) is zeros. Attention kernels
+    (``query``/``key``/``value``/``out`` of ``MultiHeadDotProductAttention`` or
+    nnx ``MultiHeadAttention``, 3-D) get the fans of their 2-D form. Not covered:
+    PyTorch's ConvTranspose (its fan_in is the output channels), nnx
+    ``OptimizedLSTMCell``'s packed forget-gate bias for Keras.
+
+    Args:
+      framework: ``"torch"``, ``"keras"`` or ``"flax"``.
+
+    Returns:
+      A new ``dict`` of rules.
+
+    Raises:
+      ValueError: an unknown framework.
+
+    Example:
+      >>> import jax, jinit, jinit.flax, flax.linen as nn
+      >>> model = nn.Dense(3)
+      >>> abstract = jax.eval_shape(model.init, jax.random.key(0), jax.numpy.ones((1, 4)))
+      >>> params = jinit.materialize(abstract, jax.random.key(1), jinit.flax.defaults("torch"))
+    """
+    if framework not in FRAMEWORKS:
+        raise _errors.bad_choice("framework", framework, FRAMEWORKS)
+    return _rules(framework)
+
+
+# ----------------------------------------------------------------------------
+# Partitioning: the initializer draws into its shards.
+
+
+def _spec(names: Any) -> jax.sharding.PartitionSpec:
+    if isinstance(names, jax.sharding.PartitionSpec):
+        return names
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise _errors.bad_type(
+            "names", "a tuple of mesh axis names (or None) per dimension", names
+        )
+    return jax.sharding.PartitionSpec(*names)
+
+
+def _sharding(spec, mesh) -> Any:
+    """The ``out_sharding`` to draw with: on ``mesh``, else the context mesh."""
+    if mesh is None:
+        context = jax.sharding.get_abstract_mesh()
+        if context.empty:
+            return None  # no mesh anywhere: draw unsharded, as Flax does
+        return spec
+    return _tree._auto(jax.sharding.NamedSharding(mesh, spec))
+
+
+def _check_mesh(mesh: Any) -> None:
+    if mesh is not None and not isinstance(
+        mesh, jax.sharding.Mesh | jax.sharding.AbstractMesh
+    ):
+        raise _errors.bad_type("mesh", "a jax.sharding.Mesh or None", mesh)
+
+
+def linen_partitioning(
+    init: Callable[..., jax.Array], names: Any, mesh: jax.sharding.Mesh | None = None
+) -> Callable[..., Any]:
+    """``nn.with_partitioning`` that draws each shard in place.
+
+    Returns an initializer for ``flax.linen`` params that calls ``init(key, shape,
+    dtype, out_sharding=NamedSharding(mesh, PartitionSpec(*names)))`` and boxes the
+    result in ``nn.Partitioned(value, names, mesh)``, so the array never exists
+    unsharded (``nn.with_partitioning`` draws it whole, then Flax reshards it).
+    Without ``mesh``, the mesh of ``jax.set_mesh``/``jax.sharding.use_mesh`` is
+    used; with no mesh at all the draw is unsharded, as in Flax. Values equal the
+    unsharded draw (``jax_threefry_partitionable``, JAX's default).
+
+    ``names`` are mesh axis names (``None`` for a replicated dimension), not
+    logical names. ``init`` must accept ``out_sharding`` (every jinit initializer
+    and ``jax.nn.initializers`` do). Not for ``nn.DenseGeneral`` kernels, which
+    Flax draws in a flattened 2-D shape.
+
+    Example:
+      >>> dense = nn.Dense(1024, kernel_init=jinit.flax.linen_partitioning(
+      ...     jinit.he_normal(), (None, "model"), mesh))
+    """
+    from flax import linen as nn
+
+    spec = _spec(names)
+    _check_mesh(mesh)
+
+    def wrapper(key, shape, dtype=None):
+        value = init(key, shape, dtype, out_sharding=_sharding(spec, mesh))
+        return nn.Partitioned(value, tuple(spec), mesh=mesh)
+
+    return wrapper
+
+
+def nnx_partitioning(
+    init: Callable[..., jax.Array],
+    names: Any,
+    mesh: jax.sharding.Mesh | None = None,
+    **metadata: Any,
+) -> Callable[..., Any]:
+    """``nnx.with_partitioning`` that draws each shard in place.
+
+    Returns an initializer for ``flax.nnx`` layers (``kernel_init=``) that calls
+    ``init(key, shape, dtype, out_sharding=...)`` with the sharding of ``names``
+    on ``mesh`` (else the context mesh) and attaches ``out_sharding=names``,
+    ``mesh`` and ``metadata`` to the Variable, as ``nnx.with_partitioning`` does;
+    Flax's eager sharding then finds the array already in place.
+
+    Example:
+      >>> linear = nnx.Linear(64, 256, rngs=rngs, kernel_init=jinit.flax.nnx_partitioning(
+      ...     jinit.he_normal(), (None, "model"), mesh))
+    """
+    from flax import nnx
+
+    spec = _spec(names)
+    _check_mesh(mesh)
+
+    def draw(key, shape, dtype=None):
+        return init(key, shape, dtype, out_sharding=_sharding(spec, mesh))
+
+    return nnx.with_metadata(draw, out_sharding=tuple(spec), mesh=mesh, **metadata)
+
+
+# ----------------------------------------------------------------------------
+# The per-parameter table.
+
+
+def _truncated_std(a: float, b: float) -> float:
+    """Std of N(0, 1) truncated to (a, b)."""
+    pdf = lambda x: math.exp(-x * x / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    cdf = lambda x: 0.5 * math.erfc(-x / math.sqrt(2))  # noqa: E731
+    z = cdf(b) - cdf(a)
+    mean = (pdf(a) - pdf(b)) / z
+    return math.sqrt(1 + (a * pdf(a) - b * pdf(b)) / z - mean * mean)
+
+
+def _law_std(init: Any, shape: tuple[int, ...]) -> float | None:
+    """The std of the values ``init`` draws for ``shape`` (None if not known)."""
+    if isinstance(init, VarianceScaling):
+        fans = compute_fans(shape, init.in_axis, init.out_axis, init.batch_axis)
+        return math.sqrt(init.scale / _denominator(init.mode, *fans))
+    if isinstance(init, Normal):
+        return init.stddev
+    if isinstance(init, Uniform):
+        return (init.maxval - init.minval) / math.sqrt(12)
+    if isinstance(init, TruncatedNormal):
+        lo, hi = init.lower, init.upper
+        if init.bounds == "absolute":
+            lo, hi = (lo - init.mean) / init.stddev, (hi - init.mean) / init.stddev
+        return init.stddev * _truncated_std(lo, hi)
+    if isinstance(init, _torch.Sparse) and len(shape) == 2:
+        return init.std * math.sqrt(1 - math.ceil(init.sparsity * shape[1]) / shape[1])
+    if isinstance(init, Orthogonal) and len(shape) >= 2:
+        cols = shape[init.column_axis]
+        rows = math.prod(shape) // max(cols, 1)
+        return abs(init.scale) / math.sqrt(max(rows, cols, 1))
+    if isinstance(init, Constant) and np.ndim(init.value) == 0:
+        return 0.0
+    return None
+
+
+def _fans(init: Any, shape: tuple[int, ...]) -> tuple[float, float]:
+    axes = {
+        a: getattr(init, a)
+        for a in ("in_axis", "out_axis", "batch_axis")
+        if hasattr(init, a)
+    }
+    try:
+        return compute_fans(shape, **axes)
+    except ValueError:
+        return compute_fans(shape)
+
+
+def table(
+    tree: Any, rules: Any, *, default: Callable[..., Any] | None = None
+) -> list[dict[str, Any]]:
+    """One row per parameter: what ``jinit.materialize(tree, key, rules)`` draws.
+
+    Each row is a dict with ``path``, ``shape``, ``dtype``, ``rule`` (the regex
+    that matched, or ``"default"``, or None), ``init`` (the initializer, after
+    ``for_leaf``), ``fan_in`` and ``fan_out`` (by :func:`jinit.compute_fans`, with
+    the initializer's axes if it has any) and ``std``, the std of the law the
+    leaf is drawn from (None where it is not a simple number: identity, dirac, a
+    foreign callable). Paths and rule matching are ``materialize``'s.
+
+    Args:
+      tree: an abstract or concrete tree (linen variables, nnx state, a dict of
+        ``jax.ShapeDtypeStruct``).
+      rules: rules as for ``materialize`` (e.g. :func:`defaults`).
+      default: the initializer of unmatched leaves.
+
+    Returns:
+      A list of dicts, in the tree's leaf order.
+    """
+    compiled = _tree._compile_rules(rules)
+    leaves, _ = _tree._flatten(tree)
+    specs = {leaf.path: leaf.spec for leaf in leaves if leaf.spec is not None}
+    rows = []
+    for leaf in leaves:
+        rule, init = None, None
+        for regex, candidate in compiled:
+            if regex.fullmatch(leaf.path):
+                rule, init = regex.pattern, candidate
+                break
+        if init is None and default is not None:
+            rule, init = "default", default
+        for_leaf = getattr(init, "for_leaf", None)
+        if callable(for_leaf):
+            init = for_leaf(leaf.path, specs)
+        shape = tuple(leaf.spec.shape) if leaf.spec is not None else None
+        fan_in = fan_out = std = None
+        if shape is not None:
+            fan_in, fan_out = _fans(init, shape)
+            std = _law_std(init, shape)
+        rows.append(
+            {
+                "path": leaf.path,
+                "shape": shape,
+                "dtype": None if leaf.spec is None else np.dtype(leaf.spec.dtype).name,
+                "rule": rule,
+                "init": init,
+                "fan_in": fan_in,
+                "fan_out": fan_out,
+                "std": std,
+            }
+        )
+    return rows
+
+
+_COLUMNS = ("path", "shape", "dtype", "rule", "init", "fan_in", "fan_out", "std")
+
+
+def _cell(key: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if key == "shape":
+        return "(" + ", ".join(map(str, value)) + ("," if len(value) == 1 else "") + ")"
+    if key in ("fan_in", "fan_out"):
+        return f"{value:g}"
+    if key == "std":
+        return f"{value:.4g}"
+    if key == "init":
+        return _short(value)
+    return str(value)
+
+
+def _short(init: Any) -> str:
+    """``Name(field=value, ...)`` with only the fields that differ from the default."""
+    if not dataclasses.is_dataclass(init) or isinstance(init, type):
+        return getattr(init, "__name__", None) or repr(init)
+    args = []
+    for f in dataclasses.fields(init):
+        value = getattr(init, f.name)
+        if f.default is not dataclasses.MISSING and value == f.default:
+            continue
+        args.append(
+            f"{f.name}={value:.4g}"
+            if isinstance(value, float)
+            else f"{f.name}={value!r}"
+        )
+    return f"{type(init).__name__}({', '.join(args)})"
+
+
+def format_table(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    style: Literal["markdown", "text"] = "markdown",
+) -> str:
+    """Formats :func:`table` rows as a Markdown table or aligned plain text.
+
+    Raises:
+      ValueError: an unknown ``style``.
+    """
+    if style not in ("markdown", "text"):
+        raise _errors.bad_choice("style", style, ("markdown", "text"))
+    cells = [[_cell(c, row.get(c)) for c in _COLUMNS] for row in rows]
+    if style == "markdown":
+        esc = lambda s: s.replace("|", "\\|")  # noqa: E731
+        lines = ["| " + " | ".join(_COLUMNS) + " |"]
+        lines.append("|" + "|".join("---" for _ in _COLUMNS) + "|")
+        lines += ["| " + " | ".join(map(esc, r)) + " |" for r in cells]
+        return "\n".join(lines)
+    widths = [
+        max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(_COLUMNS)
+    ]
+
+    def fmt(r):
+        return "  ".join(s.ljust(w) for s, w in zip(r, widths, strict=True)).rstrip()
+
+    return "\n".join(
+        [fmt(_COLUMNS), fmt(["-" * w for w in widths])] + [fmt(r) for r in cells]
+    )
