@@ -406,6 +406,38 @@ def test_flax_linen_model():
 
 
 @pytest.mark.standard_promotion
+def test_flax_linen_partitioning_metadata_gives_the_shardings():
+    import flax.linen as nn
+
+    def part(names):
+        return nn.with_partitioning(nn.initializers.lecun_normal(), names)
+
+    class Model(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            x = nn.Dense(16, kernel_init=part((None, "model")))(x)
+            return nn.Dense(4, kernel_init=part(("model", None)))(x)
+
+    model, x = Model(), jnp.ones((2, 8))
+    # Auto axes: linen's apply is written for them (Explicit axes would ask
+    # Dense for an out_sharding).
+    auto = (jax.sharding.AxisType.Auto,) * 2
+    mesh = jax.make_mesh((2, 4), ("data", "model"), axis_types=auto)
+    abstract = jax.eval_shape(model.init, jax.random.key(0), x)
+    rules = {r".*/kernel": jinit.lecun_normal(), r".*/bias": jinit.zeros}
+    params = jinit.materialize(
+        abstract, KEY, rules, shardings=nn.get_sharding(abstract, mesh)
+    )
+    box = params["params"]["Dense_0"]["kernel"]
+    assert isinstance(box, nn.Partitioned) and box.names == (None, "model")
+    assert box.value.sharding.spec == P(None, "model")
+    assert {s.data.shape for s in box.value.addressable_shards} == {(8, 4)}
+    want = jinit.lecun_normal()(documented_key(KEY, "params/Dense_0/kernel"), (8, 16))
+    np.testing.assert_array_equal(box.value, want)
+    assert model.apply(params, x).shape == (2, 4)
+
+
+@pytest.mark.standard_promotion
 def test_flax_nnx_model():
     from flax import nnx
 
