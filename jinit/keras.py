@@ -18,8 +18,9 @@ How Keras computes, and hence how this module does:
   ``sample * stddev`` and ``+ mean`` as separate eager operations. One fused XLA
   kernel may contract them into a fused multiply-add and land 1 ulp away, so the
   normal laws here draw the standard law in jinit's cached kernel and then apply
-  the same two operations (two small extra dispatches). The uniform laws,
-  ``Orthogonal`` and the constants are one dispatch.
+  the same two operations (two small extra dispatches). The uniform laws and
+  ``Orthogonal`` are one dispatch; ``Constant`` and ``Identity`` apply Keras'
+  ``value * ones`` and ``gain * eye`` as a second one (so -0.0 stays -0.0).
 
 Parity holds for float32 (and float64 under ``jax_enable_x64``) with JAX's default
 PRNG settings: the ``threefry2x32`` implementation and ``jax_threefry_partitionable``
