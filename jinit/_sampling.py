@@ -15,6 +15,7 @@ largest finite value so that no draw becomes Inf or NaN.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -174,9 +175,51 @@ def inside(bound: float, dtype: np.dtype, toward: float) -> float:
 # The kernel.
 
 
+def _exact(value):
+    # float.hex tells -0.0 from 0.0 (equal as floats) and makes NaN equal to itself.
+    if isinstance(value, float):
+        return value.hex()
+    if isinstance(value, tuple):
+        return tuple(_exact(v) for v in value)
+    return value
+
+
+class Static:
+    """An initializer as a jit-static argument, compared by the bits of its fields.
+
+    Frozen dataclasses compare fields with ``==``, under which ``-0.0 == 0.0``: a
+    cache keyed by the initializer itself would hand ``constant(-0.0)`` the
+    kernel compiled for ``constant(0.0)``. This key holds the type and the exact
+    field values instead.
+    """
+
+    __slots__ = ("init", "_id")
+
+    def __init__(self, init):
+        self.init = init
+        fields = tuple(getattr(init, f.name) for f in dataclasses.fields(init))
+        self._id = (type(init), _exact(fields))
+
+    def __hash__(self):
+        return hash(self._id)
+
+    def __eq__(self, other):
+        return isinstance(other, Static) and self._id == other._id
+
+
+def static(init) -> Static:
+    """The (memoized) exact jit-static key of a jinit initializer."""
+    try:
+        return init.__dict__["_jinit_static"]
+    except KeyError:
+        key = Static(init)
+        object.__setattr__(init, "_jinit_static", key)  # a memo, not a field
+        return key
+
+
 @functools.partial(jax.jit, static_argnums=(0, 2, 3, 4))
-def _kernel(init, key, shape, dtype, out_sharding):
-    out = init._generate(key, shape, dtype)
+def _kernel(static_init, key, shape, dtype, out_sharding):
+    out = static_init.init._generate(key, shape, dtype)
     if out_sharding is not None:
         out = lax.with_sharding_constraint(out, out_sharding)
     return out
@@ -206,7 +249,7 @@ def run(init, key, shape: tuple[int, ...], dtype: np.dtype, out_sharding=None):
     explicit = _explicit_axes(out_sharding)
     if explicit:
         draw = functools.partial(
-            _kernel, init, shape=shape, dtype=dtype, out_sharding=None
+            _kernel, static(init), shape=shape, dtype=dtype, out_sharding=None
         )
         draw = jax.sharding.auto_axes(draw, out_sharding=out_sharding, axes=explicit)
         if jax.sharding.get_abstract_mesh().empty:
@@ -214,4 +257,4 @@ def run(init, key, shape: tuple[int, ...], dtype: np.dtype, out_sharding=None):
             with jax.set_mesh(out_sharding.mesh):
                 return draw(key)
         return draw(key)
-    return _kernel(init, key, shape, dtype, out_sharding)
+    return _kernel(static(init), key, shape, dtype, out_sharding)

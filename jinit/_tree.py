@@ -30,7 +30,7 @@ import numpy as np
 from jax import lax
 from jax.sharding import NamedSharding, PartitionSpec, Sharding, SingleDeviceSharding
 
-from . import _checks, _errors
+from . import _checks, _errors, _sampling
 from ._base import Init
 
 Rules = Mapping[str, Callable[..., Any]] | Iterable[tuple[str, Callable[..., Any]]]
@@ -311,6 +311,8 @@ class _Group:
     dtype: np.dtype
     sharding: Sharding | None
     size: int
+    # The exact (bitwise) configuration: -0.0 and 0.0 configurations never merge.
+    exact: Any = None
 
     @property
     def random(self) -> bool:
@@ -438,7 +440,8 @@ def _run(
             init = for_leaf(leaf.path, specs)
             _check_init(f"for_leaf({leaf.path!r})", init)
         shape, dtype = _check_leaf(init, leaf, key)
-        group = _Group(_hashable(init), shape, dtype, sharding, 0)
+        exact = _sampling.static(init) if isinstance(init, Init) else None
+        group = _Group(_hashable(init), shape, dtype, sharding, 0, exact)
         members.setdefault(group, []).append(i)
     groups = tuple(dataclasses.replace(g, size=len(m)) for g, m in members.items())
     hashes = np.array(

@@ -102,3 +102,14 @@ def test_configs_are_values():
     assert repr(a).startswith("VarianceScaling(scale=2.0, mode='fan_in'")
     assert jinit.he_normal(dtype=jnp.bfloat16).get_config()["dtype"] == "bfloat16"
     assert isinstance(a, jinit.Initializer)
+
+
+def test_negative_zero_is_not_zero():
+    """-0.0 == 0.0 as floats, but a fill with -0.0 must not reuse 0.0's kernel."""
+    assert not np.signbit(jinit.constant(0.0)(KEY, (2,))).any()
+    assert np.signbit(jinit.constant(-0.0)(KEY, (2,))).all()
+    tree = {"a": jax.ShapeDtypeStruct((3,), jnp.float32)}
+    tree["b"] = tree["a"]
+    rules = {"a": jinit.constant(0.0), "b": jinit.constant(-0.0)}
+    out = jinit.materialize(tree, KEY, rules)
+    assert not np.signbit(out["a"]).any() and np.signbit(out["b"]).all()
