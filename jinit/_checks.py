@@ -137,6 +137,17 @@ def resolve_dtype(dtype: Any, default: Any = None, kind: str = "random") -> np.d
         return _dtype.__wrapped__(dtype, kind, x64)
 
 
+def check_real_dtype(name: str, dtype: np.dtype) -> None:
+    """Refuses a complex dtype for an initializer whose law is real-only."""
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        raise _errors.bad_type(
+            "dtype",
+            f"a real floating dtype for {name} (for complex weights use normal or "
+            "variance_scaling, which draw the complex laws)",
+            dtype,
+        )
+
+
 def check_sharding(out_sharding: Any) -> None:
     if out_sharding is None or isinstance(
         out_sharding, jax.sharding.Sharding | jax.sharding.PartitionSpec

@@ -9,16 +9,6 @@ from ._base import Init
 from ._types import Bounds, DTypeLike
 
 
-def _real_only(name: str, dtype) -> None:
-    if _sampling.is_complex(dtype):
-        raise _errors.bad_type(
-            "dtype",
-            f"a real floating dtype for {name} (for complex weights use normal or "
-            "variance_scaling, which draw the complex laws)",
-            dtype,
-        )
-
-
 @dataclasses.dataclass(frozen=True)
 class Uniform(Init):
     """U[minval, maxval). See :func:`uniform`."""
@@ -28,7 +18,7 @@ class Uniform(Init):
     dtype: DTypeLike | None = None
 
     def _check(self, shape, dtype):
-        _real_only("uniform", dtype)
+        _checks.check_real_dtype("uniform", dtype)
 
     def _generate(self, key, shape, dtype):
         cdt = _sampling.compute_dtype(dtype)
@@ -63,7 +53,7 @@ class TruncatedNormal(Init):
     dtype: DTypeLike | None = None
 
     def _check(self, shape, dtype):
-        _real_only("truncated_normal", dtype)
+        _checks.check_real_dtype("truncated_normal", dtype)
 
     def _generate(self, key, shape, dtype):
         cdt = _sampling.compute_dtype(dtype)

@@ -203,15 +203,6 @@ def _seed_config(seed: Any) -> Any:
     }
 
 
-def _real(arg: str, value: Any) -> float:
-    return _checks.real_number(arg, value)
-
-
-def _real_only(name: str, dtype: np.dtype) -> None:
-    if _sampling.is_complex(dtype):
-        raise _errors.bad_type("dtype", f"a real floating dtype for {name}", dtype)
-
-
 class Initializer:
     """Base of the Keras-named initializers: Keras' call on top of jinit's core.
 
@@ -352,8 +343,8 @@ class RandomNormal(RandomInitializer):
     """
 
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Any = None):
-        self.mean = _real("mean", mean)
-        self.stddev = _real("stddev", stddev)
+        self.mean = _checks.real_number("mean", mean)
+        self.stddev = _checks.real_number("stddev", stddev)
         super().__init__(seed)
 
     def _generate(self, key, shape, dtype, out_sharding):
@@ -378,12 +369,12 @@ class TruncatedNormal(RandomInitializer):
     """
 
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Any = None):
-        self.mean = _real("mean", mean)
-        self.stddev = _real("stddev", stddev)
+        self.mean = _checks.real_number("mean", mean)
+        self.stddev = _checks.real_number("stddev", stddev)
         super().__init__(seed)
 
     def _check(self, shape, dtype):
-        _real_only("TruncatedNormal", dtype)
+        _checks.check_real_dtype("TruncatedNormal", dtype)
 
     def _generate(self, key, shape, dtype, out_sharding):
         return _scaled(
@@ -404,12 +395,12 @@ class RandomUniform(RandomInitializer):
     """
 
     def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: Any = None):
-        self.minval = _real("minval", minval)
-        self.maxval = _real("maxval", maxval)
+        self.minval = _checks.real_number("minval", minval)
+        self.maxval = _checks.real_number("maxval", maxval)
         super().__init__(seed)
 
     def _check(self, shape, dtype):
-        _real_only("RandomUniform", dtype)
+        _checks.check_real_dtype("RandomUniform", dtype)
 
     def _generate(self, key, shape, dtype, out_sharding):
         core = _core_dist.Uniform(self.minval, self.maxval)
@@ -518,7 +509,7 @@ class VarianceScaling(RandomInitializer):
     def _check(self, shape, dtype):
         self._plan(shape)
         if self.distribution != "untruncated_normal":
-            _real_only(f"VarianceScaling({self.distribution!r})", dtype)
+            _checks.check_real_dtype(f"VarianceScaling({self.distribution!r})", dtype)
 
     def _generate(self, key, shape, dtype, out_sharding):
         law, stddev = self._plan(shape)
@@ -633,7 +624,7 @@ class Orthogonal(RandomInitializer):
     """
 
     def __init__(self, gain: float = 1.0, seed: Any = None):
-        self.gain = _real("gain", gain)
+        self.gain = _checks.real_number("gain", gain)
         super().__init__(seed)
 
     def _check(self, shape, dtype):
@@ -716,7 +707,7 @@ class Identity(Initializer):
     """
 
     def __init__(self, gain: float = 1.0):
-        self.gain = _real("gain", gain)
+        self.gain = _checks.real_number("gain", gain)
 
     def _check(self, shape, dtype):
         if len(shape) != 2:
