@@ -1,0 +1,855 @@
+"""The registry of jinit's initializers and the generator of ``docs/reference.md``.
+
+One tuple, :data:`REGISTRY`, holds for every public initializer its law, its names
+in JAX, Keras and PyTorch (with the defaults they use there and where their
+semantics differ) and the activations it suits. Parameters and defaults are read
+from the builder's own signature, and the activation table is computed from the
+activations themselves, so the reference cannot drift from the code;
+``tests/test_reference.py`` regenerates the file, checks every name against the
+installed JAX, Keras and PyTorch, and every default against their signatures.
+
+Regenerate with::
+
+    python -m jinit._reference docs/reference.md
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import numpy as np
+
+import jinit
+
+from . import torch as _torch
+
+Framework = Literal["jax", "keras", "torch"]
+
+#: Where each framework keeps its initializers (for the reference's wording).
+NAMESPACES: dict[str, str] = {
+    "jax": "jax.nn.initializers",
+    "keras": "keras.initializers",
+    "torch": "torch.nn.init",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Name:
+    """An initializer's name in another framework.
+
+    Attributes:
+      framework: ``"jax"``, ``"keras"`` or ``"torch"``.
+      name: the attribute of the framework's namespace (:data:`NAMESPACES`).
+      args: that framework's arguments that give jinit's law (``""``: its
+        defaults do).
+      defaults: that framework's defaults, as its signature has them (checked
+        against the installed package by the tests).
+      shim: the jinit translation of this name (``jinit.keras.HeNormal``), if any.
+    """
+
+    framework: Framework
+    name: str
+    args: str = ""
+    defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    shim: str | None = None
+
+    def call(self) -> str:
+        return f"`{self.name}({self.args})`" if self.args else f"`{self.name}`"
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One initializer of jinit: what it draws, and its names elsewhere.
+
+    Attributes:
+      name: the public name in ``jinit`` (aliases are found by identity).
+      law: a one-line summary of the law, for the overview table.
+      formula: the exact law, in Markdown.
+      names: its names in JAX, Keras and PyTorch.
+      differences: where those frameworks' semantics differ (truncation, fan
+        rules, defaults), one Markdown bullet each.
+      suits: the activations and layers it suits.
+    """
+
+    name: str
+    law: str
+    formula: str
+    names: tuple[Name, ...]
+    differences: tuple[str, ...]
+    suits: str
+
+    @property
+    def builder(self) -> Any:
+        return getattr(jinit, self.name)
+
+    def aliases(self) -> tuple[str, ...]:
+        return tuple(
+            n
+            for n in public_initializers()
+            if n != self.name and getattr(jinit, n) is self.builder
+        )
+
+    def signature(self) -> str:
+        """The builder's call with its defaults, read with :mod:`inspect`."""
+        builder = self.builder
+        if not inspect.isfunction(builder):
+            return f"jinit.{self.name}(key, shape, dtype=None, out_sharding=None)"
+        sig = inspect.signature(builder)
+        empty = inspect.Parameter.empty
+        sig = sig.replace(
+            parameters=[p.replace(annotation=empty) for p in sig.parameters.values()],
+            return_annotation=empty,
+        )
+        return f"jinit.{self.name}{sig}".replace("'", '"')
+
+    def framework_names(self, framework: str) -> tuple[Name, ...]:
+        return tuple(n for n in self.names if n.framework == framework)
+
+
+def _is_initializer(obj: Any) -> bool:
+    """A builder returning a core initializer, or a core initializer itself."""
+    from ._base import Init
+
+    if isinstance(obj, Init):
+        return True
+    if not inspect.isfunction(obj):
+        return False
+    try:
+        ret = inspect.get_annotations(obj, eval_str=True).get("return")
+    except NameError:
+        return False
+    return isinstance(ret, type) and issubclass(ret, Init)
+
+
+def public_initializers() -> tuple[str, ...]:
+    """Every name ``jinit`` exports that builds (or is) an initializer."""
+    return tuple(
+        n
+        for n in sorted(vars(jinit))
+        if not n.startswith("_") and _is_initializer(getattr(jinit, n))
+    )
+
+
+_TN = "0.87962566103423978"
+_VS_DIFF_KERAS = (
+    'Keras: `distribution="normal"` means the *truncated* normal; the plain normal '
+    'is `"untruncated_normal"`. No `"fan_geo_avg"`. Fans come from '
+    "`input_axes`/`output_axes` (both or neither); otherwise the same fan rule as "
+    "jinit."
+)
+_TORCH_FANS = (
+    "PyTorch's fans on its layout `(out, in, *k)` are jinit's on Flax's "
+    "`(*k, in, out)`: the same numbers, on the transposed kernel."
+)
+
+
+def _vs(scale: str, mode: str, dist: str) -> str:
+    n = {
+        "fan_in": "fan_in",
+        "fan_avg": "(fan_in + fan_out) / 2",
+    }[mode]
+    if dist == "uniform":
+        return (
+            f"`U(-L, L)`, `L = √(3 · {scale} / n)`, `n = {n}` "
+            f'(`variance_scaling({scale}, "{mode}", "uniform")`)'
+        )
+    return (
+        f"`N(0, 1)` truncated to `(-2, 2)`, times `σ / {_TN}`, `σ = √({scale} / n)`, "
+        f"`n = {n}`: std exactly σ, values within ±2.27σ "
+        f'(`variance_scaling({scale}, "{mode}", "truncated_normal")`)'
+    )
+
+
+REGISTRY: tuple[Entry, ...] = (
+    Entry(
+        name="variance_scaling",
+        law="σ² = scale / n, n a fan",
+        formula=(
+            "Mean 0, variance `σ² = scale / n` with `n` = `fan_in`, `fan_out`, "
+            "`(fan_in + fan_out) / 2` (`fan_avg`) or `√(fan_in · fan_out)` "
+            "(`fan_geo_avg`), fans from `jinit.compute_fans(shape, in_axis, "
+            "out_axis, batch_axis)`.\n"
+            f'- `"truncated_normal"`: `N(0, 1)` truncated to `(-2, 2)`, times '
+            f"`σ / {_TN}` (the std of the truncated standard normal), so the std "
+            "is exactly σ.\n"
+            '- `"normal"`: `σ · N(0, 1)`.\n'
+            '- `"uniform"`: `√3 σ · U[-1, 1)`.\n'
+            "- complex dtypes: `E|z|²= σ²` (complex normal, uniform disk, complex "
+            "normal with modulus truncated at 2 divided by 0.96196)."
+        ),
+        names=(
+            Name("jax", "variance_scaling"),
+            Name(
+                "keras",
+                "VarianceScaling",
+                defaults={
+                    "scale": 1.0,
+                    "mode": "fan_in",
+                    "distribution": "truncated_normal",
+                },
+                shim="jinit.keras.VarianceScaling",
+            ),
+        ),
+        differences=(
+            "JAX: the same law and values (float32/float64). Complex truncated "
+            "normal: JAX's variance is 1.86% too large.",
+            _VS_DIFF_KERAS,
+            'Keras has defaults (`scale=1.0, mode="fan_in", '
+            'distribution="truncated_normal"`); JAX and jinit require all three.',
+            "PyTorch has no general form: `kaiming_*_` (fan_in or fan_out) and "
+            "`xavier_*_` (fan_avg) with `gain² = scale`, never truncated.",
+        ),
+        suits="Any activation: pick `scale` from the activation table below.",
+    ),
+    Entry(
+        name="glorot_uniform",
+        law="U(±√(6 / (fan_in + fan_out)))",
+        formula=_vs("1.0", "fan_avg", "uniform")
+        + "; i.e. `L = √(6 / (fan_in + fan_out))`.",
+        names=(
+            Name("jax", "glorot_uniform"),
+            Name("keras", "GlorotUniform", shim="jinit.keras.GlorotUniform"),
+            Name(
+                "torch",
+                "xavier_uniform_",
+                defaults={"gain": 1.0},
+                shim="jinit.torch.xavier_uniform",
+            ),
+        ),
+        differences=("The same law in all three; " + _TORCH_FANS,),
+        suits=(
+            "tanh, sigmoid, linear layers, attention projections (Glorot & Bengio "
+            "2010; the Keras guides' choice for sigmoid and tanh). Keras' default "
+            "kernel initializer."
+        ),
+    ),
+    Entry(
+        name="glorot_normal",
+        law="truncated N, σ = √(2 / (fan_in + fan_out))",
+        formula=_vs("1.0", "fan_avg", "truncated_normal"),
+        names=(
+            Name("jax", "glorot_normal"),
+            Name("keras", "GlorotNormal", shim="jinit.keras.GlorotNormal"),
+            Name(
+                "torch",
+                "xavier_normal_",
+                defaults={"gain": 1.0},
+                shim="jinit.torch.xavier_normal",
+            ),
+        ),
+        differences=(
+            "Keras: the same truncated law.",
+            "PyTorch's `xavier_normal_` is *untruncated* `N(0, σ²)`: use "
+            '`jinit.torch.xavier_normal()` or `variance_scaling(1.0, "fan_avg", '
+            '"normal")`. ' + _TORCH_FANS,
+        ),
+        suits="tanh, sigmoid, linear layers (as `glorot_uniform`).",
+    ),
+    Entry(
+        name="he_uniform",
+        law="U(±√(6 / fan_in))",
+        formula=_vs("2.0", "fan_in", "uniform") + "; i.e. `L = √(6 / fan_in)`.",
+        names=(
+            Name("jax", "he_uniform"),
+            Name("keras", "HeUniform", shim="jinit.keras.HeUniform"),
+            Name(
+                "torch",
+                "kaiming_uniform_",
+                args='nonlinearity="relu"',
+                defaults={"a": 0, "mode": "fan_in", "nonlinearity": "leaky_relu"},
+                shim="jinit.torch.kaiming_uniform",
+            ),
+        ),
+        differences=(
+            'PyTorch\'s defaults (`a=0, nonlinearity="leaky_relu"`) give gain √2, '
+            "the same law. But `nn.Linear`/`nn.Conv*d` use `a=√5`, i.e. "
+            "`U(±1/√fan_in)` (`jinit.torch.linear_default()`). " + _TORCH_FANS,
+        ),
+        suits="ReLU and its variants (He et al. 2015; the Keras guides' choice).",
+    ),
+    Entry(
+        name="he_normal",
+        law="truncated N, σ = √(2 / fan_in)",
+        formula=_vs("2.0", "fan_in", "truncated_normal"),
+        names=(
+            Name("jax", "he_normal"),
+            Name("keras", "HeNormal", shim="jinit.keras.HeNormal"),
+            Name(
+                "torch",
+                "kaiming_normal_",
+                args='nonlinearity="relu"',
+                defaults={"a": 0, "mode": "fan_in", "nonlinearity": "leaky_relu"},
+                shim="jinit.torch.kaiming_normal",
+            ),
+        ),
+        differences=(
+            "Keras: the same truncated law.",
+            "PyTorch's `kaiming_normal_` is *untruncated* `N(0, 2 / fan_in)`. So are "
+            '`jinit.torch.kaiming_normal()` and `variance_scaling(2.0, "fan_in", '
+            '"normal")`, while `jinit.kaiming_normal` (JAX\'s name) is this '
+            "truncated law. " + _TORCH_FANS,
+        ),
+        suits="ReLU and its variants (He et al. 2015; the Keras guides' choice).",
+    ),
+    Entry(
+        name="lecun_uniform",
+        law="U(±√(3 / fan_in))",
+        formula=_vs("1.0", "fan_in", "uniform") + "; i.e. `L = √(3 / fan_in)`.",
+        names=(
+            Name("jax", "lecun_uniform"),
+            Name("keras", "LecunUniform", shim="jinit.keras.LecunUniform"),
+            Name(
+                "torch",
+                "kaiming_uniform_",
+                args='nonlinearity="linear"',
+                shim="jinit.torch.kaiming_uniform",
+            ),
+        ),
+        differences=("PyTorch has no LeCun name; " + _TORCH_FANS,),
+        suits="linear layers, SELU (as `lecun_normal`), tanh (LeCun et al. 1998).",
+    ),
+    Entry(
+        name="lecun_normal",
+        law="truncated N, σ = √(1 / fan_in)",
+        formula=_vs("1.0", "fan_in", "truncated_normal"),
+        names=(
+            Name("jax", "lecun_normal"),
+            Name("keras", "LecunNormal", shim="jinit.keras.LecunNormal"),
+            Name(
+                "torch",
+                "kaiming_normal_",
+                args='nonlinearity="linear"',
+                shim="jinit.torch.kaiming_normal",
+            ),
+        ),
+        differences=(
+            'PyTorch has no LeCun name; `kaiming_normal_(nonlinearity="linear")` '
+            "is the *untruncated* `N(0, 1 / fan_in)`. " + _TORCH_FANS,
+        ),
+        suits=(
+            "SELU (self-normalizing networks, Klambauer et al. 2017), linear layers. "
+            "Flax's default kernel initializer."
+        ),
+    ),
+    Entry(
+        name="normal",
+        law="N(mean, stddev²)",
+        formula=(
+            "`mean + stddev · N(0, 1)`. Complex dtypes: the complex normal with "
+            "`E|z - mean|² = stddev²`."
+        ),
+        names=(
+            Name("jax", "normal", defaults={"stddev": 0.01}),
+            Name(
+                "keras",
+                "RandomNormal",
+                defaults={"mean": 0.0, "stddev": 0.05},
+                shim="jinit.keras.RandomNormal",
+            ),
+            Name(
+                "torch",
+                "normal_",
+                defaults={"mean": 0.0, "std": 1.0},
+                shim="jinit.torch.normal",
+            ),
+        ),
+        differences=(
+            "Defaults differ: stddev 0.01 (JAX, jinit), 0.05 (Keras), 1.0 (PyTorch).",
+            "JAX has no `mean`.",
+        ),
+        suits=(
+            "embeddings (`normal(0.02)` in GPT-2/BERT; PyTorch's `nn.Embedding` "
+            "uses `N(0, 1)`), small networks."
+        ),
+    ),
+    Entry(
+        name="truncated_normal",
+        law="N(mean, stddev²) truncated",
+        formula=(
+            '`bounds="relative"` (default, JAX\'s meaning): `mean + stddev · z`, '
+            "`z ~ N(0, 1)` truncated to `(lower, upper)`. "
+            '`bounds="absolute"` (PyTorch\'s): `N(mean, stddev²)` conditioned on '
+            "`lower ≤ x ≤ upper`. `stddev` is the std *before* truncation: after "
+            "truncation to `(-2, 2)` the std is `0.8796 · stddev`."
+        ),
+        names=(
+            Name(
+                "jax",
+                "truncated_normal",
+                defaults={"stddev": 0.01, "lower": -2.0, "upper": 2.0},
+            ),
+            Name(
+                "keras",
+                "TruncatedNormal",
+                defaults={"mean": 0.0, "stddev": 0.05},
+                shim="jinit.keras.TruncatedNormal",
+            ),
+            Name(
+                "torch",
+                "trunc_normal_",
+                defaults={"mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0},
+                shim="jinit.torch.trunc_normal",
+            ),
+        ),
+        differences=(
+            "JAX: relative bounds, no `mean`.",
+            "Keras: bounds fixed at ±2 stddev around the mean; stddev 0.05.",
+            "PyTorch: bounds `a`, `b` are *absolute* values: `trunc_normal_(w, "
+            "mean, std, a, b)` is `truncated_normal(std, lower=a, upper=b, "
+            'mean=mean, bounds="absolute")`; std 1.0 by default. For tiny stds '
+            "its sampler puts values on the bounds; jinit's does not.",
+        ),
+        suits="transformer weights and embeddings (`truncated_normal(0.02)`).",
+    ),
+    Entry(
+        name="uniform",
+        law="U[0, scale)",
+        formula="`scale · U[0, 1)`: mean `scale / 2`, std `scale / √12`.",
+        names=(
+            Name("jax", "uniform", defaults={"scale": 0.01}),
+            Name(
+                "keras",
+                "RandomUniform",
+                defaults={"minval": -0.05, "maxval": 0.05},
+                shim="jinit.keras.RandomUniform",
+            ),
+            Name(
+                "torch",
+                "uniform_",
+                defaults={"a": 0.0, "b": 1.0},
+                shim="jinit.torch.uniform",
+            ),
+        ),
+        differences=(
+            "JAX: the same law, `U[0, 0.01)` by default.",
+            "Keras draws `U[minval, maxval)`, symmetric `U[-0.05, 0.05)` by default;"
+            " PyTorch `U[a, b)`, `U[0, 1)` by default. Use the shims for other "
+            "ranges.",
+        ),
+        suits="small networks, biases; not deep networks (the scale ignores fans).",
+    ),
+    Entry(
+        name="constant",
+        law="value",
+        formula=(
+            "Every element is `value` (a scalar, or an array broadcast to the "
+            "shape). The key is ignored."
+        ),
+        names=(
+            Name("jax", "constant"),
+            Name(
+                "keras",
+                "Constant",
+                defaults={"value": 0.0},
+                shim="jinit.keras.Constant",
+            ),
+            Name("torch", "constant_", shim="jinit.torch.constant"),
+        ),
+        differences=(
+            "Keras has a default `value=0.0`; JAX, PyTorch and jinit require it.",
+            "jinit refuses (before tracing) an array that does not broadcast to the "
+            "shape, or a value not exact in an integer dtype.",
+        ),
+        suits="biases, norm scales, gates (an LSTM's forget-gate bias of 1).",
+    ),
+    Entry(
+        name="zeros",
+        law="0",
+        formula="Every element is 0. `jinit.zeros` is itself the initializer.",
+        names=(
+            Name("jax", "zeros"),
+            Name("keras", "Zeros", shim="jinit.keras.Zeros"),
+            Name("torch", "zeros_", shim="jinit.torch.zeros"),
+        ),
+        differences=("None.",),
+        suits="biases, residual branches' last layer (zero-init), norm shifts.",
+    ),
+    Entry(
+        name="ones",
+        law="1",
+        formula="Every element is 1. `jinit.ones` is itself the initializer.",
+        names=(
+            Name("jax", "ones"),
+            Name("keras", "Ones", shim="jinit.keras.Ones"),
+            Name("torch", "ones_", shim="jinit.torch.ones"),
+        ),
+        differences=("None.",),
+        suits="norm scales (LayerNorm, BatchNorm, RMSNorm).",
+    ),
+    Entry(
+        name="orthogonal",
+        law="scale · Haar orthogonal",
+        formula=(
+            "The shape read as a matrix of `prod(other axes)` rows and "
+            "`shape[column_axis]` columns; the QR factor of a Gaussian matrix with "
+            "the signs of R's diagonal folded in (Haar on O(n), Mezzadri 2007), "
+            "times `scale`; the smaller side orthonormal. Complex: unitary."
+        ),
+        names=(
+            Name("jax", "orthogonal", defaults={"scale": 1.0, "column_axis": -1}),
+            Name(
+                "keras",
+                "Orthogonal",
+                args="gain=scale",
+                defaults={"gain": 1.0},
+                shim="jinit.keras.Orthogonal",
+            ),
+            Name(
+                "torch",
+                "orthogonal_",
+                args="gain=scale",
+                defaults={"gain": 1},
+                shim="jinit.torch.orthogonal",
+            ),
+        ),
+        differences=(
+            "JAX: the same values; JAX raises for `out_sharding`.",
+            "Keras: `gain`; the same matrix layout and law, other values (it draws "
+            "the Gaussian matrix in another shape).",
+            "PyTorch: `gain`; rows are `size(0)` of `(out, in, *k)`, i.e. the same "
+            "law on the transposed kernel.",
+        ),
+        suits=(
+            "deep linear and tanh networks (Saxe et al. 2014), recurrent kernels "
+            "(Keras' and Flax's LSTM default), `lsuv`'s starting point."
+        ),
+    ),
+    Entry(
+        name="delta_orthogonal",
+        law="orthogonal at the centre tap",
+        formula=(
+            "A conv kernel `(*k, in, out)` (1-3 spatial axes, `in ≤ out`), zero "
+            "except at the centre tap `(k - 1) // 2` of each spatial axis, which "
+            "holds `orthogonal(scale)` of shape `(in, out)`."
+        ),
+        names=(
+            Name(
+                "jax",
+                "delta_orthogonal",
+                defaults={"scale": 1.0, "column_axis": -1},
+            ),
+        ),
+        differences=("Neither Keras nor PyTorch has it.",),
+        suits=(
+            "very deep tanh (and ReLU) CNNs without normalization (Xiao et al. "
+            "2018, dynamical isometry)."
+        ),
+    ),
+    Entry(
+        name="identity",
+        law="gain · I",
+        formula=(
+            "Every trailing `n × m` matrix of `(..., n, m)` is `gain · eye(n, m)`. "
+            "The key is ignored."
+        ),
+        names=(
+            Name(
+                "keras",
+                "Identity",
+                defaults={"gain": 1.0},
+                shim="jinit.keras.Identity",
+            ),
+            Name("torch", "eye_", shim="jinit.torch.eye"),
+        ),
+        differences=(
+            "JAX has none.",
+            "Keras: 2-D only, and `get_config()` drops `gain`.",
+            "PyTorch: 2-D only, no gain.",
+        ),
+        suits=(
+            "recurrent kernels of ReLU RNNs (IRNN, Le et al. 2015), residual "
+            "layers starting as the identity."
+        ),
+    ),
+    Entry(
+        name="dirac",
+        law="identity convolution",
+        formula=(
+            "A conv kernel `(*k, in_per_group, out)` (1-3 spatial axes), `out` in "
+            "`groups` groups: output channel `o` gets `scale` at input channel "
+            "`o % (out // groups)` at the centre tap, zeros elsewhere. For an even "
+            'size `k` the tap is `(k - 1) // 2` (`even_tap="low"`, exact identity '
+            'under `padding="SAME"`) or `k // 2` (`"high"`, PyTorch\'s).'
+        ),
+        names=(
+            Name(
+                "torch",
+                "dirac_",
+                defaults={"groups": 1},
+                shim="jinit.torch.dirac",
+            ),
+        ),
+        differences=(
+            "JAX and Keras have none.",
+            "PyTorch: no `scale`; even sizes take the tap `k // 2`: "
+            '`dirac_(w, groups)` is `dirac(groups, even_tap="high")`.',
+        ),
+        suits=(
+            "conv layers that start as the identity: residual and very deep CNNs, "
+            "ConvLSTM recurrent kernels."
+        ),
+    ),
+)
+
+
+# ----------------------------------------------------------------------------
+# The activation table: scales computed from the activations themselves.
+
+
+def _phi(x: np.ndarray) -> np.ndarray:
+    """The standard normal CDF, in float64."""
+    return 0.5 * (1.0 + np.frompyfunc(math.erf, 1, 1)(x / math.sqrt(2)).astype(float))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(x / 2))
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_LAMBDA = 1.0507009873554804934193349852946
+_SLOPE = 0.01
+
+
+def _selu(x, d):
+    neg = np.exp(np.minimum(x, 0.0))
+    if d:
+        return _SELU_LAMBDA * np.where(x > 0, 1.0, _SELU_ALPHA * neg)
+    return _SELU_LAMBDA * np.where(x > 0, x, _SELU_ALPHA * (neg - 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class Activation:
+    """An activation with its derivative, for the scale that preserves variance.
+
+    Attributes:
+      name: the name (as ``jinit.models`` and ``jinit report`` spell it).
+      fn: ``fn(x, derivative) -> array`` in float64.
+      torch: its name for ``torch.nn.init.calculate_gain``, if PyTorch has one.
+      guide: what the Keras guides (``../shared/seeds``) recommend for it.
+      use: jinit's recommendation.
+    """
+
+    name: str
+    fn: Callable[[np.ndarray, bool], np.ndarray]
+    torch: str | None
+    guide: str
+    use: str
+
+
+ACTIVATIONS: tuple[Activation, ...] = (
+    Activation(
+        "linear",
+        lambda x, d: np.ones_like(x) if d else x,
+        "linear",
+        "—",
+        "`lecun_normal()`, `lecun_uniform()`",
+    ),
+    Activation(
+        "relu",
+        lambda x, d: (x > 0).astype(float) if d else np.maximum(x, 0.0),
+        "relu",
+        "HeNormal, HeUniform",
+        "`he_normal()`, `he_uniform()`",
+    ),
+    Activation(
+        "leaky_relu",
+        lambda x, d: (
+            np.where(x > 0, 1.0, _SLOPE) if d else np.where(x > 0, x, _SLOPE * x)
+        ),
+        "leaky_relu",
+        "HeNormal, HeUniform",
+        "`he_normal()` (exactly: `variance_scaling(2 / (1 + 0.01²), ...)`)",
+    ),
+    Activation(
+        "gelu (erf)",
+        lambda x, d: (
+            _phi(x) + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+            if d
+            else x * _phi(x)
+        ),
+        None,
+        "—",
+        '`variance_scaling(2.0, "fan_in", ...)` (He); the table\'s scale exactly',
+    ),
+    Activation(
+        "silu",
+        lambda x, d: (
+            _sigmoid(x) * (1 + x * (1 - _sigmoid(x))) if d else x * _sigmoid(x)
+        ),
+        None,
+        "—",
+        '`variance_scaling(2.0, "fan_in", ...)` (He); the table\'s scale exactly',
+    ),
+    Activation(
+        "tanh",
+        lambda x, d: 1 - np.tanh(x) ** 2 if d else np.tanh(x),
+        "tanh",
+        "GlorotUniform",
+        "`glorot_*()`, `lecun_*()`, `orthogonal()`; deep: the table's scale",
+    ),
+    Activation(
+        "sigmoid",
+        lambda x, d: _sigmoid(x) * (1 - _sigmoid(x)) if d else _sigmoid(x),
+        "sigmoid",
+        "GlorotUniform",
+        "`glorot_*()` for gates and outputs; avoid as a deep hidden activation",
+    ),
+    Activation(
+        "selu",
+        _selu,
+        "selu",
+        "—",
+        "`lecun_normal()` (Klambauer et al. 2017)",
+    ),
+)
+
+
+def moments(act: Activation) -> tuple[float, float]:
+    """``(E[f(z)^2], E[f'(z)^2])`` for ``z ~ N(0, 1)``, by the midpoint rule.
+
+    On [-12, 12] in cells of 1e-4, with 0 (where ReLU-like activations have their
+    kink, and their derivatives a jump) on a cell boundary: the error is O(1e-9),
+    far below the 3 digits printed.
+    """
+    h = 1e-4
+    x = (np.arange(240_000) - 120_000 + 0.5) * h
+    w = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi) * h
+    forward = float(np.sum(act.fn(x, False) ** 2 * w))
+    backward = float(np.sum(act.fn(x, True) ** 2 * w))
+    return forward, backward
+
+
+def _g(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def _activation_table() -> list[str]:
+    lines = [
+        "| activation | E[f(z)²] | forward scale 1/E[f(z)²] | backward scale "
+        "1/E[f′(z)²] | PyTorch gain² | Keras guides | jinit |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for act in ACTIVATIONS:
+        forward, backward = moments(act)
+        gain2 = (
+            _g(_torch.calculate_gain(act.torch) ** 2) if act.torch is not None else "—"
+        )
+        lines.append(
+            f"| {act.name} | {_g(forward)} | {_g(1 / forward)} | {_g(1 / backward)} "
+            f"| {gain2} | {act.guide} | {act.use} |"
+        )
+    return lines
+
+
+# ----------------------------------------------------------------------------
+# Rendering.
+
+_INTRO = """\
+# jinit reference
+
+Generated by `python -m jinit._reference docs/reference.md` from the registry in
+`jinit/_reference.py` (parameters and defaults from the builders' signatures; the
+activation table computed from the activations); `tests/test_reference.py` fails
+if this file differs from what the code generates, and checks every name and
+default below against the installed JAX, Keras and PyTorch.
+
+Every initializer is called as `init(key, shape, dtype=None, out_sharding=None)`.
+Fans (`jinit.compute_fans`): for a shape `(*k, in, out)`, `fan_in = in · prod(k)`,
+`fan_out = out · prod(k)`; `(n,)` has fans `(n, n)` and `()` has `(1, 1)` (Keras'
+rule; JAX raises for both); a fan of 0 is clamped to 1; `batch_axis` axes count in
+neither fan. PyTorch's rule on
+its layout `(out, in, *k)` gives the same numbers. float32/float64 values equal
+`jax.nn.initializers`' for the same key; bfloat16, float16 and float8 are drawn in
+float32 and rounded once.
+"""
+
+
+def _names_cell(entry: Entry, framework: str) -> str:
+    names = entry.framework_names(framework)
+    return ", ".join(n.call() for n in names) if names else "—"
+
+
+def _overview() -> list[str]:
+    lines = [
+        "| jinit | law | JAX | Keras | PyTorch |",
+        "|---|---|---|---|---|",
+    ]
+    for e in REGISTRY:
+        name = " / ".join(f"`{n}`" for n in (e.name, *e.aliases()))
+        cells = [_names_cell(e, f) for f in ("jax", "keras", "torch")]
+        lines.append(f"| [{name}](#{e.name}) | {e.law} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _name_line(n: Name) -> str:
+    where = f"`{NAMESPACES[n.framework]}.{n.name}`"
+    parts = [where]
+    if n.args:
+        parts.append(f"with `{n.args}`")
+    if n.defaults:
+        shown = ", ".join(f"{k}={v!r}" for k, v in n.defaults.items())
+        parts.append(f"(defaults `{shown}`)".replace("'", '"'))
+    if n.shim:
+        parts.append(f"— in jinit: `{n.shim}`")
+    return " ".join(parts)
+
+
+def _section(e: Entry) -> list[str]:
+    lines = [f"## {e.name}", ""]
+    aliases = e.aliases()
+    if aliases:
+        lines += ["Also: " + ", ".join(f"`jinit.{a}`" for a in aliases) + ".", ""]
+    lines += [f"`{e.signature()}`", "", e.formula, ""]
+    labels = {"jax": "JAX", "keras": "Keras", "torch": "PyTorch"}
+    for framework, label in labels.items():
+        names = e.framework_names(framework)
+        text = "; ".join(_name_line(n) for n in names) if names else "none"
+        lines.append(f"- **{label}**: {text}")
+    lines += ["", "Differences:", ""]
+    lines += [f"- {d}" for d in e.differences]
+    lines += ["", f"Suits: {e.suits}", ""]
+    return lines
+
+
+def render() -> str:
+    """The Markdown of ``docs/reference.md``."""
+    lines = [_INTRO, "## Overview", "", *_overview(), ""]
+    lines += [
+        "## Which scale for which activation",
+        "",
+        "For a layer `h′ = W f(h)` with `Var(W) = scale / fan_in` and `h ~ N(0, 1)`,"
+        " the next pre-activation has variance `scale · E[f(z)²]` and the gradient"
+        " is multiplied (in mean square) by `scale · E[f′(z)²]`: the forward scale"
+        " keeps activations, the backward scale keeps gradients, at unit variance."
+        " Computed here by quadrature (`jinit._reference.moments`); PyTorch's"
+        " `calculate_gain(name)²` and the Keras guides' recommendations are shown"
+        " for comparison (PyTorch's tanh gain 5/3 and SELU gain 3/4 are deliberate"
+        " choices, not these moments). For a measured answer on a real model, use"
+        " `jinit.diagnostics.gain_search` or `jinit report`.",
+        "",
+        *_activation_table(),
+        "",
+    ]
+    for e in REGISTRY:
+        lines += _section(e)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m jinit._reference [PATH]``: write the reference (stdout if none)."""
+    argv = sys.argv[1:] if argv is None else argv
+    text = render()
+    if argv:
+        with open(argv[0], "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()
