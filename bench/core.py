@@ -37,6 +37,7 @@ def eager(quick: bool):
                     "jax": functools.partial(theirs, key, shape),
                 },
                 repeats,
+                warmup=20,
             )
             rec = {
                 "section": "eager",
