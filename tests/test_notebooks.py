@@ -23,7 +23,9 @@ NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 EXPECTED = [
     "01_quickstart",
     "02_coming_from_keras",
+    "03_coming_from_pytorch",
     "04_large_models",
+    "05_signal_propagation",
 ]
 #: Seconds per notebook on the 2-core CI CPU (each runs in 5-25 s there).
 BUDGET_S = 90
