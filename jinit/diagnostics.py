@@ -35,6 +35,7 @@ a (nested) dict or list of arrays whose last axis is the units.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -81,6 +82,12 @@ def _named_leaves(tree: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix, tree)]
 
 
+def _last_activation(out: tuple[jax.Array, Any]) -> tuple[jax.Array, Any]:
+    y, acts = out
+    named = _named_leaves(acts)
+    return y, named[-1][1] if named else None
+
+
 def _is_kernel(leaf: Any) -> bool:
     return getattr(leaf, "ndim", 0) >= 2
 
@@ -120,7 +127,7 @@ class Propagation:
         """Gradient norms of the kernels only, ``(seeds, kernels)``, in order."""
         return self.grad_norm[:, np.asarray(self.kernels, bool)]
 
-    def problems(self, factor: float = 10.0, fraction: float = 0.5) -> list[str]:
+    def problems(self, factor: float = 10.0, fraction: float = 0.9) -> list[str]:
         """What is unhealthy, in words (an empty list: healthy).
 
         Unhealthy: the activation std at the last layer is off the first
@@ -200,6 +207,55 @@ def _check_bounds(bounds: Any) -> tuple[float, float] | None:
     return lo, hi
 
 
+def _record(fn, *args) -> list[tuple[str, Any]]:
+    """Traces ``fn(*args)`` abstractly and returns its output's leaves by name.
+
+    The names are read inside the trace, where dicts keep their insertion (call
+    or creation) order; ``jax.tree`` would sort them (``layer_10`` before
+    ``layer_2``).
+    """
+    box: list[tuple[str, Any]] = []
+
+    def traced(*a):
+        box.extend(_named_leaves(fn(*a)))
+
+    jax.eval_shape(traced, *args)
+    return box
+
+
+@functools.lru_cache(maxsize=64)
+def _stats_fn(apply: Apply, bounds: tuple[float, float] | None):
+    """One jitted, seed-vmapped statistics function per ``apply`` (cached)."""
+
+    def flat(params, x):
+        # A list keeps the call order through jax.vjp/jvp (a dict comes back
+        # with sorted keys: layer_10 before layer_2).
+        y, acts = apply(params, x)
+        return y, [a for _, a in _named_leaves(acts)]
+
+    def one(params, x, k_tan, k_cot):
+        y, pullback, acts = jax.vjp(lambda p: flat(p, x), params, has_aux=True)
+        (grads,) = pullback(jax.random.normal(k_cot, jnp.shape(y), jnp.result_type(y)))
+        v = jax.random.normal(k_tan, x.shape, x.dtype)
+        _, (_, tangents) = jax.jvp(lambda x_: flat(params, x_), (x,), (v,))
+        v_rms = jnp.sqrt(jnp.mean(v.astype(jnp.float32) ** 2))
+        layer = [
+            _layer_stats(a, t, v_rms, bounds)
+            for a, t in zip(acts, tangents, strict=True)
+        ]
+        stacked = tuple(
+            jnp.stack([row[i] for row in layer]) if layer else jnp.zeros((0,))
+            for i in range(5)
+        )
+        norms = {
+            n: jnp.linalg.norm(g.astype(jnp.float32).ravel())
+            for n, g in _named_leaves(grads)
+        }
+        return stacked, norms
+
+    return jax.jit(jax.vmap(one, in_axes=(0, None, 0, 0)))
+
+
 def propagation(
     apply: Apply,
     init: InitFn,
@@ -211,10 +267,12 @@ def propagation(
 ) -> Propagation:
     """Measures how a network at initialization propagates signals and gradients.
 
-    For each of ``seeds`` keys split from ``key``: ``params = init(k)``, then the
-    activations of ``apply(params, x)``, their response to an input perturbation
-    (a ``jax.jvp``) and the parameters' gradient for a random output cotangent (a
-    ``jax.vjp``). Everything for all seeds runs in one ``jax.jit(jax.vmap(...))``.
+    For each of ``seeds`` keys split from ``key``: ``params = init(k)`` (under
+    ``jax.vmap``), then the activations of ``apply(params, x)``, their response to
+    an input perturbation (a ``jax.jvp``) and the parameters' gradient for a
+    random output cotangent (a ``jax.vjp``), all seeds in one
+    ``jax.jit(jax.vmap(...))``. That function is cached per ``apply`` (and
+    ``bounds``): reuse one ``apply`` to compare initializers with one compilation.
 
     Args:
       apply: ``apply(params, x) -> (output, activations)``, the activations a
@@ -227,7 +285,7 @@ def propagation(
         ``SATURATION_BOUNDS["tanh"]``; None: no saturation measured.
 
     Returns:
-      A :class:`Propagation`.
+      A :class:`Propagation`; layers in call order, parameters in creation order.
 
     Example:
       >>> import jax, jinit
@@ -248,48 +306,30 @@ def propagation(
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise _errors.bad_type("x", "a floating-point input batch", x)
-    names: dict[str, tuple[str, ...]] = {}
-
-    def one(k):
-        k_init, k_tan, k_cot = jax.random.split(k, 3)
-        params = init(k_init)
-        y, pullback, acts = jax.vjp(lambda p: apply(p, x), params, has_aux=True)
-        cot = jax.random.normal(k_cot, jnp.shape(y), jnp.result_type(y))
-        (grads,) = pullback(cot)
-        v = jax.random.normal(k_tan, x.shape, x.dtype)
-        _, (_, tangents) = jax.jvp(lambda x_: apply(params, x_), (x,), (v,))
-        v_rms = jnp.sqrt(jnp.mean(v.astype(jnp.float32) ** 2))
-        named_acts = _named_leaves(acts)
-        named_tans = dict(_named_leaves(tangents))
-        named_params = _named_leaves(params)
-        named_grads = dict(_named_leaves(grads))
-        names["layers"] = tuple(n for n, _ in named_acts)
-        names["params"] = tuple(n for n, _ in named_params)
-        names["kernels"] = tuple(_is_kernel(p) for _, p in named_params)
-        layer = [_layer_stats(a, named_tans[n], v_rms, bounds) for n, a in named_acts]
-        stacked = tuple(
-            jnp.stack([row[i] for row in layer]) if layer else jnp.zeros((0,))
-            for i in range(5)
-        )
-        norms = [
-            jnp.linalg.norm(named_grads[n].astype(jnp.float32).ravel())
-            for n, _ in named_params
-        ]
-        return stacked, jnp.stack(norms) if norms else jnp.zeros((0,))
-
-    keys = jax.random.split(key, seeds)
-    stacked, norms = jax.jit(jax.vmap(one))(keys)
+    k_init, k_tan, k_cot = (
+        jax.random.split(k, seeds) for k in jax.random.split(key, 3)
+    )
+    params = jax.vmap(init)(k_init)
+    one = jax.tree.map(lambda p: p[0], params)
+    named_params = _record(init, k_init[0])
+    param_names = tuple(n for n, _ in named_params)
+    kernels = tuple(_is_kernel(p) for _, p in named_params)
+    layers = tuple(n for n, _ in _record(lambda p: apply(p, x)[1], one))
+    stacked, norms = _stats_fn(apply, bounds)(params, x, k_tan, k_cot)
     mean, std, dead, saturated, gain = (np.asarray(s) for s in stacked)
+    grad_norm = np.zeros((seeds, len(param_names)), np.float32)
+    for i, n in enumerate(param_names):
+        grad_norm[:, i] = np.asarray(norms[n])
     return Propagation(
-        names["layers"],
+        layers,
         mean,
         std,
         dead,
         saturated,
         gain,
-        names["params"],
-        np.asarray(norms),
-        names["kernels"],
+        param_names,
+        grad_norm,
+        kernels,
     )
 
 
@@ -397,28 +437,28 @@ def gain_search(
         raise _errors.bad_value("lo", f"less than `hi` ({hi})", lo)
     x = jnp.asarray(x)
 
-    def one(k, log_s):
-        k_init, k_tan = jax.random.split(k)
-        params = init(k_init)
+    k_init, k_tan = (jax.random.split(k, seeds) for k in jax.random.split(key))
+    params = jax.vmap(init)(k_init)
+    if not _record(lambda p: apply(p, x)[1], jax.tree.map(lambda p: p[0], params)):
+        raise _errors.bad_value(
+            "apply", "a function whose activations are not empty", apply
+        )
+
+    def one(params, k, log_s):
         root = jnp.exp(0.5 * log_s).astype(x.dtype)
         params = jax.tree.map(lambda p: p * root if _is_kernel(p) else p, params)
-        v = jax.random.normal(k_tan, x.shape, x.dtype)
-        _, (_, tangents) = jax.jvp(lambda x_: apply(params, x_), (x,), (v,))
-        named = _named_leaves(tangents)
-        if not named:
-            raise _errors.bad_value(
-                "apply", "a function that records activations", apply
-            )
-        t = named[-1][1].astype(jnp.float32)
-        v32 = v.astype(jnp.float32)
-        return 0.5 * (jnp.log(jnp.mean(t * t)) - jnp.log(jnp.mean(v32 * v32)))
+        v = jax.random.normal(k, x.shape, x.dtype)
+        _, (_, t) = jax.jvp(lambda x_: _last_activation(apply(params, x_)), (x,), (v,))
+        t, v = t.astype(jnp.float32), v.astype(jnp.float32)
+        return 0.5 * (jnp.log(jnp.mean(t * t)) - jnp.log(jnp.mean(v * v)))
 
-    keys = jax.random.split(key, seeds)
-    log_gain = jax.jit(
-        lambda log_s: jnp.mean(jax.vmap(one, in_axes=(0, None))(keys, log_s))
-    )
+    batched = jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
+
+    def log_gain(log_s: float) -> float:
+        return float(np.mean(batched(params, k_tan, np.float32(log_s))))
+
     a, b = math.log(lo), math.log(hi)
-    fa, fb = float(log_gain(np.float32(a))), float(log_gain(np.float32(b)))
+    fa, fb = log_gain(a), log_gain(b)
     if not (fa < 0 < fb):
         raise _errors.bad_value(
             "lo/hi",
@@ -428,7 +468,7 @@ def gain_search(
         )
     while b - a > math.log1p(rtol):
         m = 0.5 * (a + b)
-        if float(log_gain(np.float32(m))) < 0:
+        if log_gain(m) < 0:
             a = m
         else:
             b = m

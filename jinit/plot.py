@@ -1,0 +1,200 @@
+"""Figures for ``jinit report`` (matplotlib, Agg backend; the ``plot`` extra).
+
+* :func:`weight_histograms`: one panel per initializer, a histogram of the drawn
+  weights with the law they are drawn from overlaid (:func:`density`).
+* :func:`depth_profiles`: activation std and gradient norm against depth, one
+  line per initializer (median over seeds, the band from the smallest to the
+  largest seed), log scale.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ._distributions import Normal, TruncatedNormal, Uniform
+from ._structured import Orthogonal
+from ._variance import VarianceScaling
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _normal_pdf(x, mean, std):
+    return np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
+
+
+def _truncated_pdf(x, mean, std, lo, hi):
+    """N(mean, std^2) truncated to [mean + lo std, mean + hi std]."""
+    mass = 0.5 * (math.erf(hi / math.sqrt(2)) - math.erf(lo / math.sqrt(2)))
+    z = (x - mean) / std
+    return np.where((z > lo) & (z < hi), _normal_pdf(x, mean, std) / mass, 0.0)
+
+
+def density(init: Any, shape: tuple[int, ...]) -> Any:
+    """The density of one weight drawn by ``init`` for ``shape``, or None.
+
+    Known exactly for the core's real laws: variance scaling (truncated normal on
+    (-2, 2) before the division by 0.8796, normal, uniform), ``normal``,
+    ``uniform``, ``truncated_normal`` (relative or absolute bounds), and
+    ``orthogonal``: one entry of a Haar-random unit vector in ``R^n`` (``n`` the
+    longer side of the matrix) has density proportional to
+    ``(1 - x^2)^((n - 3) / 2)``, scaled by ``scale``. None for other
+    initializers (constants, identity, third-party ones).
+
+    Returns:
+      A function of a NumPy array, or None.
+    """
+    if isinstance(init, VarianceScaling):
+        s = float(init.std(shape))
+        if init.distribution == "uniform":
+            return lambda x: np.where(np.abs(x) <= s, 0.5 / s, 0.0)
+        if init.distribution == "normal":
+            return lambda x: _normal_pdf(x, 0.0, s)
+        return lambda x: _truncated_pdf(x, 0.0, s, -2.0, 2.0)
+    if isinstance(init, Normal) and init.stddev > 0:
+        return lambda x: _normal_pdf(x, init.mean, init.stddev)
+    if isinstance(init, Uniform) and init.maxval > init.minval:
+        width = init.maxval - init.minval
+        return lambda x: np.where(
+            (x >= init.minval) & (x <= init.maxval), 1 / width, 0.0
+        )
+    if isinstance(init, TruncatedNormal) and init.stddev > 0:
+        if init.bounds == "relative":
+            lo, hi = init.lower, init.upper
+        else:
+            lo = (init.lower - init.mean) / init.stddev
+            hi = (init.upper - init.mean) / init.stddev
+        return lambda x: _truncated_pdf(x, init.mean, init.stddev, lo, hi)
+    if isinstance(init, Orthogonal) and init.scale != 0 and len(shape) >= 2:
+        cols = shape[init.column_axis]
+        n = max(cols, math.prod(shape) // max(cols, 1))
+        if n < 3:
+            return None
+        c = abs(init.scale)
+        log_norm = (
+            math.lgamma(n / 2) - math.lgamma((n - 1) / 2) - 0.5 * math.log(math.pi)
+        )
+
+        def pdf(x):
+            u = np.clip(np.asarray(x) / c, -1.0, 1.0)
+            with np.errstate(divide="ignore"):
+                return np.exp(log_norm + (n - 3) / 2 * np.log1p(-(u**2))) / c
+
+        return pdf
+    return None
+
+
+def weight_histograms(
+    weights: Mapping[str, np.ndarray],
+    inits: Mapping[str, Any],
+    shape: tuple[int, ...],
+    path: str,
+    *,
+    title: str = "",
+) -> None:
+    """Writes a PNG: one histogram per initializer, its law's density on top.
+
+    Args:
+      weights: drawn arrays by initializer name.
+      inits: the initializers by the same names (for :func:`density`).
+      shape: the shape the weights were drawn with.
+      path: the PNG file to write.
+      title: the figure's title.
+    """
+    plt = _pyplot()
+    names = list(weights)
+    cols = min(4, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False
+    )
+    for ax in axes.ravel()[len(names) :]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        w = np.asarray(weights[name], np.float64).ravel()
+        ax.hist(w, bins=80, density=True, color="#9ecae1", edgecolor="none")
+        pdf = density(inits.get(name), shape)
+        if pdf is not None:
+            lim = np.max(np.abs(w)) * 1.05 if w.size else 1.0
+            grid = np.linspace(-lim, lim, 400)
+            ax.plot(grid, pdf(grid), color="#d62728", lw=1.3, label="law")
+        ax.set_title(f"{name}\nstd {w.std():.3g}", fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_yticks([])
+    fig.suptitle(title or f"Drawn weights, shape {shape} (red: the law's density)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def depth_profiles(
+    results: Mapping[str, Any],
+    path: str,
+    *,
+    title: str = "",
+) -> None:
+    """Writes a PNG: activation std and kernel gradient norm against depth.
+
+    Args:
+      results: :class:`jinit.diagnostics.Propagation` by initializer name.
+      path: the PNG file to write.
+      title: the figure's title.
+    """
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
+    cmap = plt.get_cmap("tab10")
+    for i, (name, stats) in enumerate(results.items()):
+        color = cmap(i % 10)
+        style = "-" if i < 10 else "--"
+        for ax, values in (
+            (left, stats.std),
+            (right, stats.kernel_grad_norm()),
+        ):
+            if values.shape[1] == 0:
+                continue
+            v = np.where(values > 0, values, np.nan)  # log scale: 0 is off the plot
+            depth = np.arange(1, v.shape[1] + 1)
+            with warnings.catch_warnings():  # columns all 0 (all-NaN) stay NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mid = np.nanmedian(v, axis=0)
+                lo, hi = np.nanmin(v, axis=0), np.nanmax(v, axis=0)
+            ax.plot(depth, mid, style, color=color, label=name)
+            if v.shape[0] > 1:
+                ax.fill_between(
+                    depth,
+                    lo,
+                    hi,
+                    color=color,
+                    alpha=0.15,
+                    lw=0,
+                )
+    left.set(
+        yscale="log",
+        xlabel="layer",
+        ylabel="activation std",
+        title="Activations (forward)",
+    )
+    right.set(
+        yscale="log",
+        xlabel="kernel (input to output)",
+        ylabel="gradient norm",
+        title="Gradients (backward)",
+    )
+    for ax in (left, right):
+        ax.grid(True, which="major", alpha=0.3)
+    left.legend(fontsize=8, ncol=2)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
