@@ -156,7 +156,7 @@ def depth_profiles(
     cmap = plt.get_cmap("tab10")
     for i, (name, stats) in enumerate(results.items()):
         color = cmap(i % 10)
-        style = "-" if i < 10 else "--"
+        style = "--" if "uniform" in name or i >= 10 else "-"
         for ax, values in (
             (left, stats.std),
             (right, stats.kernel_grad_norm()),
