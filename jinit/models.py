@@ -20,7 +20,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from . import _errors
+from . import _checks, _errors
 from ._constant import zeros
 from ._variance import lecun_normal
 
@@ -58,95 +58,64 @@ class MLP(nn.Module):
     kernel_init: Any = lecun_normal()
     bias_init: Any = zeros
 
-    @nn.compact
-    def __call__(self, x):
-        act = get_activation(self.activation)
-        for i in range(self.depth):
-            x = act(
-                nn.Dense(
-                    self.width,
-                    kernel_init=self.kernel_init,
-                    bias_init=self.bias_init,
-                    name=f"dense_{i}",
-                )(x)
-            )
-            self.sow("intermediates", f"layer_{i}", x)
-        return x
+    prefix = "dense"
 
-
-class CNN(nn.Module):
-    """``depth`` times ``Conv(width, 3x3, SAME) -> activation`` on NHWC images."""
-
-    depth: int = 20
-    width: int = 64
-    activation: str = "relu"
-    kernel_init: Any = lecun_normal()
-    bias_init: Any = zeros
-
-    @nn.compact
-    def __call__(self, x):
-        act = get_activation(self.activation)
-        for i in range(self.depth):
-            x = act(
-                nn.Conv(
-                    self.width,
-                    (3, 3),
-                    kernel_init=self.kernel_init,
-                    bias_init=self.bias_init,
-                    name=f"conv_{i}",
-                )(x)
-            )
-            self.sow("intermediates", f"layer_{i}", x)
-        return x
-
-
-class ResMLP(nn.Module):
-    """``depth`` residual blocks ``x + Dense(activation(Dense(x)))`` (no norm)."""
-
-    depth: int = 50
-    width: int = 256
-    activation: str = "relu"
-    kernel_init: Any = lecun_normal()
-    bias_init: Any = zeros
-
-    @nn.compact
-    def __call__(self, x):
-        act = get_activation(self.activation)
-        dense = lambda name: nn.Dense(  # noqa: E731
+    def layer(self, name: str) -> nn.Module:
+        """One layer of the family: a Dense here, a 3x3 SAME Conv in the CNNs."""
+        return nn.Dense(
             self.width,
             kernel_init=self.kernel_init,
             bias_init=self.bias_init,
             name=name,
         )
-        for i in range(self.depth):
-            x = x + dense(f"block_{i}_b")(act(dense(f"block_{i}_a")(x)))
-            self.sow("intermediates", f"layer_{i}", x)
-        return x
-
-
-class ResCNN(nn.Module):
-    """``depth`` residual blocks ``x + Conv(activation(Conv(x)))``, 3x3, no norm."""
-
-    depth: int = 20
-    width: int = 64
-    activation: str = "relu"
-    kernel_init: Any = lecun_normal()
-    bias_init: Any = zeros
 
     @nn.compact
     def __call__(self, x):
         act = get_activation(self.activation)
-        conv = lambda name: nn.Conv(  # noqa: E731
+        for i in range(self.depth):
+            x = act(self.layer(f"{self.prefix}_{i}")(x))
+            self.sow("intermediates", f"layer_{i}", x)
+        return x
+
+
+class CNN(MLP):
+    """``depth`` times ``Conv(width, 3x3, SAME) -> activation`` on NHWC images."""
+
+    depth: int = 20
+    width: int = 64
+
+    prefix = "conv"
+
+    def layer(self, name: str) -> nn.Module:
+        return nn.Conv(
             self.width,
             (3, 3),
             kernel_init=self.kernel_init,
             bias_init=self.bias_init,
             name=name,
         )
+
+
+class ResMLP(MLP):
+    """``depth`` residual blocks ``x + Dense(activation(Dense(x)))`` (no norm)."""
+
+    @nn.compact
+    def __call__(self, x):
+        act = get_activation(self.activation)
         for i in range(self.depth):
-            x = x + conv(f"block_{i}_b")(act(conv(f"block_{i}_a")(x)))
+            inner = self.layer(f"block_{i}_a")
+            x = x + self.layer(f"block_{i}_b")(act(inner(x)))
             self.sow("intermediates", f"layer_{i}", x)
         return x
+
+
+class ResCNN(ResMLP):
+    """``depth`` residual blocks ``x + Conv(activation(Conv(x)))``, 3x3, no norm."""
+
+    depth: int = 20
+    width: int = 64
+
+    layer = CNN.layer
 
 
 class Transformer(nn.Module):
@@ -229,8 +198,7 @@ def build(
     if name not in MODELS:
         raise _errors.bad_choice("model", name, MODELS)
     for arg, value in (("depth", depth), ("width", width)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise _errors.bad_value(arg, "a positive int", value)
+        _checks.integer(arg, value, minimum=1)
     get_activation(activation)  # checked here, before anything is traced
     cls, input_shape = MODELS[name]
     kwargs = {} if kernel_init is None else {"kernel_init": kernel_init}
