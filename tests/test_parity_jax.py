@@ -55,3 +55,12 @@ def test_most_rows_are_bit_identical():
         ours = getattr(jinit, name)()(key, (128, 64))
         theirs = getattr(jax.nn.initializers, name)()(key, (128, 64))
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_every_public_name_of_jax_nn_initializers():
+    import jinit
+
+    names = [n for n in dir(jax.nn.initializers) if not n.startswith("_")]
+    assert "variance_scaling" in names and "Initializer" in names
+    missing = [n for n in names if not hasattr(jinit, n)]
+    assert not missing, missing
