@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 from . import _checks, _errors, _sampling
 from ._base import Init
@@ -13,6 +14,7 @@ from ._types import Bounds, DTypeLike
 class Uniform(Init):
     """U[minval, maxval). See :func:`uniform`."""
 
+    elementwise: ClassVar[bool] = True
     minval: float = 0.0
     maxval: float = 1e-2
     dtype: DTypeLike | None = None
@@ -20,9 +22,9 @@ class Uniform(Init):
     def _check(self, shape, dtype):
         _checks.check_real_dtype("uniform", dtype)
 
-    def _generate(self, key, shape, dtype):
+    def _draw(self, key, shape, dtype, draw_shape):
         cdt = _sampling.compute_dtype(dtype)
-        x = _sampling.uniform(key, shape, cdt, self.minval, self.maxval)
+        x = _sampling.uniform(key, draw_shape, cdt, self.minval, self.maxval)
         return _sampling.round_into(x, dtype)
 
 
@@ -30,12 +32,13 @@ class Uniform(Init):
 class Normal(Init):
     """N(mean, stddev^2). See :func:`normal`."""
 
+    elementwise: ClassVar[bool] = True
     stddev: float = 1e-2
     mean: float = 0.0
     dtype: DTypeLike | None = None
 
-    def _generate(self, key, shape, dtype):
-        x = _sampling.normal(key, shape, _sampling.compute_dtype(dtype))
+    def _draw(self, key, shape, dtype, draw_shape):
+        x = _sampling.normal(key, draw_shape, _sampling.compute_dtype(dtype))
         return _sampling.scale_and_round(
             x, dtype, scale=self.stddev, shift=self.mean or None
         )
@@ -45,6 +48,7 @@ class Normal(Init):
 class TruncatedNormal(Init):
     """N(mean, stddev^2) truncated to (lower, upper). See :func:`truncated_normal`."""
 
+    elementwise: ClassVar[bool] = True
     stddev: float = 1e-2
     lower: float = -2.0
     upper: float = 2.0
@@ -55,10 +59,10 @@ class TruncatedNormal(Init):
     def _check(self, shape, dtype):
         _checks.check_real_dtype("truncated_normal", dtype)
 
-    def _generate(self, key, shape, dtype):
+    def _draw(self, key, shape, dtype, draw_shape):
         cdt = _sampling.compute_dtype(dtype)
         if self.bounds == "relative":
-            z = _sampling.truncated_normal(key, shape, cdt, self.lower, self.upper)
+            z = _sampling.truncated_normal(key, draw_shape, cdt, self.lower, self.upper)
             return _sampling.scale_and_round(
                 z, dtype, scale=self.stddev, shift=self.mean or None
             )
@@ -66,7 +70,7 @@ class TruncatedNormal(Init):
         # values inside [lower, upper] in the output dtype.
         lo = (self.lower - self.mean) / self.stddev
         hi = (self.upper - self.mean) / self.stddev
-        z = _sampling.truncated_normal(key, shape, cdt, lo, hi)
+        z = _sampling.truncated_normal(key, draw_shape, cdt, lo, hi)
         clip = (
             _sampling.inside(self.lower, dtype, float("inf")),
             _sampling.inside(self.upper, dtype, float("-inf")),

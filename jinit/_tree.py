@@ -18,6 +18,7 @@ split into leaves one group at a time.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 import sys
@@ -25,10 +26,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.sharding import NamedSharding, PartitionSpec, Sharding, SingleDeviceSharding
+from jax.sharding import NamedSharding, Sharding
 
 from . import _checks, _errors, _sampling
 from ._base import Init
@@ -266,19 +266,6 @@ def _auto(sharding: Sharding | None) -> Sharding | None:
     return NamedSharding(mesh, sharding.spec, memory_kind=sharding.memory_kind)
 
 
-def _stacked_sharding(sharding: Sharding | None) -> Sharding | None:
-    """The sharding of a group's stacked (n, *shape) array, if one is known."""
-    if isinstance(sharding, NamedSharding):
-        return NamedSharding(
-            sharding.mesh,
-            PartitionSpec(None, *sharding.spec),
-            memory_kind=sharding.memory_kind,
-        )
-    if isinstance(sharding, SingleDeviceSharding):
-        return sharding
-    return None
-
-
 # ----------------------------------------------------------------------------
 # The plan: groups of leaves drawn together.
 
@@ -310,16 +297,19 @@ class _Group:
     shape: tuple[int, ...]
     dtype: np.dtype
     sharding: Sharding | None
-    size: int
     # The exact (bitwise) configuration: -0.0 and 0.0 configurations never merge.
     exact: Any = None
+    # Drawn in blocks of the flattened leaf (_sampling.draw_in_blocks).
+    blocks: bool = False
 
     @property
     def random(self) -> bool:
         return not isinstance(self.init, Init) or self.init.random
 
-    def draw_one(self, key: Any) -> jax.Array:
-        if isinstance(self.init, Init):
+    def draw(self, key: Any) -> jax.Array:
+        if self.blocks:
+            out = _sampling.draw_in_blocks(self.init, key, self.shape, self.dtype)
+        elif isinstance(self.init, Init):
             out = self.init._generate(key, self.shape, self.dtype)
         else:
             out = self.init(key, self.shape, self.dtype)
@@ -364,60 +354,44 @@ def _check_leaf(init: Any, leaf: _Leaf, key: Any) -> tuple[tuple[int, ...], np.d
     return shape, dtype
 
 
-def _draw(groups: tuple[_Group, ...], impl: Any, key_data: Any, hashes: Any) -> list:
-    """Draws every group (traced): one ``lax.map`` over each group's leaf keys."""
+def _fold_paths(impl: Any, key_data: Any, hashes: Any) -> Any:
+    """Every leaf's key data: the root key folded with its path's two words."""
     key = key_data if impl is None else jax.random.wrap_key_data(key_data, impl=impl)
-    # Every leaf key in one batched fold_in (one threefry in the program, not one
-    # per group); then each group's keys are a static slice of them.
     keys = jax.vmap(lambda w: jax.random.fold_in(jax.random.fold_in(key, w[0]), w[1]))(
         hashes
     )
-    outs, start = [], 0
-    for group in groups:
-        if not group.random:
-            one = group.draw_one(None)
-            outs.append(
-                one
-                if group.size == 1
-                else jnp.broadcast_to(one[None], (group.size, *group.shape))
-            )
-            continue
-        group_keys = keys[start : start + group.size]
-        start += group.size
-        if group.size == 1:
-            outs.append(group.draw_one(group_keys[0]))
-        else:
-            outs.append(lax.map(group.draw_one, group_keys))
-    return outs
+    return keys if impl is None else jax.random.key_data(keys)
 
 
-@jax.jit
-def _take(stacked: jax.Array, j: jax.Array) -> jax.Array:
-    """Leaf ``j`` of a group's (n, *shape) stack: one small compile per stack shape
-    (a traced index, so a group of n leaves does not compile n slices)."""
-    return lax.dynamic_index_in_dim(stacked, j, keepdims=False)
+_fold_paths_jit = jax.jit(_fold_paths, static_argnums=0)
 
 
-_DRAW_CACHE: dict[Any, Callable[..., Any]] = {}
+def _draw_leaf(group: _Group, impl: Any, key_data: Any) -> jax.Array:
+    """One leaf (traced), from its key's data."""
+    key = key_data if impl is None else jax.random.wrap_key_data(key_data, impl=impl)
+    return group.draw(key)
 
 
-def _compiled_draw(groups: tuple[_Group, ...], impl: Any) -> Callable[..., Any]:
-    """One cached ``jax.jit`` per plan (groups, PRNG impl), with output shardings."""
-    cache_key = (groups, impl)
-    fn = _DRAW_CACHE.get(cache_key)
+_LEAF_CACHE: dict[Any, Callable[..., Any]] = {}
+
+
+def _compiled_leaf(group: _Group, impl: Any) -> Callable[..., Any]:
+    """One cached ``jax.jit`` per group: every leaf of the group is one call of it."""
+    cache_key = (group, impl)
+    fn = _LEAF_CACHE.get(cache_key)
     if fn is None:
-        out_shardings = [
-            _auto(g.sharding) if g.size == 1 else _stacked_sharding(_auto(g.sharding))
-            for g in groups
-        ]
         fn = jax.jit(
-            lambda key_data, hashes: _draw(groups, impl, key_data, hashes),
-            out_shardings=out_shardings,
+            functools.partial(_draw_leaf, group, impl),
+            out_shardings=_auto(group.sharding),
         )
-        if len(_DRAW_CACHE) > 64:
-            _DRAW_CACHE.clear()
-        _DRAW_CACHE[cache_key] = fn
+        if len(_LEAF_CACHE) > 1024:
+            _LEAF_CACHE.clear()
+        _LEAF_CACHE[cache_key] = fn
     return fn
+
+
+def _replicated(sharding: Sharding | None) -> bool:
+    return sharding is None or sharding.is_fully_replicated
 
 
 def _run(
@@ -429,7 +403,11 @@ def _run(
     """Draws the leaves whose initializer is not None; returns index -> array."""
     _checks.check_key(key)
     specs = {leaf.path: leaf.spec for leaf in leaves if leaf.spec is not None}
-    members: dict[_Group, list[int]] = {}
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        impl, key_data = jax.random.key_impl(key), jax.random.key_data(key)
+    else:
+        impl, key_data = None, key
+    plan = []
     for i, (leaf, init, sharding) in enumerate(
         zip(leaves, inits, shardings, strict=True)
     ):
@@ -440,43 +418,31 @@ def _run(
             init = for_leaf(leaf.path, specs)
             _check_init(f"for_leaf({leaf.path!r})", init)
         shape, dtype = _check_leaf(init, leaf, key)
-        exact = _sampling.static(init) if isinstance(init, Init) else None
-        group = _Group(_hashable(init), shape, dtype, sharding, 0, exact)
-        members.setdefault(group, []).append(i)
-    groups = tuple(dataclasses.replace(g, size=len(m)) for g, m in members.items())
-    hashes = np.array(
-        [
-            path_hash(leaves[i].path)
-            for g, m in zip(groups, members.values(), strict=True)
-            if g.random
-            for i in m
-        ],
-        np.uint32,
-    ).reshape(-1, 2)
-    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-        impl, key_data = jax.random.key_impl(key), jax.random.key_data(key)
-    else:
-        impl, key_data = None, key
-    if isinstance(key_data, jax.core.Tracer):
-        stacked = _draw(groups, impl, key_data, hashes)
-    else:
-        stacked = _compiled_draw(groups, impl)(np.asarray(key_data), hashes)
-    out: dict[int, jax.Array] = {}
-    for g, (group, idx) in enumerate(zip(groups, members.values(), strict=True)):
-        block, stacked[g] = stacked[g], None  # free each stack once it is split
-        arrays = (
-            [block]
-            if group.size == 1
-            else [_take(block, np.int32(j)) for j in range(group.size)]
+        jinit_init = isinstance(init, Init)
+        blocks = jinit_init and _sampling.can_draw_in_blocks(
+            init, shape, dtype, impl, _replicated(sharding)
         )
-        del block
-        for i, array in zip(idx, arrays, strict=True):
-            if group.sharding is not None and not isinstance(array, jax.core.Tracer):
-                if array.sharding != group.sharding:
-                    array = jax.device_put(array, group.sharding)
-            elif group.sharding is not None:
+        exact = _sampling.static(init) if jinit_init else None
+        group = _Group(_hashable(init), shape, dtype, sharding, exact, blocks)
+        plan.append((i, group))
+    hashes = np.array([path_hash(leaves[i].path) for i, _ in plan], np.uint32)
+    hashes = hashes.reshape(-1, 2)
+    traced = isinstance(key_data, jax.core.Tracer)
+    if traced:
+        keys = _fold_paths(impl, key_data, hashes)
+    else:
+        keys = np.asarray(_fold_paths_jit(impl, np.asarray(key_data), hashes))
+    out: dict[int, jax.Array] = {}
+    for (i, group), leaf_key in zip(plan, keys, strict=True):
+        if traced:
+            array = _draw_leaf(group, impl, leaf_key)
+            if group.sharding is not None:
                 array = lax.with_sharding_constraint(array, _auto(group.sharding))
-            out[i] = array
+        else:
+            array = _compiled_leaf(group, impl)(leaf_key)
+            if group.sharding is not None and array.sharding != group.sharding:
+                array = jax.device_put(array, group.sharding)
+        out[i] = array
     return out
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -28,6 +28,7 @@ def _denominator(mode: str, fan_in: float, fan_out: float) -> float:
 class VarianceScaling(Init):
     """An initializer whose std adapts to the weight's fans. See :func:`variance_scaling`."""
 
+    elementwise: ClassVar[bool] = True
     scale: float
     mode: Mode
     distribution: Distribution
@@ -62,22 +63,22 @@ class VarianceScaling(Init):
             return np.sqrt(variance) / np.asarray(trunc, rdt)
         return np.sqrt(variance)
 
-    def _generate(self, key, shape, dtype):
+    def _draw(self, key, shape, dtype, draw_shape):
         cdt = _sampling.compute_dtype(dtype)
         std = self.std(shape, dtype)
         if _sampling.is_complex(dtype):
             if self.distribution == "truncated_normal":
-                x = _sampling.complex_truncated_normal(key, shape, cdt, 2.0)
+                x = _sampling.complex_truncated_normal(key, draw_shape, cdt, 2.0)
             elif self.distribution == "normal":
-                x = _sampling.normal(key, shape, cdt)
+                x = _sampling.normal(key, draw_shape, cdt)
             else:
-                x = _sampling.complex_uniform(key, shape, cdt)
+                x = _sampling.complex_uniform(key, draw_shape, cdt)
         elif self.distribution == "truncated_normal":
-            x = _sampling.truncated_normal(key, shape, cdt, -2.0, 2.0)
+            x = _sampling.truncated_normal(key, draw_shape, cdt, -2.0, 2.0)
         elif self.distribution == "normal":
-            x = _sampling.normal(key, shape, cdt)
+            x = _sampling.normal(key, draw_shape, cdt)
         else:
-            x = _sampling.uniform(key, shape, cdt, -1.0, 1.0)
+            x = _sampling.uniform(key, draw_shape, cdt, -1.0, 1.0)
         return _sampling.scale_and_round(x, dtype, scale=std)
 
 

@@ -10,7 +10,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 import jinit
-from jinit import _tree
+from jinit import _sampling, _tree
 
 S = jax.ShapeDtypeStruct
 KEY = jax.random.key(42)
@@ -131,8 +131,8 @@ INITS = [
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_each_leaf_equals_its_initializer_alone(dtype):
-    # Per initializer, three (16, 8) leaves form a group drawn by one lax.map
-    # and the (5, 3) leaf is drawn alone; all groups run in one jit.
+    # Per initializer, three (16, 8) leaves form a group (one compiled function,
+    # called once per leaf) and the (5, 3) leaf is a group of its own.
     tree, rules = {}, {}
     for i, init in enumerate(INITS):
         tree[f"i{i}"] = {
@@ -185,16 +185,56 @@ def test_materialize_inside_jit_equals_eager():
 
 def test_a_second_call_reuses_the_compiled_plan(monkeypatch):
     traces = []
-    draw = _tree._draw
-    monkeypatch.setattr(_tree, "_draw", lambda *a: traces.append(1) or draw(*a))
-    _tree._DRAW_CACHE.clear()
+    draw = _tree._draw_leaf
+    monkeypatch.setattr(_tree, "_draw_leaf", lambda *a: traces.append(1) or draw(*a))
+    _tree._LEAF_CACHE.clear()
     tree = mlp(5, d=12)
     a = jinit.materialize(tree, jax.random.key(1), RULES)
+    # One trace per group (the 5 kernels, the 5 biases), not per leaf; the
+    # second call traces nothing.
+    assert len(traces) == 2
     b = jinit.materialize(tree, jax.random.key(2), RULES)
-    assert len(traces) == 1
+    assert len(traces) == 2
     assert not np.array_equal(
         a["params"]["Dense_0"]["kernel"], b["params"]["Dense_0"]["kernel"]
     )
+
+
+@pytest.mark.parametrize("impl", ["threefry2x32", "rbg"])
+def test_large_leaves_are_drawn_in_blocks_with_the_same_bits(monkeypatch, impl):
+    # Blocks of 1000 values: (301, 70) has 21 full blocks and a last one of 70.
+    monkeypatch.setattr(_sampling, "BLOCK", 1000)
+    _tree._LEAF_CACHE.clear()
+    inits = {
+        "vs": jinit.he_normal(),
+        "tn": jinit.truncated_normal(0.5, lower=-1.0, upper=0.25),
+        "u": jinit.uniform(0.1),
+        "n": jinit.normal(2.0),
+        "o": jinit.orthogonal(),
+    }
+    tree = {
+        name: {"w": S((301, 70), "float32"), "h": S((301, 70), "bfloat16")}
+        for name in inits
+    }
+    rules = {f"{name}/.*": init for name, init in inits.items()}
+    key = jax.random.key(7, impl=impl)
+    drawn = []
+    draw = _sampling.draw_in_blocks
+    monkeypatch.setattr(
+        _sampling,
+        "draw_in_blocks",
+        lambda init, *a: drawn.append(init) or draw(init, *a),
+    )
+    out = jinit.materialize(tree, key, rules)
+    # threefry: every elementwise law is drawn in blocks; rbg keys never are.
+    want_blocks = (
+        {inits[n] for n in ("vs", "tn", "u", "n")} if impl == "threefry2x32" else set()
+    )
+    assert set(drawn) == want_blocks
+    for path, leaf in paths_and_leaves(out).items():
+        init = inits[path.split("/")[0]]
+        want = init(documented_key(key, path), leaf.shape, leaf.dtype)
+        np.testing.assert_array_equal(np.asarray(leaf), np.asarray(want), path)
 
 
 def test_paths_are_stable_when_a_model_grows_shrinks_or_is_reordered():
