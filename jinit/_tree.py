@@ -7,12 +7,13 @@ its path, pick its initializer with the first rule whose regex fully matches the
 path, and derive its key from the path alone, so a leaf's value depends only on
 (root key, path, shape, dtype, initializer).
 
-Leaves that share (initializer, shape, dtype, sharding) form a group, drawn with
-one ``lax.map`` over their stacked keys; every group runs in ONE ``jax.jit``.
-Compilation therefore scales with the number of groups (a dozen for a
-transformer of any depth), not with the number of leaves, and the loop keeps the
-scratch memory of the draw to one leaf at a time. The stacked results are then
-split into leaves one group at a time.
+Leaves that share (initializer, shape, dtype, sharding) form a group with one
+compiled function, called once per leaf: compilation scales with the number of
+groups (a dozen for a transformer of any depth), not with the number of leaves,
+and each leaf is its own buffer from the start (nothing is stacked and split).
+A large leaf of an elementwise law is drawn in blocks with the same bits
+(``_sampling.draw_in_blocks``), so the scratch memory of a draw is that of one
+block, not about three times the largest leaf.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import math
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -394,14 +396,44 @@ def _replicated(sharding: Sharding | None) -> bool:
     return sharding is None or sharding.is_fully_replicated
 
 
+def _progress_bar(progress: bool | None, total: int) -> Any:
+    """A tqdm bar over the bytes drawn, or None when none is to be shown.
+
+    ``None`` shows one on a terminal once a call has taken 3 seconds, if tqdm is
+    installed; ``True`` always (tqdm must be installed); ``False`` never.
+    """
+    if progress is False:
+        return None
+    try:
+        import tqdm
+    except ImportError:
+        if progress:
+            raise ImportError(
+                "`progress=True` needs tqdm (pip install tqdm, or jinit[report])."
+            ) from None
+        return None
+    bar = tqdm.tqdm(
+        total=total,
+        desc="materialize",
+        unit="B",
+        unit_scale=True,
+        delay=0 if progress else 3,
+        disable=False if progress else None,  # None: not on a non-terminal
+    )
+    return None if bar.disable else bar
+
+
 def _run(
     leaves: list[_Leaf],
     inits: list[Any],
     shardings: list[Any],
     key: Any,
+    progress: bool | None,
 ) -> dict[int, jax.Array]:
     """Draws the leaves whose initializer is not None; returns index -> array."""
     _checks.check_key(key)
+    if progress is not None and not isinstance(progress, bool):
+        raise _errors.bad_type("progress", "True, False or None", progress)
     specs = {leaf.path: leaf.spec for leaf in leaves if leaf.spec is not None}
     if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
         impl, key_data = jax.random.key_impl(key), jax.random.key_data(key)
@@ -432,6 +464,8 @@ def _run(
         keys = _fold_paths(impl, key_data, hashes)
     else:
         keys = np.asarray(_fold_paths_jit(impl, np.asarray(key_data), hashes))
+    total = sum(math.prod(g.shape) * g.dtype.itemsize for _, g in plan)
+    bar = None if traced else _progress_bar(progress, total)
     out: dict[int, jax.Array] = {}
     for (i, group), leaf_key in zip(plan, keys, strict=True):
         if traced:
@@ -442,7 +476,12 @@ def _run(
             array = _compiled_leaf(group, impl)(leaf_key)
             if group.sharding is not None and array.sharding != group.sharding:
                 array = jax.device_put(array, group.sharding)
+            if bar is not None:
+                array.block_until_ready()
+                bar.update(math.prod(group.shape) * group.dtype.itemsize)
         out[i] = array
+    if bar is not None:
+        bar.close()
     return out
 
 
@@ -457,6 +496,7 @@ def materialize(
     *,
     default: Callable[..., Any] | None = None,
     shardings: ShardingsLike = None,
+    progress: bool | None = None,
 ) -> Any:
     r"""Initializes every leaf of an abstract tree, by path rules, in one compiled call.
 
@@ -488,9 +528,12 @@ def materialize(
     (PyTorch's default bias uses it to find its sibling kernel's fan-in).
 
     **Speed and memory.** Leaves sharing (initializer, shape, dtype, sharding)
-    are drawn as one group by a ``lax.map`` over their keys, and all groups run
-    in one ``jax.jit``: compile time grows with the number of groups, not of
-    leaves, and scratch memory is that of one leaf's draw.
+    share one compiled function, called once per leaf: compile time grows with
+    the number of such groups, not of leaves. A large, unsharded leaf of an
+    elementwise law (uniform, normal, truncated normal, variance scaling) is
+    drawn in blocks of 2**20 values with the same bits, so peak memory is the
+    parameters plus a few blocks. Called inside ``jax.jit``, every leaf is
+    traced into the caller's program instead (XLA then compiles each one).
 
     **Sharding.** ``shardings`` is a tree of ``jax.sharding.Sharding`` (or None)
     with the leaf paths of ``tree``, or a function ``path -> Sharding | None``;
@@ -511,6 +554,9 @@ def materialize(
       default: the initializer of leaves no rule matches; None makes an
         unmatched leaf an error.
       shardings: see above.
+      progress: a tqdm progress bar over the bytes drawn: None shows one on a
+        terminal when the call takes more than 3 seconds and tqdm is installed,
+        True always, False never.
 
     Returns:
       A tree of the structure of ``tree`` with arrays (boxes keep their box).
@@ -546,13 +592,15 @@ def materialize(
         inits.append(init)
     if unmatched:
         raise _unmatched_error(unmatched)
-    arrays = _run(leaves, inits, _shardings_by_path(shardings, leaves), key)
+    arrays = _run(leaves, inits, _shardings_by_path(shardings, leaves), key, progress)
     return jax.tree_util.tree_unflatten(
         treedef, [leaf.rebuild(arrays[i]) for i, leaf in enumerate(leaves)]
     )
 
 
-def reinit(tree: Any, key: jax.Array, rules: Rules) -> Any:
+def reinit(
+    tree: Any, key: jax.Array, rules: Rules, *, progress: bool | None = None
+) -> Any:
     """Redraws the leaves whose path a rule matches; every other leaf is kept as is.
 
     The ``reset_parameters`` of JAX: a fresh classifier head for fine-tuning, or
@@ -566,6 +614,7 @@ def reinit(tree: Any, key: jax.Array, rules: Rules) -> Any:
       tree: a pytree of arrays (or Flax boxes of arrays).
       key: the root PRNG key.
       rules: an ordered mapping from path regex to initializer.
+      progress: a progress bar, as for :func:`materialize`.
 
     Returns:
       A tree of the structure of ``tree``.
@@ -583,7 +632,7 @@ def reinit(tree: Any, key: jax.Array, rules: Rules) -> Any:
             "rules", "a mapping whose regexes match at least one leaf path", shown
         )
     shardings = [_own_sharding(leaf) for leaf in leaves]
-    arrays = _run(leaves, inits, shardings, key)
+    arrays = _run(leaves, inits, shardings, key, progress)
     return jax.tree_util.tree_unflatten(
         treedef,
         [

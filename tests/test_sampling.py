@@ -1,5 +1,7 @@
 """The kernel: dtypes, determinism (eager == jit == vmap == sharded), dispatch, PRNGs."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 import ml_dtypes
@@ -7,7 +9,7 @@ import numpy as np
 import pytest
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
-from registry import ROWS
+from registry import RANDOM, ROWS
 
 import jinit
 from jinit import _sampling
@@ -190,3 +192,68 @@ def test_requested_dtype_always_wins():
         jnp.float16
     )
     assert jinit.zeros(key, (3,), jnp.int32).dtype == jnp.int32
+
+
+# ----------------------------------------------------------------------------
+# Draws made in blocks (what materialize does for large leaves).
+
+ELEMENTWISE = [row for row in ROWS if row.random and row.ours().elementwise]
+
+
+def test_the_elementwise_laws_are_the_random_rows_but_the_structured_ones():
+    assert {row.name for row in RANDOM} - {row.name for row in ELEMENTWISE} == {
+        "orthogonal",
+        "orthogonal_scaled_axis0",
+        "delta_orthogonal",
+    }
+
+
+@pytest.mark.parametrize("row", ELEMENTWISE, ids=repr)
+def test_a_draw_in_blocks_has_the_bits_of_the_whole_draw(row):
+    # Blocks of a third of the values, plus one: the last block overlaps the one
+    # before it. float32, a narrow float (all are the float32 draw rounded) and
+    # complex64 where the row takes it.
+    init = row.ours()
+    key = jax.random.key(3)
+    blocks = jax.jit(_sampling.draw_in_blocks, static_argnums=(0, 2, 3, 4))
+    for dtype in _dtypes(row)[:2] + _dtypes(row)[len(NARROW) + 1 :]:
+        for shape in row.shapes if dtype == jnp.float32 else row.shapes[:1]:
+            dtype = np.dtype(dtype)
+            whole = init(key, shape, dtype)
+            parts = blocks(init, key, shape, dtype, math.prod(shape) // 3 + 1)
+            assert parts.shape == shape and parts.dtype == dtype
+            np.testing.assert_array_equal(
+                np.asarray(parts), np.asarray(whole), f"{shape} {dtype}"
+            )
+
+
+def test_a_float64_draw_in_blocks_has_the_bits_of_the_whole_draw(x64):
+    key = jax.random.key_data(jax.random.key(4))  # and a raw key
+    for init in [jinit.he_normal(), jinit.uniform(2.0), jinit.truncated_normal()]:
+        for dtype in [np.dtype("float64"), np.dtype("complex128")]:
+            if dtype.kind == "c" and not isinstance(init, jinit.VarianceScaling):
+                continue
+            whole = init(key, (13, 29), dtype)
+            parts = jax.jit(_sampling.draw_in_blocks, static_argnums=(0, 2, 3, 4))(
+                init, key, (13, 29), dtype, 64
+            )
+            np.testing.assert_array_equal(np.asarray(parts), np.asarray(whole))
+
+
+def test_when_a_draw_is_made_in_blocks(monkeypatch):
+    monkeypatch.setattr(_sampling, "BLOCK", 100)
+    f32 = np.dtype("float32")
+    threefry = jax.random.key_impl(jax.random.key(0))
+    rbg = jax.random.key_impl(jax.random.key(0, impl="rbg"))
+
+    def can(init=None, shape=(20, 10), impl=threefry, replicated=True):
+        init = init or jinit.he_normal()
+        return _sampling.can_draw_in_blocks(init, shape, f32, impl, replicated)
+
+    assert can() and can(impl=None)  # a raw key of the default implementation
+    assert not can(shape=(19, 10))  # fewer than two blocks
+    assert not can(init=jinit.orthogonal())  # not elementwise
+    assert not can(impl=rbg)  # rbg's bits are not addressed by index
+    assert not can(replicated=False)  # each device already draws its shard
+    with jax.threefry_partitionable(False):
+        assert not can()

@@ -510,3 +510,18 @@ def test_flax_nnx_model():
     fresh = jinit.reinit(concrete, jax.random.key(1), {r"head/kernel": jinit.zeros})
     np.testing.assert_array_equal(fresh["head"]["kernel"][...], np.zeros((8, 2)))
     assert fresh["dense"]["kernel"][...] is concrete["dense"]["kernel"][...]
+
+
+def test_a_progress_bar_on_request(capsys):
+    tree = mlp(3)
+    want = jinit.materialize(tree, KEY, RULES, progress=False)
+    assert capsys.readouterr().err == ""
+    got = jinit.materialize(tree, KEY, RULES, progress=True)
+    err = capsys.readouterr().err
+    assert "materialize: 100%" in err and "864/864" in err  # 3 * (8*8 + 8) * 4 B
+    jax.tree.map(np.testing.assert_array_equal, got, want)
+    # The default shows one only on a terminal (pytest's stderr is not one).
+    jinit.reinit(want, KEY, {r".*/bias": jinit.ones})
+    assert capsys.readouterr().err == ""
+    with pytest.raises(TypeError, match="`progress` must be True, False or None"):
+        jinit.materialize(tree, KEY, RULES, progress="yes")
