@@ -31,6 +31,11 @@ def _is_typed_key_dtype(dtype: Any) -> bool:
     return bool(jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key))
 
 
+def is_typed_key(key: Any) -> bool:
+    """Whether ``key`` is a typed key (``jax.random.key``), not raw uint32 data."""
+    return _is_typed_key_dtype(key.dtype)
+
+
 def check_key(key: Any) -> None:
     """Checks that ``key`` is one PRNG key: typed (``jax.random.key``) or raw uint32.
 

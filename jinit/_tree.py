@@ -435,10 +435,12 @@ def _run(
     if progress is not None and not isinstance(progress, bool):
         raise _errors.bad_type("progress", "True, False or None", progress)
     specs = {leaf.path: leaf.spec for leaf in leaves if leaf.spec is not None}
-    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+    if _checks.is_typed_key(key):
         impl, key_data = jax.random.key_impl(key), jax.random.key_data(key)
     else:
         impl, key_data = None, key
+    # Under a trace, the caller's program may shard a leaf: no blocks there.
+    traced = isinstance(key_data, jax.core.Tracer)
     plan = []
     for i, (leaf, init, sharding) in enumerate(
         zip(leaves, inits, shardings, strict=True)
@@ -451,15 +453,18 @@ def _run(
             _check_init(f"for_leaf({leaf.path!r})", init)
         shape, dtype = _check_leaf(init, leaf, key)
         jinit_init = isinstance(init, Init)
-        blocks = jinit_init and _sampling.can_draw_in_blocks(
-            init, shape, dtype, impl, _replicated(sharding)
+        blocks = (
+            jinit_init
+            and not traced
+            and _sampling.can_draw_in_blocks(
+                init, shape, dtype, key, _replicated(sharding)
+            )
         )
         exact = _sampling.static(init) if jinit_init else None
         group = _Group(_hashable(init), shape, dtype, sharding, exact, blocks)
         plan.append((i, group))
     hashes = np.array([path_hash(leaves[i].path) for i, _ in plan], np.uint32)
     hashes = hashes.reshape(-1, 2)
-    traced = isinstance(key_data, jax.core.Tracer)
     if traced:
         keys = _fold_paths(impl, key_data, hashes)
     else:

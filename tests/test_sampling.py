@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
-from registry import RANDOM, ROWS
+from registry import BY_NAME, RANDOM, ROWS
 
 import jinit
 from jinit import _sampling
@@ -243,17 +243,36 @@ def test_a_float64_draw_in_blocks_has_the_bits_of_the_whole_draw(x64):
 def test_when_a_draw_is_made_in_blocks(monkeypatch):
     monkeypatch.setattr(_sampling, "BLOCK", 100)
     f32 = np.dtype("float32")
-    threefry = jax.random.key_impl(jax.random.key(0))
-    rbg = jax.random.key_impl(jax.random.key(0, impl="rbg"))
+    threefry = jax.random.key(0)
+    rbg = jax.random.key(0, impl="rbg")
 
-    def can(init=None, shape=(20, 10), impl=threefry, replicated=True):
+    def can(init=None, shape=(20, 10), key=threefry, replicated=True):
         init = init or jinit.he_normal()
-        return _sampling.can_draw_in_blocks(init, shape, f32, impl, replicated)
+        return _sampling.can_draw_in_blocks(init, shape, f32, key, replicated)
 
-    assert can() and can(impl=None)  # a raw key of the default implementation
+    assert can() and can(key=jax.random.key_data(threefry))  # typed or raw
     assert not can(shape=(19, 10))  # fewer than two blocks
     assert not can(init=jinit.orthogonal())  # not elementwise
-    assert not can(impl=rbg)  # rbg's bits are not addressed by index
+    assert not can(key=rbg)  # rbg's bits are not addressed by index
     assert not can(replicated=False)  # each device already draws its shard
     with jax.threefry_partitionable(False):
         assert not can()
+
+
+@pytest.mark.parametrize("row", [BY_NAME["he_normal"], BY_NAME["uniform"]], ids=repr)
+def test_a_large_eager_draw_is_made_in_blocks_with_jaxs_bits(monkeypatch, row):
+    monkeypatch.setattr(_sampling, "BLOCK", 64)
+    drawn = []
+    draw = _sampling.draw_in_blocks
+    monkeypatch.setattr(
+        _sampling, "draw_in_blocks", lambda *a: drawn.append(a[2]) or draw(*a)
+    )
+    key, shape = jax.random.key(5), (37, 29)  # a shape no other test draws
+    eager = row.ours()(key, shape)
+    assert drawn == [shape]  # eager: in blocks
+    jitted = jax.jit(lambda k: row.ours()(k, shape))(key)
+    assert drawn == [shape]  # under a trace: whole
+    np.testing.assert_array_equal(np.asarray(eager), np.asarray(jitted))
+    np.testing.assert_array_equal(
+        np.asarray(eager), np.asarray(row.theirs()(key, shape))
+    )
