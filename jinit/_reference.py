@@ -488,7 +488,11 @@ REGISTRY: tuple[Entry, ...] = (
             "The shape read as a matrix of `prod(other axes)` rows and "
             "`shape[column_axis]` columns; the QR factor of a Gaussian matrix with "
             "the signs of R's diagonal folded in (Haar on O(n), Mezzadri 2007), "
-            "times `scale`; the smaller side orthonormal. Complex: unitary."
+            "times `scale`; the smaller side orthonormal. Complex: unitary. "
+            '`method="qr"` (default) runs QR; `method="wy"` forms the same '
+            "law's matrix as a product of Householder reflections of Gaussian "
+            "vectors (Stewart 1980) with matrix products and one triangular "
+            "solve: no QR, for GPUs, TPUs and batches under `vmap`."
         ),
         names=(
             Name("jax", "orthogonal", defaults={"scale": 1.0, "column_axis": -1}),
@@ -508,7 +512,7 @@ REGISTRY: tuple[Entry, ...] = (
             ),
         ),
         differences=(
-            "JAX: the same values; JAX raises for `out_sharding`.",
+            'JAX: the same values (`method="qr"`); JAX raises for `out_sharding`.',
             "Keras: `gain`; the same matrix layout and law, other values (it draws "
             "the Gaussian matrix in another shape).",
             "PyTorch: `gain`; rows are `size(0)` of `(out, in, *k)`, i.e. the same "
@@ -525,7 +529,7 @@ REGISTRY: tuple[Entry, ...] = (
         formula=(
             "A conv kernel `(*k, in, out)` (1-3 spatial axes, `in ≤ out`), zero "
             "except at the centre tap `(k - 1) // 2` of each spatial axis, which "
-            "holds `orthogonal(scale)` of shape `(in, out)`."
+            "holds `orthogonal(scale, method=method)` of shape `(in, out)`."
         ),
         names=(
             Name(

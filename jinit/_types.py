@@ -16,9 +16,11 @@ OutSharding: TypeAlias = jax.sharding.Sharding | jax.sharding.PartitionSpec | No
 Mode: TypeAlias = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
 Distribution: TypeAlias = Literal["truncated_normal", "normal", "uniform"]
 Bounds: TypeAlias = Literal["relative", "absolute"]
+OrthogonalMethod: TypeAlias = Literal["qr", "wy"]
 
 MODES: tuple[str, ...] = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 DISTRIBUTIONS: tuple[str, ...] = ("truncated_normal", "normal", "uniform")
+ORTHOGONAL_METHODS: tuple[str, ...] = ("qr", "wy")
 
 
 @runtime_checkable
