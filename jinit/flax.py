@@ -278,8 +278,8 @@ def linen_partitioning(
     used; with no mesh at all the draw is unsharded, as in Flax. Values equal the
     unsharded draw (``jax_threefry_partitionable``, JAX's default).
 
-    ``names`` are mesh axis names (``None`` for a replicated dimension), not
-    logical names. ``init`` must accept ``out_sharding`` (every jinit initializer
+    ``names`` are mesh axis names (``None`` for a replicated dimension); for
+    logical names use :func:`linen_logical_partitioning`. ``init`` must accept ``out_sharding`` (every jinit initializer
     and ``jax.nn.initializers`` do). Not for ``nn.DenseGeneral`` kernels, which
     Flax draws in a flattened 2-D shape.
 
@@ -295,6 +295,40 @@ def linen_partitioning(
     def wrapper(key, shape, dtype=None):
         value = init(key, shape, dtype, out_sharding=_sharding(spec, mesh))
         return nn.Partitioned(value, tuple(spec), mesh=mesh)
+
+    return wrapper
+
+
+def linen_logical_partitioning(
+    init: Callable[..., jax.Array],
+    names: Any,
+    mesh: jax.sharding.Mesh | None = None,
+    rules: Any = None,
+) -> Callable[..., Any]:
+    """``nn.with_logical_partitioning`` that draws each shard in place.
+
+    ``names`` are logical axis names (``"embed"``, ``"mlp"``, None), mapped onto
+    mesh axes at call time by ``rules`` (pairs ``(logical, mesh axes)``), else by
+    the rules of the enclosing ``nn.logical_axis_rules(...)``, exactly as
+    ``nn.logical_to_mesh_axes`` maps them. ``init`` draws with that sharding
+    (on ``mesh``, else the context mesh) and the value is boxed in
+    ``nn.LogicallyPartitioned(value, names, mesh, rules)``. A name no rule
+    maps is a replicated dimension, as in Flax. Values equal the unsharded draw.
+
+    Example:
+      >>> rules = [("embed", None), ("mlp", "model")]
+      >>> dense = nn.Dense(4096, kernel_init=jinit.flax.linen_logical_partitioning(
+      ...     jinit.he_normal(), ("embed", "mlp"), mesh, rules))
+    """
+    from flax import linen as nn
+
+    logical = tuple(_spec(names))
+    _check_mesh(mesh)
+
+    def wrapper(key, shape, dtype=None):
+        spec = nn.logical_to_mesh_axes(logical, rules)
+        value = init(key, shape, dtype, out_sharding=_sharding(spec, mesh))
+        return nn.LogicallyPartitioned(value, logical, mesh=mesh, rules=rules)
 
     return wrapper
 

@@ -304,6 +304,35 @@ def test_linen_partitioning_without_a_mesh_draws_unsharded():
     assert boxed["params"]["kernel"].names == (None, "model")
 
 
+def test_linen_logical_partitioning(mesh):
+    rules = [("embed", None), ("mlp", "model")]
+    x = jnp.ones((2, 8))
+    plain = nn.Dense(16, kernel_init=jinit.he_normal()).init(jax.random.key(0), x)
+    spy = _Spy(jinit.he_normal())
+    init = jf.linen_logical_partitioning(spy, ("embed", "mlp"), mesh, rules)
+    boxed = nn.Dense(16, kernel_init=init).init(jax.random.key(0), x)["params"]
+    boxed = boxed["kernel"]
+    assert isinstance(boxed, nn.LogicallyPartitioned)
+    assert boxed.names == ("embed", "mlp") and boxed.rules == rules
+    expected = jax.sharding.NamedSharding(mesh, P(None, "model"))
+    assert spy.seen == [expected] and boxed.value.sharding == expected
+    np.testing.assert_array_equal(boxed.value, plain["params"]["kernel"])
+    # The rules of the context, under jit with the context mesh.
+    context = jf.linen_logical_partitioning(jinit.he_normal(), ("mlp", "embed"))
+    with jax.set_mesh(mesh), nn.logical_axis_rules(rules):
+        kernel = jax.jit(nn.Dense(16, kernel_init=context).init)(jax.random.key(0), x)
+    kernel = kernel["params"]["kernel"].value
+    want = jax.sharding.NamedSharding(mesh, P("model", None))
+    assert kernel.sharding.is_equivalent_to(want, 2)
+    np.testing.assert_array_equal(kernel, plain["params"]["kernel"])
+    # No rules anywhere: every name is a replicated dimension, as in Flax.
+    spy = _Spy(jinit.he_normal())
+    nn.Dense(
+        16, kernel_init=jf.linen_logical_partitioning(spy, ("embed", "mlp"), mesh)
+    ).init(jax.random.key(0), x)
+    assert spy.seen == [jax.sharding.NamedSharding(mesh, P(None, None))]
+
+
 def test_nnx_partitioning(mesh):
     spy = _Spy(jinit.he_uniform())
     init = jf.nnx_partitioning(spy, ("data", "model"), mesh)
