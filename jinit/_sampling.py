@@ -265,7 +265,7 @@ def run(init, key, shape: tuple[int, ...], dtype: np.dtype, out_sharding=None):
             shape,
             dtype,
             key,
-            out_sharding is None or out_sharding.is_fully_replicated,
+            out_sharding,
         )
     )
     explicit = _explicit_axes(out_sharding)
@@ -345,13 +345,13 @@ _BLOCK_IMPL = jex_random.define_prng_impl(
 BLOCK = 1 << 20
 
 
-def can_draw_in_blocks(init, shape, dtype, key, replicated: bool) -> bool:
+def can_draw_in_blocks(init, shape, dtype, key, sharding) -> bool:
     """Whether :func:`draw_in_blocks` gives ``init``'s values for this draw.
 
     It does for an elementwise law (``init.elementwise``), a threefry ``key``
     (typed, or raw of JAX's default implementation) with
-    ``jax_threefry_partitionable``, an output that is not split between devices
-    (``replicated``; a sharded draw already makes each device draw its part),
+    ``jax_threefry_partitionable``, an output ``sharding`` that is None or fully
+    replicated (a sharded draw already makes each device draw its part),
     and at least two blocks of values (fewer than 2**31 of them).
     """
     if not init.elementwise or not 2 * BLOCK <= math.prod(shape) < 2**31:
@@ -361,7 +361,9 @@ def can_draw_in_blocks(init, shape, dtype, key, replicated: bool) -> bool:
     else:
         impl = jax.config.jax_default_prng_impl
     return (
-        impl == "threefry2x32" and jax.config.jax_threefry_partitionable and replicated
+        impl == "threefry2x32"
+        and jax.config.jax_threefry_partitionable
+        and (sharding is None or sharding.is_fully_replicated)
     )
 
 

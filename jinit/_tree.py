@@ -195,8 +195,12 @@ def leaf_key(key: jax.Array, path: str) -> jax.Array:
     Python versions (unlike ``hash()``), and 64 bits, so that distinct paths of
     one model do not share a key.
     """
-    h0, h1 = path_hash(path)
-    return jax.random.fold_in(jax.random.fold_in(key, np.uint32(h0)), np.uint32(h1))
+    return _fold(key, np.array(path_hash(path), np.uint32))
+
+
+def _fold(key: Any, words: Any) -> Any:
+    """``fold_in(fold_in(key, words[0]), words[1])``: the one path-key rule."""
+    return jax.random.fold_in(jax.random.fold_in(key, words[0]), words[1])
 
 
 # ----------------------------------------------------------------------------
@@ -305,8 +309,8 @@ class _Group:
     blocks: bool = False
 
     @property
-    def random(self) -> bool:
-        return not isinstance(self.init, Init) or self.init.random
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
 
     def draw(self, key: Any) -> jax.Array:
         if self.blocks:
@@ -359,9 +363,7 @@ def _check_leaf(init: Any, leaf: _Leaf, key: Any) -> tuple[tuple[int, ...], np.d
 def _fold_paths(impl: Any, key_data: Any, hashes: Any) -> Any:
     """Every leaf's key data: the root key folded with its path's two words."""
     key = key_data if impl is None else jax.random.wrap_key_data(key_data, impl=impl)
-    keys = jax.vmap(lambda w: jax.random.fold_in(jax.random.fold_in(key, w[0]), w[1]))(
-        hashes
-    )
+    keys = jax.vmap(lambda words: _fold(key, words))(hashes)
     return keys if impl is None else jax.random.key_data(keys)
 
 
@@ -390,10 +392,6 @@ def _compiled_leaf(group: _Group, impl: Any) -> Callable[..., Any]:
             _LEAF_CACHE.clear()
         _LEAF_CACHE[cache_key] = fn
     return fn
-
-
-def _replicated(sharding: Sharding | None) -> bool:
-    return sharding is None or sharding.is_fully_replicated
 
 
 def _progress_bar(progress: bool | None, total: int) -> Any:
@@ -456,9 +454,7 @@ def _run(
         blocks = (
             jinit_init
             and not traced
-            and _sampling.can_draw_in_blocks(
-                init, shape, dtype, key, _replicated(sharding)
-            )
+            and _sampling.can_draw_in_blocks(init, shape, dtype, key, sharding)
         )
         exact = _sampling.static(init) if jinit_init else None
         group = _Group(_hashable(init), shape, dtype, sharding, exact, blocks)
@@ -469,7 +465,7 @@ def _run(
         keys = _fold_paths(impl, key_data, hashes)
     else:
         keys = np.asarray(_fold_paths_jit(impl, np.asarray(key_data), hashes))
-    total = sum(math.prod(g.shape) * g.dtype.itemsize for _, g in plan)
+    total = sum(group.nbytes for _, group in plan)
     bar = None if traced else _progress_bar(progress, total)
     out: dict[int, jax.Array] = {}
     for (i, group), leaf_key in zip(plan, keys, strict=True):
@@ -483,7 +479,7 @@ def _run(
                 array = jax.device_put(array, group.sharding)
             if bar is not None:
                 array.block_until_ready()
-                bar.update(math.prod(group.shape) * group.dtype.itemsize)
+                bar.update(group.nbytes)
         out[i] = array
     if bar is not None:
         bar.close()
@@ -503,7 +499,7 @@ def materialize(
     shardings: ShardingsLike = None,
     progress: bool | None = None,
 ) -> Any:
-    r"""Initializes every leaf of an abstract tree, by path rules, in one compiled call.
+    r"""Initializes every leaf of an abstract tree by path rules, sharded, in place.
 
     Each leaf is named by its path, the key path joined with "/" (dict keys and
     attribute names as is, sequence indices as numbers; a Flax ``nnx.Variable`` or

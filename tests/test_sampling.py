@@ -246,15 +246,17 @@ def test_when_a_draw_is_made_in_blocks(monkeypatch):
     threefry = jax.random.key(0)
     rbg = jax.random.key(0, impl="rbg")
 
-    def can(init=None, shape=(20, 10), key=threefry, replicated=True):
+    split = NamedSharding(jax.make_mesh((8,), ("x",)), P("x"))
+
+    def can(init=None, shape=(20, 10), key=threefry, sharding=None):
         init = init or jinit.he_normal()
-        return _sampling.can_draw_in_blocks(init, shape, f32, key, replicated)
+        return _sampling.can_draw_in_blocks(init, shape, f32, key, sharding)
 
     assert can() and can(key=jax.random.key_data(threefry))  # typed or raw
     assert not can(shape=(19, 10))  # fewer than two blocks
     assert not can(init=jinit.orthogonal())  # not elementwise
     assert not can(key=rbg)  # rbg's bits are not addressed by index
-    assert not can(replicated=False)  # each device already draws its shard
+    assert not can(sharding=split)  # each device already draws its shard
     with jax.threefry_partitionable(False):
         assert not can()
 
