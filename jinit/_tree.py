@@ -21,9 +21,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import inspect
 import math
 import re
 import sys
+import types
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -32,8 +35,10 @@ import numpy as np
 from jax import lax
 from jax.sharding import NamedSharding, Sharding
 
-from . import _checks, _errors, _sampling
+from . import _checks, _errors, _sampling, _signature
 from ._base import Init
+from ._signature import Signature
+from ._variance import VarianceScaling
 
 Rules = Mapping[str, Callable[..., Any]] | Iterable[tuple[str, Callable[..., Any]]]
 ShardingsLike = Any  # a pytree of Sharding/None matching the tree, or path -> Sharding
@@ -152,7 +157,7 @@ def _compile_rules(rules: Any) -> list[tuple[re.Pattern[str], Any]]:
                 ) from None
         else:
             raise _errors.bad_type("rules", "keyed by regex strings", pattern)
-        _check_init(f"rules[{pattern!r}]", init)
+        check_rule(f"rules[{pattern!r}]", init)
         compiled.append((regex, init))
     return compiled
 
@@ -285,6 +290,12 @@ class _ById:
     def __call__(self, *args: Any) -> Any:
         return self.fn(*args)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ById) and other.fn is self.fn
+
+    def __hash__(self) -> int:
+        return id(self.fn)
+
     def __repr__(self) -> str:
         return repr(self.fn)
 
@@ -307,13 +318,19 @@ class _Group:
     exact: Any = None
     # Drawn in blocks of the flattened leaf (_sampling.draw_in_blocks).
     blocks: bool = False
+    # How the module calls this leaf's initializer (None: as stored).
+    signature: Signature | None = None
 
     @property
     def nbytes(self) -> int:
         return math.prod(self.shape) * self.dtype.itemsize
 
     def draw(self, key: Any) -> jax.Array:
-        if self.blocks:
+        if self.signature is not None:
+            out = _signature.draw(
+                self.init, key, self.shape, self.dtype, self.signature, self.blocks
+            )
+        elif self.blocks:
             out = _sampling.draw_in_blocks(self.init, key, self.shape, self.dtype)
         elif isinstance(self.init, Init):
             out = self.init._generate(key, self.shape, self.dtype)
@@ -328,7 +345,9 @@ def _with_path(e: Exception, path: str, init: Any) -> Exception:
     return type(e)(f"{e} (leaf {path!r}, initializer {init!r})")
 
 
-def _check_leaf(init: Any, leaf: _Leaf, key: Any) -> tuple[tuple[int, ...], np.dtype]:
+def _check_leaf(
+    init: Any, leaf: _Leaf, key: Any, signature: Signature | None
+) -> tuple[tuple[int, ...], np.dtype]:
     """Checks one (initializer, leaf) pair in Python, before anything is traced."""
     if leaf.spec is None:
         raise _errors.bad_type(
@@ -337,21 +356,27 @@ def _check_leaf(init: Any, leaf: _Leaf, key: Any) -> tuple[tuple[int, ...], np.d
             leaf.leaf,
         )
     shape = tuple(leaf.spec.shape)
+    call_shape = shape
     try:
+        if signature is not None:
+            _signature.check(signature, shape, leaf.path)
+            init, call_shape, per_layer = _signature.plan(init, signature, shape)
+            if per_layer:
+                call_shape = signature.shape
         if isinstance(init, Init):
             dtype = _checks.resolve_dtype(leaf.spec.dtype, init.dtype, init.dtype_kind)
-            init._check(shape, dtype)
+            init._check(call_shape, dtype)
         else:
             dtype = np.dtype(leaf.spec.dtype)
-            out = jax.eval_shape(lambda k: init(k, shape, dtype), key)
+            out = jax.eval_shape(lambda k: init(k, call_shape, dtype), key)
             if not (
                 isinstance(out, jax.ShapeDtypeStruct)
-                and out.shape == shape
+                and out.shape == call_shape
                 and out.dtype == dtype
             ):
                 raise _errors.bad_value(
                     "initializer",
-                    f"a callable returning an array of shape {shape} and dtype "
+                    f"a callable returning an array of shape {call_shape} and dtype "
                     f"{dtype} for this leaf",
                     out,
                 )
@@ -421,54 +446,234 @@ def _progress_bar(progress: bool | None, total: int) -> Any:
     return None if bar.disable else bar
 
 
-def _run(
+@dataclasses.dataclass(frozen=True)
+class Planned:
+    """What one leaf gets: the one leaf plan ``materialize``, ``reinit`` and
+    ``jinit.flax.table`` share.
+
+    ``rule`` is the regex that matched (``"default"`` for ``default=``), or None
+    for a leaf that is kept as it is (``reinit``'s unmatched leaves); ``init`` is
+    the initializer after ``for_leaf``; ``signature`` how the module calls it.
+    """
+
+    index: int
+    path: str
+    rule: str | None
+    init: Any
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    signature: Signature | None
+    sharding: Sharding | None
+
+
+def _is_builder(init: Any) -> bool:
+    """A jinit builder function (``jinit.he_normal``) passed without calling it."""
+    if not isinstance(init, types.FunctionType):
+        return False
+    if not getattr(init, "__module__", "").startswith("jinit"):
+        return False
+    params = list(inspect.signature(init).parameters)
+    return not params or params[0] != "key"
+
+
+def check_rule(arg: str, init: Any) -> None:
+    """Checks that a rule's value is an initializer (not a builder left uncalled)."""
+    if _is_builder(init):
+        raise TypeError(
+            f"`{arg}` must be an initializer; got the builder "
+            f"{init.__name__}, which makes one: call it, e.g. {init.__name__}()."
+        )
+    _check_init(arg, init)
+
+
+def _signatures(
+    leaves: list[_Leaf], stacked: Mapping[str, Any] | None
+) -> list[Signature | None]:
+    """Each leaf's signature: its own, else one from ``stacked`` (regex -> axes)."""
+    if stacked is None:
+        return [_signature.signature_of(leaf.spec) for leaf in leaves]
+    if not isinstance(stacked, Mapping):
+        raise _errors.bad_type(
+            "stacked", "a mapping from path regex to stacked axes", stacked
+        )
+    compiled = [(re.compile(p), axes) for p, axes in stacked.items()]
+    out = []
+    for leaf in leaves:
+        sig = _signature.signature_of(leaf.spec)
+        if sig is None and leaf.spec is not None:
+            axes = _match(compiled, leaf.path)
+            if axes is not None:
+                try:
+                    sig = _signature.stacked_signature(tuple(leaf.spec.shape), axes)
+                except ValueError as e:
+                    raise _with_path(e, leaf.path, axes) from None
+        out.append(sig)
+    return out
+
+
+def _check_sharding(sharding: Any, shape: tuple[int, ...], path: str) -> None:
+    """A sharding that can hold a leaf of ``shape`` (rank and divisibility)."""
+    if sharding is None:
+        return
+    spec = getattr(sharding, "spec", None)
+    if spec is not None and len(spec) > len(shape):
+        raise _errors.bad_value(
+            f"shardings[{path!r}]",
+            f"a sharding whose PartitionSpec has at most {len(shape)} entries "
+            f"(the leaf's shape is {shape})",
+            spec,
+        )
+    try:
+        sharding.shard_shape(shape)
+    except Exception as e:  # JAX's own wording of what does not divide
+        raise _errors.bad_value(
+            f"shardings[{path!r}]",
+            f"a sharding that divides the leaf's shape {shape}",
+            f"{sharding} ({e})",
+        ) from None
+
+
+def _warn_guessed_layouts(planned: list[Planned]) -> None:
+    guessed = [
+        p.path
+        for p in planned
+        if p.signature is None
+        and len(p.shape) >= 3
+        and isinstance(p.init, VarianceScaling)
+        and (p.init.in_axis, p.init.out_axis, p.init.batch_axis) == (-2, -1, ())
+    ]
+    if guessed:
+        shown = ", ".join(repr(p) for p in guessed[:3])
+        more = f" and {len(guessed) - 3} more" if len(guessed) > 3 else ""
+        warnings.warn(
+            f"{len(guessed)} leaves of 3+ dimensions ({shown}{more}) take their "
+            "fans from the stored shape's last two axes; if any is stacked "
+            "(nn.scan, vmap) or reshaped (DenseGeneral), pass "
+            "jinit.flax.abstract(...) or stacked={regex: axes}; stacked={} "
+            "says the stored layouts are right.",
+            LayoutWarning,
+            stacklevel=3,
+        )
+
+
+class LayoutWarning(UserWarning):
+    """Fans read off stored shapes where the model's layout was not given."""
+
+
+_ABSTRACT_KEY = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
+
+
+def plan_leaves(
     leaves: list[_Leaf],
-    inits: list[Any],
-    shardings: list[Any],
-    key: Any,
-    progress: bool | None,
-) -> dict[int, jax.Array]:
-    """Draws the leaves whose initializer is not None; returns index -> array."""
-    _checks.check_key(key)
+    rules: Rules,
+    *,
+    default: Callable[..., Any] | None = None,
+    shardings: ShardingsLike = None,
+    stacked: Mapping[str, Any] | None = None,
+    keep_unmatched: bool = False,
+    key: Any = None,
+) -> list[Planned]:
+    """The plan of every leaf, checked in Python; raises where a draw would fail.
+
+    Unmatched leaves are an error (listing them all), or, with
+    ``keep_unmatched``, planned with ``rule=None`` and ``init=None``.
+    """
+    compiled = _compile_rules(rules)
+    if default is not None:
+        check_rule("default", default)
+    matched = [_match_rule(compiled, leaf.path) for leaf in leaves]
+    if default is not None:
+        matched = [
+            (r, i) if i is not None else ("default", default) for r, i in matched
+        ]
+    unmatched = [
+        leaf.path for leaf, (_, i) in zip(leaves, matched, strict=True) if i is None
+    ]
+    if unmatched and not keep_unmatched:
+        raise _unmatched_error(unmatched)
+    if unmatched and len(unmatched) == len(leaves):
+        raise _errors.bad_value(
+            "rules",
+            "a mapping whose regexes match at least one leaf path",
+            [leaf.path for leaf in leaves][:50],
+        )
+    signatures = _signatures(leaves, stacked)
+    if shardings is None:
+        per_leaf = [_own_sharding(leaf) for leaf in leaves]
+    else:
+        per_leaf = _shardings_by_path(shardings, leaves)
+    specs = {leaf.path: leaf.spec for leaf in leaves if leaf.spec is not None}
+    check_key = _ABSTRACT_KEY if key is None else key
+    planned = []
+    for i, (leaf, (rule, init), sig, sharding) in enumerate(
+        zip(leaves, matched, signatures, per_leaf, strict=True)
+    ):
+        if init is None:
+            kept = Planned(i, leaf.path, None, None, (), np.dtype("V"), sig, None)
+            planned.append(kept)
+            continue
+        for_leaf = getattr(init, "for_leaf", None)
+        if callable(for_leaf):
+            init = for_leaf(leaf.path, specs)
+            check_rule(f"for_leaf({leaf.path!r})", init)
+        shape, dtype = _check_leaf(init, leaf, check_key, sig)
+        _check_sharding(sharding, shape, leaf.path)
+        planned.append(Planned(i, leaf.path, rule, init, shape, dtype, sig, sharding))
+    if stacked is None:
+        _warn_guessed_layouts([p for p in planned if p.rule is not None])
+    return planned
+
+
+def _match_rule(
+    rules: list[tuple[re.Pattern[str], Any]], path: str
+) -> tuple[str | None, Any]:
+    for regex, init in rules:
+        if regex.fullmatch(path):
+            return regex.pattern, init
+    return None, None
+
+
+def _group(p: Planned, key: Any, traced: bool) -> _Group:
+    """The compiled-function group of a planned leaf (and whether it uses blocks)."""
+    init, draw_shape, per_layer = p.init, p.shape, False
+    if p.signature is not None:
+        init, draw_shape, per_layer = _signature.plan(p.init, p.signature, p.shape)
+    blocks = (
+        isinstance(init, Init)
+        and not per_layer
+        and not traced
+        and _sampling.can_draw_in_blocks(init, draw_shape, p.dtype, key, p.sharding)
+    )
+    exact = _sampling.static(p.init) if isinstance(p.init, Init) else None
+    return _Group(
+        _hashable(p.init), p.shape, p.dtype, p.sharding, exact, blocks, p.signature
+    )
+
+
+def _check_progress(progress: Any) -> None:
     if progress is not None and not isinstance(progress, bool):
         raise _errors.bad_type("progress", "True, False or None", progress)
-    specs = {leaf.path: leaf.spec for leaf in leaves if leaf.spec is not None}
+
+
+def _draw(planned: list[Planned], key: Any, progress: bool | None) -> dict[int, Any]:
+    """Draws every planned leaf that has an initializer; returns index -> array."""
     if _checks.is_typed_key(key):
         impl, key_data = jax.random.key_impl(key), jax.random.key_data(key)
     else:
         impl, key_data = None, key
     # Under a trace, the caller's program may shard a leaf: no blocks there.
     traced = isinstance(key_data, jax.core.Tracer)
-    plan = []
-    for i, (leaf, init, sharding) in enumerate(
-        zip(leaves, inits, shardings, strict=True)
-    ):
-        if init is None:
-            continue
-        for_leaf = getattr(init, "for_leaf", None)
-        if callable(for_leaf):
-            init = for_leaf(leaf.path, specs)
-            _check_init(f"for_leaf({leaf.path!r})", init)
-        shape, dtype = _check_leaf(init, leaf, key)
-        jinit_init = isinstance(init, Init)
-        blocks = (
-            jinit_init
-            and not traced
-            and _sampling.can_draw_in_blocks(init, shape, dtype, key, sharding)
-        )
-        exact = _sampling.static(init) if jinit_init else None
-        group = _Group(_hashable(init), shape, dtype, sharding, exact, blocks)
-        plan.append((i, group))
-    hashes = np.array([path_hash(leaves[i].path) for i, _ in plan], np.uint32)
-    hashes = hashes.reshape(-1, 2)
+    drawn = [p for p in planned if p.init is not None]
+    todo = [(p.index, _group(p, key, traced)) for p in drawn]
+    hashes = np.array([path_hash(p.path) for p in drawn], np.uint32).reshape(-1, 2)
     if traced:
         keys = _fold_paths(impl, key_data, hashes)
     else:
         keys = np.asarray(_fold_paths_jit(impl, np.asarray(key_data), hashes))
-    total = sum(group.nbytes for _, group in plan)
+    total = sum(group.nbytes for _, group in todo)
     bar = None if traced else _progress_bar(progress, total)
     out: dict[int, jax.Array] = {}
-    for (i, group), leaf_key in zip(plan, keys, strict=True):
+    for (i, group), leaf_key in zip(todo, keys, strict=True):
         if traced:
             array = _draw_leaf(group, impl, leaf_key)
             if group.sharding is not None:
@@ -497,6 +702,7 @@ def materialize(
     *,
     default: Callable[..., Any] | None = None,
     shardings: ShardingsLike = None,
+    stacked: Mapping[str, Any] | None = None,
     progress: bool | None = None,
 ) -> Any:
     r"""Initializes every leaf of an abstract tree by path rules, sharded, in place.
@@ -578,29 +784,25 @@ def materialize(
       >>> params["dense"]["kernel"].shape
       (4, 3)
     """
-    compiled = _compile_rules(rules)
-    if default is not None:
-        _check_init("default", default)
+    _checks.check_key(key)
+    _check_progress(progress)
     leaves, treedef = _flatten(tree)
-    inits = []
-    unmatched = []
-    for leaf in leaves:
-        init = _match(compiled, leaf.path)
-        if init is None:
-            init = default
-        if init is None:
-            unmatched.append(leaf.path)
-        inits.append(init)
-    if unmatched:
-        raise _unmatched_error(unmatched)
-    arrays = _run(leaves, inits, _shardings_by_path(shardings, leaves), key, progress)
+    planned = plan_leaves(
+        leaves, rules, default=default, shardings=shardings, stacked=stacked, key=key
+    )
+    arrays = _draw(planned, key, progress)
     return jax.tree_util.tree_unflatten(
         treedef, [leaf.rebuild(arrays[i]) for i, leaf in enumerate(leaves)]
     )
 
 
 def reinit(
-    tree: Any, key: jax.Array, rules: Rules, *, progress: bool | None = None
+    tree: Any,
+    key: jax.Array,
+    rules: Rules,
+    *,
+    stacked: Mapping[str, Any] | None = None,
+    progress: bool | None = None,
 ) -> Any:
     """Redraws the leaves whose path a rule matches; every other leaf is kept as is.
 
@@ -624,16 +826,23 @@ def reinit(
       ValueError: no rule matches any leaf (the paths are listed), a bad regex.
       TypeError: a rule that is not callable.
     """
-    compiled = _compile_rules(rules)
+    _checks.check_key(key)
+    _check_progress(progress)
     leaves, treedef = _flatten(tree)
-    inits = [_match(compiled, leaf.path) for leaf in leaves]
-    if all(init is None for init in inits):
-        shown = [leaf.path for leaf in leaves][:50]
+    planned = plan_leaves(leaves, rules, stacked=stacked, keep_unmatched=True, key=key)
+    abstract = [
+        p.path
+        for p, leaf in zip(planned, leaves, strict=True)
+        if p.init is None and not isinstance(_value(leaf.leaf), jax.Array | np.ndarray)
+    ]
+    if abstract:
         raise _errors.bad_value(
-            "rules", "a mapping whose regexes match at least one leaf path", shown
+            "tree",
+            "a tree of arrays (reinit returns unmatched leaves as they are; to "
+            "fill an abstract tree use jinit.materialize)",
+            f"abstract or non-array leaves no rule matches: {abstract[:10]}",
         )
-    shardings = [_own_sharding(leaf) for leaf in leaves]
-    arrays = _run(leaves, inits, shardings, key, progress)
+    arrays = _draw(planned, key, progress)
     return jax.tree_util.tree_unflatten(
         treedef,
         [
@@ -641,3 +850,10 @@ def reinit(
             for i, leaf in enumerate(leaves)
         ],
     )
+
+
+def _value(x: Any) -> Any:
+    if _is_box(x):
+        inner = jax.tree_util.tree_leaves(x)
+        return inner[0] if len(inner) == 1 else None
+    return x

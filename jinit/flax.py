@@ -25,7 +25,7 @@ from typing import Any, Literal
 import jax
 import numpy as np
 
-from . import _errors, _tree
+from . import _errors, _signature, _tree
 from . import torch as _torch
 from ._constant import Constant, ones, zeros
 from ._distributions import Normal, TruncatedNormal, Uniform
@@ -36,6 +36,8 @@ from ._variance import VarianceScaling, _denominator, variance_scaling
 __all__ = [
     "FRAMEWORKS",
     "PerLeaf",
+    "abstract",
+    "declared",
     "defaults",
     "format_table",
     "linen_partitioning",
@@ -45,6 +47,82 @@ __all__ = [
 
 Framework = Literal["torch", "keras", "flax"]
 FRAMEWORKS: tuple[str, ...] = ("torch", "keras", "flax")
+
+# ----------------------------------------------------------------------------
+# Abstract models whose leaves know how their module initializes them.
+
+
+def abstract(model: Any, *args: Any, rngs: Any = None, **kwargs: Any) -> Any:
+    """The model's abstract variables, each parameter carrying its init signature.
+
+    For a linen module, the tree of ``jax.eval_shape(model.init, rngs, *args,
+    **kwargs)``; for nnx, ``abstract(make_model)`` with a function that builds the
+    module is ``nnx.eval_shape(make_model)``. Nothing is allocated. Every
+    parameter's ``jax.ShapeDtypeStruct`` becomes a :class:`jinit.Abstract`
+    (still a ``ShapeDtypeStruct``) whose ``signature``
+    (:class:`jinit.Signature`) records what the module does: the shape its
+    initializer is called with (``DenseGeneral``'s flattened kernel), the axes
+    ``nn.scan``/``nn.vmap``/``nnx.vmap``/``nnx.scan`` stacked, the initializer it
+    declared, its module and role. :func:`jinit.materialize` and
+    :func:`jinit.reinit` then draw every rule's initializer per layer with the
+    module's call shape and fans, and :func:`table` shows them.
+
+    Args:
+      model: a ``flax.linen.Module``, or a function of no arguments returning a
+        ``flax.nnx.Module``.
+      *args, **kwargs: the arguments of ``model.init`` after the key (linen).
+      rngs: the key, or dict of keys, ``model.init`` gets (linen; default
+        ``jax.random.key(0)``: only shapes are computed).
+
+    Returns:
+      linen: the variables dict ``model.init`` would return, abstract. nnx: the
+      abstract module (``nnx.split`` it for its state).
+
+    Raises:
+      TypeError: ``model`` is neither.
+
+    Example:
+      >>> abstract = jinit.flax.abstract(model, tokens)   # nn.scan-stacked blocks too
+      >>> params = jinit.materialize(abstract, key, jinit.flax.defaults("flax"))
+    """
+    from flax import linen as nn
+
+    from . import _flax_abstract
+
+    if isinstance(model, nn.Module):
+        rngs = jax.random.key(0) if rngs is None else rngs
+        return _flax_abstract.linen(model, args, kwargs, rngs)
+    if callable(model) and not args and not kwargs and rngs is None:
+        return _flax_abstract.nnx(model)
+    raise _errors.bad_type(
+        "model",
+        "a flax.linen.Module (with its init arguments), or a function of no "
+        "arguments that builds a flax.nnx.Module",
+        model,
+    )
+
+
+def _declared(path: str, leaves: Mapping[str, Any]) -> Any:
+    sig = _signature.signature_of(leaves.get(path))
+    if sig is None or sig.init is None:
+        raise _errors.bad_value(
+            f"leaf {path!r}",
+            "a leaf of jinit.flax.abstract(...) with the initializer its module "
+            "declared",
+            leaves.get(path),
+        )
+    return sig.init
+
+
+def declared() -> PerLeaf:
+    """A rule that draws each parameter with the initializer its module declared.
+
+    ``{r".*": jinit.flax.declared()}`` on :func:`abstract` leaves gives the
+    model's own laws (drawn by jinit's path keys, per layer with the module's
+    call shape), and lets other rules override some of them.
+    """
+    return PerLeaf("declared", _declared)
+
 
 # ----------------------------------------------------------------------------
 # Presets.
@@ -111,20 +189,104 @@ def _attention_axes(path: str, leaves: Mapping[str, Any]) -> dict[str, Any] | No
     return {"in_axis": 0, "out_axis": (1, 2)}
 
 
+def _sig(path: str, leaves: Mapping[str, Any]) -> _signature.Signature | None:
+    return _signature.signature_of(leaves.get(path))
+
+
+def _short_name(qualified: str) -> str:
+    return qualified.rsplit(".", 1)[-1]
+
+
+_ATTENTION_MODULES = ("MultiHeadDotProductAttention", "MultiHeadAttention")
+
+
+def _attention_projection(path: str, leaves: Mapping[str, Any]) -> str | None:
+    """``"qkv"`` or ``"out"`` for an attention projection's leaf, else None."""
+    sig = _sig(path, leaves)
+    if sig is None:
+        axes = _attention_axes(_sibling(path, "kernel"), leaves)
+        if axes is None:
+            return None
+        return "out" if path.split("/")[-2] == "out" else "qkv"
+    if not sig.parents or _short_name(sig.parents[-1]) not in _ATTENTION_MODULES:
+        return None
+    return "out" if path.split("/")[-2] == "out" else "qkv"
+
+
+def _hidden(path: str, leaves: Mapping[str, Any]) -> int | None:
+    """The hidden size of the recurrent cell a leaf is in: its recurrent kernel's input."""
+    sig = _sig(path, leaves)
+    if sig is None or not sig.cell:
+        return None
+    prefix = path.rsplit("/", 2)[0] + "/"
+    for other, leaf in leaves.items():
+        s = _signature.signature_of(leaf)
+        if (
+            other.startswith(prefix)
+            and s is not None
+            and s.cell == sig.cell
+            and s.role == "recurrent_kernel"
+        ):
+            return s.shape[-2]
+    return None
+
+
 def _kernel_rule(name: str, dense: Any) -> PerLeaf:
     def choose(path, leaves):
+        if _sig(path, leaves) is not None:
+            return dense  # drawn with the module's call shape and fans
         axes = _attention_axes(path, leaves)
         return dense if axes is None else dataclasses.replace(dense, **axes)
 
     return PerLeaf(name, choose)
 
 
+def _stored_axes(init: VarianceScaling, path: str, leaves: Mapping[str, Any]) -> Any:
+    """``init`` with fans from one layer's stored shape (the last two axes).
+
+    Keras computes fans on the layout it stores, by its last two axes (an
+    ``EinsumDense`` kernel ``(d, heads, head_dim)`` has fan_in ``d * heads``),
+    not on Flax's flattened call; axes named explicitly refer to that layout.
+    """
+    sig = _sig(path, leaves)
+    if sig is None:
+        return init
+    layer = sig.layer_shape(tuple(leaves[path].shape))
+    if len(layer) < 2 or layer == sig.shape:
+        return init  # called as stored: the same fans
+    n = len(layer)
+    return dataclasses.replace(init, in_axis=(n - 2,), out_axis=(n - 1,))
+
+
+def _rnn_uniform(path: str, leaves: Mapping[str, Any]) -> Any | None:
+    """PyTorch's RNN law, U(+-1/sqrt(hidden)), for a leaf of a recurrent cell."""
+    hidden = _hidden(path, leaves)
+    if hidden is None:
+        return None
+    bound = 1.0 / math.sqrt(hidden)
+    return Uniform(-bound, bound)
+
+
+def _is_transposed_conv(sig: _signature.Signature | None) -> bool:
+    return sig is not None and _short_name(sig.module) == "ConvTranspose"
+
+
 def _torch_bias(path: str, leaves: Mapping[str, Any]) -> Any:
-    if _attention_axes(path, leaves) is not None:
+    rnn = _rnn_uniform(path, leaves)
+    if rnn is not None:
+        return rnn  # nn.LSTM/GRU/RNN: every bias U(+-1/sqrt(hidden))
+    if _attention_projection(path, leaves) is not None:
         return zeros  # nn.MultiheadAttention: in_proj_bias = out_proj.bias = 0
+    sig = _sig(path, leaves)
+    if sig is not None:
+        if sig.fan_in is None:
+            return zeros  # a norm's bias (LayerNorm, BatchNorm, GroupNorm): zeros
+        # PyTorch's ConvTranspose weight is (in, out, *k): its fan_in is out * k.
+        fan_in = sig.fan_out if _is_transposed_conv(sig) else sig.fan_in
+        return _torch.bias_default(fan_in=fan_in)
     if _sibling(path, "kernel") in leaves:
         return _torch.bias_default().for_leaf(path, leaves)
-    return zeros  # a norm's bias (LayerNorm, BatchNorm, GroupNorm): zeros
+    return zeros
 
 
 def _rules(framework: str) -> dict[str, Any]:
@@ -146,10 +308,12 @@ def _rules(framework: str) -> dict[str, Any]:
             _ANY + "var": ones,
         }
     if framework == "keras":
+        glorot = variance_scaling(1.0, "fan_avg", "uniform")
         return {
             _RECURRENT: orthogonal(),
-            # Keras' own fans for EinsumDense kernels are the default axes'.
-            _ANY + "kernel": variance_scaling(1.0, "fan_avg", "uniform"),
+            _ANY + "kernel": PerLeaf(
+                "keras_kernel", lambda path, leaves: _stored_axes(glorot, path, leaves)
+            ),
             _ANY + "hf/bias": ones,  # LSTM(unit_forget_bias=True)
             _ANY + "bias": zeros,
             _ANY + "embedding": Uniform(-0.05, 0.05),  # Embedding("uniform")
@@ -161,19 +325,34 @@ def _rules(framework: str) -> dict[str, Any]:
     # nn.MultiheadAttention: xavier_uniform_ on the packed (3d, d) in_proj, i.e.
     # variance 2 / (d + 3d) = 0.5 / fan_in; out_proj is an nn.Linear.
     qkv = variance_scaling(0.5, "fan_in", "uniform")
+    # nn.ConvTranspose: the same kaiming_uniform_(a=sqrt(5)), on a weight whose
+    # fan_in is Flax's fan_out.
+    transposed = variance_scaling(1.0 / 3, "fan_out", "uniform")
 
     def torch_kernel(path, leaves):
-        axes = _attention_axes(path, leaves)
-        if axes is None:
-            return linear
-        base = linear if path.split("/")[-2] == "out" else qkv
-        return dataclasses.replace(base, **axes)
+        rnn = _rnn_uniform(path, leaves)
+        if rnn is not None:
+            return rnn
+        projection = _attention_projection(path, leaves)
+        sig = _sig(path, leaves)
+        if projection is not None:
+            base = linear if projection == "out" else qkv
+            axes = _attention_axes(path, leaves) if sig is None else None
+            return base if axes is None else dataclasses.replace(base, **axes)
+        return transposed if _is_transposed_conv(sig) else linear
+
+    def torch_recurrent(path, leaves):
+        return _rnn_uniform(path, leaves) or linear
+
+    def torch_input(path, leaves):
+        rnn = _rnn_uniform(path, leaves)
+        return rnn or variance_scaling(1.0 / 3, "fan_out", "uniform")
 
     return {
         # nn.LSTM/GRU/RNN: every weight U(+-1/sqrt(hidden)): hidden is the fan_in
         # of a recurrent kernel (hidden, hidden) and the fan_out of an input one.
-        _RECURRENT: linear,
-        _INPUT: variance_scaling(1.0 / 3, "fan_out", "uniform"),
+        _RECURRENT: PerLeaf("torch_recurrent", torch_recurrent),
+        _INPUT: PerLeaf("torch_input", torch_input),
         _ANY + "kernel": PerLeaf("torch_kernel", torch_kernel),
         _ANY + "bias": PerLeaf("torch_bias", _torch_bias),
         _ANY + "embedding": _torch.embedding_default(),
@@ -400,66 +579,63 @@ def _law_std(init: Any, shape: tuple[int, ...]) -> float | None:
     return None
 
 
-def _fans(init: Any, shape: tuple[int, ...]) -> tuple[float, float]:
-    axes = {
-        a: getattr(init, a)
-        for a in ("in_axis", "out_axis", "batch_axis")
-        if hasattr(init, a)
-    }
-    try:
-        return compute_fans(shape, **axes)
-    except ValueError:
-        return compute_fans(shape)
+def _row_law(p: _tree.Planned) -> tuple[tuple[int, ...], float, float, Any]:
+    """``(call shape, fan_in, fan_out, std)`` of a planned leaf."""
+    if p.signature is None:
+        fan_in, fan_out = _signature.fans(p.init, None, p.shape)
+        return p.shape, fan_in, fan_out, _law_std(p.init, p.shape)
+    init, draw_shape, per_layer = _signature.plan(p.init, p.signature, p.shape)
+    fan_in, fan_out = _signature.fans(p.init, p.signature, p.shape)
+    call = p.signature.shape
+    std = _law_std(p.init, call) if per_layer else _law_std(init, draw_shape)
+    return call, fan_in, fan_out, std
 
 
 def table(
-    tree: Any, rules: Any, *, default: Callable[..., Any] | None = None
+    tree: Any,
+    rules: Any,
+    *,
+    default: Callable[..., Any] | None = None,
+    stacked: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per parameter: what ``jinit.materialize(tree, key, rules)`` draws.
 
-    Each row is a dict with ``path``, ``shape``, ``dtype``, ``rule`` (the regex
-    that matched, or ``"default"``, or None), ``init`` (the initializer, after
-    ``for_leaf``), ``fan_in`` and ``fan_out`` (by :func:`jinit.compute_fans`, with
-    the initializer's axes if it has any) and ``std``, the std of the law the
-    leaf is drawn from (None where it is not a simple number: identity, dirac, a
-    foreign callable). Paths and rule matching are ``materialize``'s.
+    Each row is a dict with ``path``, ``shape`` (stored), ``call`` (the shape the
+    initializer is called with, per layer: a ``DenseGeneral`` kernel's 2-D
+    shape), ``stacked`` (the stacked axes of ``nn.scan``/``vmap`` layers),
+    ``dtype``, ``rule`` (the regex that matched, or ``"default"``), ``init`` (the
+    initializer, after ``for_leaf``), ``fan_in`` and ``fan_out`` (the fans it
+    uses, per layer) and ``std``, the std of the law the leaf is drawn from (None
+    where it is not a simple number: identity, dirac, a foreign callable).
+
+    The rows come from ``materialize``'s own plan, so the table raises exactly
+    where ``materialize`` would (unmatched leaves, an initializer that cannot
+    fill a leaf). Leaves of :func:`abstract` trees carry their signatures.
 
     Args:
-      tree: an abstract or concrete tree (linen variables, nnx state, a dict of
-        ``jax.ShapeDtypeStruct``).
+      tree: an abstract or concrete tree (:func:`abstract`, linen variables,
+        nnx state, a dict of ``jax.ShapeDtypeStruct``).
       rules: rules as for ``materialize`` (e.g. :func:`defaults`).
       default: the initializer of unmatched leaves.
+      stacked: stacked axes by path regex, as for ``materialize``.
 
     Returns:
       A list of dicts, in the tree's leaf order.
     """
-    compiled = _tree._compile_rules(rules)
     leaves, _ = _tree._flatten(tree)
-    specs = {leaf.path: leaf.spec for leaf in leaves if leaf.spec is not None}
+    planned = _tree.plan_leaves(leaves, rules, default=default, stacked=stacked)
     rows = []
-    for leaf in leaves:
-        rule, init = None, None
-        for regex, candidate in compiled:
-            if regex.fullmatch(leaf.path):
-                rule, init = regex.pattern, candidate
-                break
-        if init is None and default is not None:
-            rule, init = "default", default
-        for_leaf = getattr(init, "for_leaf", None)
-        if callable(for_leaf):
-            init = for_leaf(leaf.path, specs)
-        shape = tuple(leaf.spec.shape) if leaf.spec is not None else None
-        fan_in = fan_out = std = None
-        if shape is not None:
-            fan_in, fan_out = _fans(init, shape)
-            std = _law_std(init, shape)
+    for p in planned:
+        call, fan_in, fan_out, std = _row_law(p)
         rows.append(
             {
-                "path": leaf.path,
-                "shape": shape,
-                "dtype": None if leaf.spec is None else np.dtype(leaf.spec.dtype).name,
-                "rule": rule,
-                "init": init,
+                "path": p.path,
+                "shape": p.shape,
+                "call": call,
+                "stacked": () if p.signature is None else p.signature.stacked,
+                "dtype": p.dtype.name,
+                "rule": p.rule,
+                "init": p.init,
                 "fan_in": fan_in,
                 "fan_out": fan_out,
                 "std": std,
@@ -468,13 +644,26 @@ def table(
     return rows
 
 
-_COLUMNS = ("path", "shape", "dtype", "rule", "init", "fan_in", "fan_out", "std")
+_COLUMNS = (
+    "path",
+    "shape",
+    "call",
+    "stacked",
+    "dtype",
+    "rule",
+    "init",
+    "fan_in",
+    "fan_out",
+    "std",
+)
 
 
 def _cell(key: str, value: Any) -> str:
     if value is None:
         return "-"
-    if key == "shape":
+    if key in ("shape", "call", "stacked"):
+        if key == "stacked" and not value:
+            return "-"
         return "(" + ", ".join(map(str, value)) + ("," if len(value) == 1 else "") + ")"
     if key in ("fan_in", "fan_out"):
         return f"{value:g}"

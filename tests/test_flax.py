@@ -3,6 +3,8 @@ partitioned initializers on 8 simulated CPU devices; the per-parameter table."""
 
 from __future__ import annotations
 
+import functools
+
 import math
 from unittest import mock
 
@@ -43,7 +45,7 @@ class _Linen(nn.Module):
 def _abstract_linen():
     tokens = jnp.zeros((2, 4), jnp.int32)
     image = jnp.zeros((2, 6, 6, 6))
-    return jax.eval_shape(_Linen().init, jax.random.key(0), tokens, image)
+    return jf.abstract(_Linen(), tokens, image)
 
 
 def _rows(framework):
@@ -199,12 +201,15 @@ def _field_default(cls, name):
 )
 def test_flax_preset_equals_flax_defaults(path, reference, flat):
     row = _rows("flax")[path]
+    assert row["call"] == (flat or row["shape"])  # the shape Flax calls it with
     key = jax.random.key(3)
-    ours = row["init"](key, row["shape"], jnp.float32)
+    params = jinit.materialize(_abstract_linen(), key, jf.defaults("flax"))
+    ours = functools.reduce(lambda t, k: t[k], path.split("/"), params)
     theirs = jax.jit(reference, static_argnums=(1, 2))(
-        key, flat or row["shape"], jnp.float32
+        leaf_key(key, path), flat or row["shape"], jnp.float32
     )
-    # Equal up to XLA's fusion rounding (FACTS.md: <= 2 ulp between compilations).
+    # Flax's own initializer at its call shape, reshaped as Flax reshapes it;
+    # equal up to XLA's fusion rounding (FACTS.md: <= 2 ulp between compilations).
     assert ulp_distance(ours, np.reshape(theirs, row["shape"])) <= 2
 
 
@@ -365,7 +370,9 @@ def test_table_rows():
         "other": jax.ShapeDtypeStruct((4, 4), jnp.float32),
     }
     rules = {r".*kernel": jinit.lecun_normal(), r".*bias": jinit.truncated_normal(0.5)}
-    rows = {r["path"]: r for r in jf.table(tree, rules)}
+    rows = {
+        r["path"]: r for r in jf.table(tree, rules, default=jinit.zeros, stacked={})
+    }
     kernel = rows["conv/kernel"]
     assert kernel["shape"] == (3, 3, 16, 32) and kernel["dtype"] == "float32"
     assert (kernel["fan_in"], kernel["fan_out"]) == (144.0, 288.0)
@@ -375,8 +382,12 @@ def test_table_rows():
     assert bias["dtype"] == "bfloat16"
     # std of N(0, 0.5^2) truncated to +-2 sigma: 0.5 * 0.8796...
     assert bias["std"] == pytest.approx(0.5 * 0.87962566103423978, rel=1e-12)
-    assert rows["other"]["rule"] is None and rows["other"]["init"] is None
-    with_default = jf.table(tree, rules, default=jax.nn.initializers.orthogonal())
+    # The table raises where materialize raises.
+    with pytest.raises(ValueError, match="no rule for 2 leaves: 'conv/bias', 'other'"):
+        jf.table(tree, {r".*kernel": jinit.lecun_normal()}, stacked={})
+    with_default = jf.table(
+        tree, rules, default=jax.nn.initializers.orthogonal(), stacked={}
+    )
     assert with_default[-1]["rule"] == "default" and with_default[-1]["std"] is None
 
 
@@ -407,17 +418,21 @@ def test_format_table():
         jf.defaults("torch"),
     )
     markdown = jf.format_table(rows).splitlines()
-    assert (
-        markdown[0] == "| path | shape | dtype | rule | init | fan_in | fan_out | std |"
+    assert markdown[0] == (
+        "| path | shape | call | stacked | dtype | rule | init | fan_in | fan_out "
+        "| std |"
     )
-    assert markdown[2].startswith("| d/kernel | (8, 2) | float32 | (?:.*/)?kernel |")
+    assert markdown[2].startswith(
+        "| d/kernel | (8, 2) | (8, 2) | - | float32 | (?:.*/)?kernel |"
+    )
     assert (
         "VarianceScaling(scale=0.3333, mode='fan_in', distribution='uniform')"
         in (markdown[2])
     )
     text = jf.format_table(rows, style="text").splitlines()
     assert text[0].split() == [
-        "path", "shape", "dtype", "rule", "init", "fan_in", "fan_out", "std"
+        "path", "shape", "call", "stacked", "dtype", "rule", "init", "fan_in",
+        "fan_out", "std",
     ]  # fmt: skip
     assert text[2].split()[-3:] == ["8", "2", "0.2041"]
     with pytest.raises(ValueError, match="`style` must be one of"):

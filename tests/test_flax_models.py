@@ -114,7 +114,7 @@ def _linen(model, x, y, loss, rules=None):
     if rules is None:
         variables = model.init(jax.random.key(1), x)
     else:  # every parameter drawn by a framework preset
-        abstract = jax.eval_shape(model.init, jax.random.key(1), x)
+        abstract = jf.abstract(model, x, rngs=jax.random.key(1))
         variables = jinit.materialize(abstract, jax.random.key(2), rules)
     return _train(lambda p: loss(model.apply(p, x), y), variables)
 
@@ -197,10 +197,11 @@ class NnxLSTM(nnx.Module):
         return self.head(self.rnn(x, initial_carry=(zeros, zeros))[:, -1])
 
 
-def _nnx(model, x, y, loss, rules=None):
-    graph, params, rest = nnx.split(model, nnx.Param, ...)
-    if rules is not None:
-        params = jinit.materialize(params, jax.random.key(2), rules)
+def _nnx(make, x, y, loss, rules=None):
+    graph, params, rest = nnx.split(make(), nnx.Param, ...)
+    if rules is not None:  # every parameter drawn by a preset, per its signature
+        _, abstract, _ = nnx.split(jf.abstract(make), nnx.Param, ...)
+        params = jinit.materialize(abstract, jax.random.key(2), rules)
 
     def loss_fn(p):
         return loss(nnx.merge(graph, p, rest)(x), y)
@@ -209,21 +210,22 @@ def _nnx(model, x, y, loss, rules=None):
 
 
 def test_nnx_mlp():
-    _assert_learns(*_nnx(NnxMLP(nnx.Rngs(1)), X, Y, _mse))
+    _assert_learns(*_nnx(lambda: NnxMLP(nnx.Rngs(1)), X, Y, _mse))
 
 
 def test_nnx_cnn():
-    _assert_learns(*_nnx(NnxCNN(nnx.Rngs(1)), IMAGES, IMAGE_LABELS, _xent))
+    _assert_learns(*_nnx(lambda: NnxCNN(nnx.Rngs(1)), IMAGES, IMAGE_LABELS, _xent))
 
 
 def test_nnx_transformer_block_keras_preset():
     model = NnxBlock(nnx.Rngs(1))
     assert model.attn.query.kernel.shape == (16, 2, 8)  # a LinearGeneral kernel
-    _assert_learns(*_nnx(model, TOKENS, FIRST, _xent, jf.defaults("keras")))
+    make = lambda: NnxBlock(nnx.Rngs(1))  # noqa: E731
+    _assert_learns(*_nnx(make, TOKENS, FIRST, _xent, jf.defaults("keras")))
 
 
 def test_nnx_lstm_orthogonal_recurrent_kernel():
     model = NnxLSTM(nnx.Rngs(1))
     w = model.rnn.cell.hf.kernel[...]
     assert jnp.allclose(w.T @ w, jnp.eye(16), atol=1e-5)
-    _assert_learns(*_nnx(model, SEQ, SEQ_SUM, _mse))
+    _assert_learns(*_nnx(lambda: NnxLSTM(nnx.Rngs(1)), SEQ, SEQ_SUM, _mse))

@@ -436,7 +436,8 @@ def test_flax_linen_model():
         r"params/.*/bias": jinit.zeros,
         r"params/LayerNorm_0/scale": jinit.ones,
     }
-    params = jinit.materialize(abstract, KEY, rules)
+    # A plain eval_shape tree: the conv kernel's stored layout is declared right.
+    params = jinit.materialize(abstract, KEY, rules, stacked={})
     y = model.apply(params, x)
     assert y.shape == (2, 3) and bool(jnp.isfinite(y).all())
     # Dense(3) is built first (Dense_0); the inner Dense(16) is Dense_1.

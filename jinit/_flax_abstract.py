@@ -1,0 +1,473 @@
+"""Learning each Flax parameter's init signature from the model itself.
+
+``abstract`` runs the model's init abstractly (``jax.eval_shape`` for linen,
+``nnx.eval_shape`` for nnx, so nothing is allocated) while recording, for every
+parameter, the shape its declared initializer is called with, the module that
+owns it, and the axes stacking transforms add:
+
+* linen: ``Module.param`` is wrapped for the duration of the call. The wrapper
+  returns the value in a ``flax.core.meta.AxisMetadata`` box, the hook Flax's
+  lifted transforms (``nn.scan``, ``nn.vmap``, ``nn.remat_scan``) call with the
+  index of every axis they add; and the module's ``*_init`` fields are wrapped
+  for the call, so a module that calls its initializer with another shape than
+  it stores (``DenseGeneral`` flattens to 2-D) is seen calling it.
+* nnx: every module class of ``flax.nnx`` whose constructor takes ``*_init``
+  initializers gets them wrapped (defaults and given ones), and each new
+  ``nnx.Variable`` of the ``Param`` kind is paired with the initializer call
+  that made its value; the axes ``nnx.vmap``/``nnx.scan`` add are those the
+  stored shape has beyond the layer's (leading ones first where that is
+  ambiguous).
+
+The boxes and hooks exist only during the call: the tree returned is the one
+Flax returns, with each parameter's ``jax.ShapeDtypeStruct`` replaced by a
+:class:`jinit._signature.Abstract` carrying its signature.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import inspect
+import itertools
+import threading
+from typing import Any
+
+import jax
+import numpy as np
+
+from . import _errors
+from ._fans import compute_fans
+from ._signature import Abstract, Signature
+
+_LOCK = threading.Lock()
+
+
+def _qualname(cls: type) -> str:
+    module = cls.__module__
+    for public in ("flax.linen", "flax.nnx"):
+        if module.startswith(public + "."):
+            module = public
+    return f"{module}.{cls.__qualname__}"
+
+
+# ----------------------------------------------------------------------------
+# What one call of a declared initializer was.
+
+
+@dataclasses.dataclass
+class _Call:
+    """The record of one parameter's creation, completed as transforms stack it."""
+
+    name: str  # the parameter's name ("kernel")
+    owner: str  # the owning module's name in its parent ("ir", "Dense_0")
+    module: str
+    parents: tuple[str, ...]
+    init: Any  # the declared initializer, or the module's own init function
+    shape: tuple[int, ...]  # the call shape
+    layer: tuple[int, ...]  # one layer's stored shape
+    cell: str = ""  # the enclosing recurrent cell's class, if any
+    stacked: tuple[int, ...] = ()
+
+    def add_axis(self, index: int) -> _Call:
+        ndim = len(self.layer) + len(self.stacked)
+        index = index if index >= 0 else index + ndim + 1
+        stacked = tuple(a + (a >= index) for a in self.stacked) + (index,)
+        return dataclasses.replace(self, stacked=tuple(sorted(stacked)))
+
+    def remove_axis(self, index: int) -> _Call:
+        ndim = len(self.layer) + len(self.stacked)
+        index = index if index >= 0 else index + ndim
+        stacked = tuple(a - (a > index) for a in self.stacked if a != index)
+        return dataclasses.replace(self, stacked=stacked)
+
+
+_RNN_CELLS = ("RNNCellBase",)
+
+
+def _is_rnn_cell(cls: type) -> bool:
+    return any(c.__name__ in _RNN_CELLS for c in cls.__mro__)
+
+
+def _role(call: _Call) -> str:
+    """The parameter's role; in a recurrent cell, the layers on h are recurrent."""
+    if call.name not in ("kernel", "bias"):
+        return call.name
+    recurrent = bool(call.cell) and call.owner.startswith(("h", "dense_h"))
+    return ("recurrent_" if recurrent else "") + call.name
+
+
+def _signature(call: _Call) -> Signature:
+    fan_in = fan_out = None
+    if call.name == "kernel" and len(call.shape) >= 2:
+        fan_in, fan_out = compute_fans(call.shape)
+    return Signature(
+        shape=call.shape,
+        stacked=call.stacked,
+        init=call.init,
+        module=call.module,
+        parents=call.parents,
+        role=_role(call),
+        cell=call.cell,
+        fan_in=fan_in,
+        fan_out=fan_out,
+    )
+
+
+def _with_layer_fans(signatures: dict[str, Signature]) -> dict[str, Signature]:
+    """A bias without fans gets those of its sibling kernel (its layer's)."""
+    out = dict(signatures)
+    for path, sig in signatures.items():
+        if sig.role in ("bias", "recurrent_bias") and sig.fan_in is None:
+            kernel = signatures.get(path.rsplit("/", 1)[0] + "/kernel")
+            if kernel is not None and kernel.fan_in is not None:
+                out[path] = dataclasses.replace(
+                    sig, fan_in=kernel.fan_in, fan_out=kernel.fan_out
+                )
+    return out
+
+
+def _recording(calls: list[tuple[str, Any, tuple[int, ...]]], field: str, fn: Any):
+    """``fn``, recording each call's shape into ``calls``."""
+
+    @functools.wraps(fn)
+    def init(key, shape, *args, **kwargs):
+        calls.append((field, fn, tuple(int(d) for d in shape)))
+        return fn(key, shape, *args, **kwargs)
+
+    return init
+
+
+def _pick(
+    calls: list[tuple[str, Any, tuple[int, ...]]], layer: tuple[int, ...]
+) -> tuple[Any, tuple[int, ...]] | None:
+    """The recorded call whose values make ``layer`` (the last one of that size)."""
+    size = int(np.prod(layer))
+    for _, fn, shape in reversed(calls):
+        if int(np.prod(shape)) == size:
+            return fn, shape
+    return None
+
+
+# ----------------------------------------------------------------------------
+# linen.
+
+
+def _linen_box():
+    from flax import struct
+    from flax.core import meta
+
+    class _Box(struct.PyTreeNode, meta.AxisMetadata):  # type: ignore[misc]
+        value: Any
+        call: _Call = struct.field(pytree_node=False)
+
+        def unbox(self):
+            return self.value
+
+        def replace_boxed(self, val):
+            return self.replace(value=val)
+
+        def add_axis(self, index, params):
+            inner = self.value
+            if isinstance(inner, meta.AxisMetadata):
+                inner = inner.add_axis(index, params)
+            return self.replace(value=inner, call=self.call.add_axis(index))
+
+        def remove_axis(self, index, params):
+            inner = self.value
+            if isinstance(inner, meta.AxisMetadata):
+                inner = inner.remove_axis(index, params)
+            return self.replace(value=inner, call=self.call.remove_axis(index))
+
+    return _Box
+
+
+@functools.cache
+def _box_type():
+    return _linen_box()
+
+
+def _parents(module: Any) -> tuple[type, ...]:
+    chain = []
+    parent = getattr(module, "parent", None)
+    while parent is not None and not isinstance(parent, str | type(None)):
+        if hasattr(parent, "scope"):
+            chain.append(type(parent))
+        parent = getattr(parent, "parent", None)
+    return tuple(reversed(chain))
+
+
+@contextlib.contextmanager
+def _recording_linen():
+    from flax import linen as nn
+    from flax.core import meta
+
+    box = _box_type()
+    original = nn.Module.param
+
+    def param(self, name, init_fn, *init_args, unbox=True, **init_kwargs):
+        fields = {}
+        if dataclasses.is_dataclass(self):
+            for f in dataclasses.fields(self):
+                value = getattr(self, f.name, None)
+                if f.name.endswith("_init") and callable(value):
+                    fields[f.name] = value
+        calls: list[tuple[str, Any, tuple[int, ...]]] = []
+        direct = next((v for v in fields.values() if v is init_fn), None)
+
+        def init(key, *args, **kwargs):
+            value = init_fn(key, *args, **kwargs)
+            inner = value.unbox() if isinstance(value, meta.AxisMetadata) else value
+            layer = tuple(int(d) for d in np.shape(inner))
+            if direct is not None and args and _is_shape(args[0], layer):
+                declared, shape = direct, tuple(int(d) for d in args[0])
+            else:
+                picked = _pick(calls, layer)
+                declared, shape = picked if picked is not None else (init_fn, layer)
+            parents = _parents(self)
+            call = _Call(
+                cell=next(
+                    (_qualname(c) for c in (*parents, type(self)) if _is_rnn_cell(c)),
+                    "",
+                ),
+                name=name,
+                owner=str(getattr(self, "name", "") or ""),
+                module=_qualname(type(self)),
+                parents=tuple(_qualname(c) for c in parents),
+                init=declared,
+                shape=shape,
+                layer=layer,
+            )
+            return box(value, call)
+
+        for field, fn in fields.items():
+            object.__setattr__(self, field, _recording(calls, field, fn))
+        try:
+            return original(self, name, init, *init_args, unbox=unbox, **init_kwargs)
+        finally:
+            for field, fn in fields.items():
+                object.__setattr__(self, field, fn)
+
+    with _LOCK:
+        nn.Module.param = param  # type: ignore[method-assign]
+        try:
+            yield box
+        finally:
+            nn.Module.param = original  # type: ignore[method-assign]
+
+
+def _is_shape(x: Any, layer: tuple[int, ...]) -> bool:
+    try:
+        shape = tuple(int(d) for d in x)
+    except TypeError:
+        return False
+    return int(np.prod(shape)) == int(np.prod(layer))
+
+
+def linen(model: Any, args: tuple, kwargs: dict, rngs: Any) -> Any:
+    """``jax.eval_shape(model.init, rngs, *args, **kwargs)``, leaves signed."""
+    from flax.core import meta
+
+    with _recording_linen() as box:
+        tree = jax.eval_shape(
+            lambda r: model.init(r, *args, **kwargs), rngs
+        )  # rngs: a key or a dict of keys
+    flat, treedef = jax.tree_util.tree_flatten_with_path(
+        tree, is_leaf=lambda x: isinstance(x, box)
+    )
+    from ._tree import path_string
+
+    signatures = {}
+    for p, x in flat:
+        if isinstance(x, box):
+            signatures[path_string(p)] = _signature(x.call)
+    signatures = _with_layer_fans(signatures)
+    leaves = []
+    for p, x in flat:
+        if isinstance(x, box):
+            sig = signatures[path_string(p)]
+            inner = x.value
+            if isinstance(inner, meta.AxisMetadata):
+                value = inner.unbox()
+                leaves.append(inner.replace_boxed(_signed(value, sig)))
+            else:
+                leaves.append(_signed(inner, sig))
+        else:
+            leaves.append(x)
+    return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def _signed(value: Any, sig: Signature) -> Abstract:
+    if not isinstance(value, jax.ShapeDtypeStruct):
+        raise _errors.bad_type(
+            "model", "a model whose parameters are arrays", type(value).__name__
+        )
+    return Abstract(value.shape, value.dtype, sharding=value.sharding, signature=sig)
+
+
+# ----------------------------------------------------------------------------
+# nnx.
+
+_PENDING = threading.local()
+
+
+def _nnx_classes() -> list[type]:
+    """Every module class of ``flax.nnx`` (whose constructors take the inits)."""
+    from flax import nnx
+
+    seen, todo = [], [nnx.Module]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            if sub not in seen:
+                seen.append(sub)
+                todo.append(sub)
+    return [
+        c for c in seen if c.__module__.startswith("flax.nnx") and "__init__" in vars(c)
+    ]
+
+
+def _wrap_constructor(cls: type):
+    original = vars(cls)["__init__"]
+    try:
+        params = inspect.signature(original).parameters
+    except (TypeError, ValueError):
+        return None
+    names = [n for n in params if n.endswith("_init")]
+    if not names:
+        return None
+
+    @functools.wraps(original)
+    def __init__(self, *args, **kwargs):
+        bound = inspect.signature(original).bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name in names:
+            fn = bound.arguments.get(name)
+            if callable(fn) and not getattr(fn, "_jinit_recording", False):
+                bound.arguments[name] = _recording_nnx(name, fn)
+        return original(*bound.args, **bound.kwargs)
+
+    return original, __init__
+
+
+def _recording_nnx(field: str, fn: Any):
+    @functools.wraps(fn)
+    def init(key, shape, *args, **kwargs):
+        out = fn(key, shape, *args, **kwargs)
+        pending = getattr(_PENDING, "calls", None)
+        if pending is not None:
+            pending.append((id(out), fn, tuple(int(d) for d in shape)))
+        return out
+
+    init._jinit_recording = True  # type: ignore[attr-defined]
+    return init
+
+
+def _claim(value: Any) -> tuple[Any, tuple[int, ...]] | None:
+    """The pending initializer call that made ``value`` (by identity, else size)."""
+    pending = getattr(_PENDING, "calls", None)
+    if not pending:
+        return None
+    size = int(np.prod(np.shape(value)))
+    for i, (ident, fn, shape) in enumerate(pending):
+        if ident == id(value):
+            del pending[i]
+            return fn, shape
+    for i, (_, fn, shape) in enumerate(pending):
+        if int(np.prod(shape)) == size:
+            del pending[i]
+            return fn, shape
+    return None
+
+
+def _stacked_axes(shape: tuple[int, ...], layer: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes whose removal from ``shape`` leaves ``layer``, leading ones first.
+
+    nnx transforms add axes without telling the Variable which; the first
+    combination in lexicographic order is taken (``nnx.vmap``'s default
+    ``out_axes=0`` is the leading axis), so only stacks whose sizes repeat a
+    layer's dimension next to it are ambiguous, and then leading axes win.
+    """
+    k = len(shape) - len(layer)
+    for axes in itertools.combinations(range(len(shape)), k):
+        if tuple(d for i, d in enumerate(shape) if i not in axes) == layer:
+            return axes
+    raise _errors.bad_value(
+        "model", f"parameters whose stored shape {shape} contains its layer's", layer
+    )
+
+
+@contextlib.contextmanager
+def _recording_nnx_calls():
+    from flax import nnx
+    from flax.nnx import variablelib
+
+    patched = []
+    for cls in _nnx_classes():
+        wrapped = _wrap_constructor(cls)
+        if wrapped is not None:
+            patched.append((cls, wrapped[0]))
+            cls.__init__ = wrapped[1]  # type: ignore[misc]
+    original_variable_init = variablelib.Variable.__init__
+
+    def variable_init(self, value, *args, **metadata):
+        if (
+            isinstance(self, nnx.Param)
+            and "jinit_call" not in metadata
+            and hasattr(value, "shape")
+        ):
+            claimed = _claim(value)
+            if claimed is not None:
+                fn, shape = claimed
+                layer = tuple(int(d) for d in np.shape(value))
+                metadata["jinit_call"] = _Call("", "", "", (), fn, shape, layer)
+        original_variable_init(self, value, *args, **metadata)
+
+    with _LOCK:
+        _PENDING.calls = []
+        variablelib.Variable.__init__ = variable_init  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            variablelib.Variable.__init__ = original_variable_init  # type: ignore[method-assign]
+            for cls, original in patched:
+                cls.__init__ = original  # type: ignore[misc]
+            _PENDING.calls = None
+
+
+def nnx(make_model: Any) -> Any:
+    """``nnx.eval_shape(make_model)``, each ``Param``'s value signed."""
+    from flax import nnx as _nnx
+
+    with _recording_nnx_calls():
+        model = _nnx.eval_shape(make_model)
+    if not isinstance(model, _nnx.Module):
+        raise _errors.bad_type(
+            "model", "a function that returns a flax.nnx.Module", type(model).__name__
+        )
+    nodes = dict(_nnx.iter_graph(model))
+    signatures, variables = {}, {}
+    for path, node in nodes.items():
+        if not isinstance(node, _nnx.Variable) or not node.has_metadata("jinit_call"):
+            continue
+        call = node.get_metadata("jinit_call")
+        parents = [nodes.get(path[:i]) for i in range(len(path))]
+        classes = [type(p) for p in parents if isinstance(p, _nnx.Module)]
+        owner = classes[-1] if classes else type(model)
+        call = dataclasses.replace(
+            call,
+            stacked=_stacked_axes(tuple(node.get_value().shape), call.layer),
+            name=str(path[-1]),
+            owner=str(path[-2]) if len(path) > 1 else "",
+            module=_qualname(owner),
+            parents=tuple(_qualname(c) for c in classes[:-1]),
+            cell=next((_qualname(c) for c in classes if _is_rnn_cell(c)), ""),
+        )
+        key = "/".join(str(p) for p in path)
+        signatures[key] = _signature(call)
+        variables[key] = node
+    for key, sig in _with_layer_fans(signatures).items():
+        node = variables[key]
+        node.del_metadata("jinit_call")
+        node.set_value(_signed(node.get_value(), sig))
+    return model

@@ -1,0 +1,263 @@
+"""Init signatures: how a model's module calls the initializer of each parameter.
+
+A stored parameter does not say how it was made. A ``nn.scan``-stacked kernel
+``(12, 256, 256)`` is twelve ``(256, 256)`` calls; a ``DenseGeneral`` kernel
+``(512, 8, 64)`` is one ``(512, 512)`` call, reshaped; an Equinox ``Linear``
+weight ``(out, in)`` has its fan-in on the last axis. Reading fans off the stored
+shape gets all three wrong. A :class:`Signature` records what the module does,
+learned from the model itself (:func:`jinit.flax.abstract`), and
+:func:`draw` applies any initializer the way the module would have called it.
+
+This module owns that decision: the adapters (Flax, Equinox, Haiku) build
+signatures, and ``jinit.materialize``/``reinit``/``jinit.flax.table`` draw
+through :func:`draw` and :func:`fans`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _checks, _errors, _sampling
+from ._base import Init
+from ._fans import compute_fans
+from ._types import Axis
+from ._variance import VarianceScaling
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """How one parameter's initializer is called by the module that owns it.
+
+    Attributes:
+      shape: the call shape of one layer: the shape the module's initializer is
+        called with (``DenseGeneral``: the flattened 2-D kernel). One layer's
+        stored array is this call's value reshaped (row-major).
+      stacked: the axes of the stored leaf added by stacking (``nn.scan``,
+        ``nn.vmap``, ``nnx.vmap``, ``eqx.filter_vmap``, ``hk.layer_stack``),
+        ascending; each index along them is an independent layer.
+      in_axis, out_axis: the fan axes of the call shape, where an initializer
+        with default axes reads its fans (Flax ``(in, out)``: -2, -1; Equinox
+        and PyTorch ``(out, in)``: -1, -2; a conv ``(out, in, *k)``: 1, 0).
+      init: the initializer the module declared for this parameter, or None.
+      module: the qualified class name of the module that owns it
+        (``"flax.linen.Dense"``).
+      parents: the qualified class names of the enclosing modules, outermost
+        first (a ``GRUCell``'s ``Dense`` has the cell among them).
+      role: ``"kernel"``, ``"recurrent_kernel"``, ``"bias"``,
+        ``"recurrent_bias"``, ``"embedding"``, ``"scale"``, or the parameter's
+        own name for anything else.
+      cell: the qualified class name of the recurrent cell the parameter
+        belongs to (``"flax.linen.GRUCell"``), or ``""``.
+      fan_in, fan_out: the fans of the layer the parameter belongs to (for a
+        bias, its layer's kernel), or None when there is no such layer.
+    """
+
+    shape: tuple[int, ...]
+    stacked: tuple[int, ...] = ()
+    in_axis: Axis = -2
+    out_axis: Axis = -1
+    init: Any = dataclasses.field(default=None, compare=False)
+    module: str = ""
+    parents: tuple[str, ...] = ()
+    role: str = ""
+    cell: str = ""
+    fan_in: float | None = None
+    fan_out: float | None = None
+
+    def layers(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The stacked dimensions of a stored leaf of ``shape``."""
+        return tuple(shape[a] for a in self.stacked)
+
+    def layer_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """One layer's stored shape: ``shape`` without the stacked axes."""
+        return tuple(d for i, d in enumerate(shape) if i not in self.stacked)
+
+
+class Abstract(jax.ShapeDtypeStruct):
+    """A ``jax.ShapeDtypeStruct`` that also carries its parameter's :class:`Signature`.
+
+    It works anywhere a ``ShapeDtypeStruct`` does (``jax.jit(...).lower``,
+    ``jax.eval_shape``, ``nn.get_sharding``), and compares equal to the plain
+    struct of the same shape, dtype and sharding.
+    """
+
+    __slots__ = ("signature",)
+
+    def __init__(
+        self, shape: Any, dtype: Any, *, sharding: Any = None, signature: Signature
+    ):
+        super().__init__(shape, dtype, sharding=sharding)
+        self.signature = signature
+
+    def __repr__(self) -> str:
+        s = self.signature
+        stacked = f", stacked={s.stacked}" if s.stacked else ""
+        return (
+            f"Abstract(shape={self.shape}, dtype={np.dtype(self.dtype).name}, "
+            f"call={s.shape}{stacked}, module={s.module.rsplit('.', 1)[-1]!r})"
+        )
+
+
+def signature_of(leaf: Any) -> Signature | None:
+    """The signature a leaf carries (an :class:`Abstract`), else None."""
+    return getattr(leaf, "signature", None)
+
+
+def check(signature: Signature, shape: tuple[int, ...], path: str) -> None:
+    """Checks that ``signature`` describes a stored leaf of ``shape``."""
+    if any(not 0 <= a < len(shape) for a in signature.stacked) or list(
+        signature.stacked
+    ) != sorted(set(signature.stacked)):
+        raise _errors.bad_value(
+            f"signature of {path!r}",
+            f"stacked axes that are distinct, ascending axes of the shape {shape}",
+            signature.stacked,
+        )
+    layer = signature.layer_shape(shape)
+    if math.prod(layer) != math.prod(signature.shape):
+        raise _errors.bad_value(
+            f"signature of {path!r}",
+            f"a call shape with as many values as one layer {layer}",
+            signature.shape,
+        )
+
+
+def stacked_signature(shape: tuple[int, ...], axes: Axis) -> Signature:
+    """The signature of a leaf stacked along ``axes``, each layer called as stored."""
+    stacked = tuple(sorted(_checks.check_axes("stacked", axes, len(shape))))
+    layer = tuple(d for i, d in enumerate(shape) if i not in stacked)
+    return Signature(layer, stacked)
+
+
+# ----------------------------------------------------------------------------
+# Drawing by a signature.
+
+
+def _has_default_axes(init: VarianceScaling) -> bool:
+    return (init.in_axis, init.out_axis, init.batch_axis) == (-2, -1, ())
+
+
+def _shifted(axis: Axis, ndim: int, by: int) -> tuple[int, ...]:
+    return tuple(a + by for a in _checks.check_axes("axis", axis, ndim))
+
+
+def _as_batched(init: VarianceScaling, signature: Signature, layer: tuple[int, ...]):
+    """``(x, init')``: ``init'`` on ``(*layers, *x)`` has ``init``'s fans per layer.
+
+    ``x`` is the call shape for default axes (the module's fans), else one
+    layer's stored shape (axes the user named refer to the stored layout); the
+    layers are batch axes. None where that cannot be said with axes (a stacked
+    0-D or 1-D layer, whose fans come from its own shape alone).
+    """
+    k = len(signature.stacked)
+    if _has_default_axes(init):
+        x, ins, outs, batch = signature.shape, signature.in_axis, signature.out_axis, ()
+        if k == 0 and x == layer and (ins, outs) == (-2, -1):
+            return x, init  # the stored shape as it is: the initializer unchanged
+    else:
+        x, ins, outs, batch = layer, init.in_axis, init.out_axis, init.batch_axis
+    if len(x) < 2:
+        return (x, init) if k == 0 else None
+    return x, dataclasses.replace(
+        init,
+        in_axis=_shifted(ins, len(x), k),
+        out_axis=_shifted(outs, len(x), k),
+        batch_axis=tuple(range(k)) + _shifted(batch, len(x), k),
+    )
+
+
+def plan(init: Any, signature: Signature, shape: tuple[int, ...]):
+    """How ``init`` fills a stored leaf of ``shape``: ``(init, draw_shape, per_layer)``.
+
+    * An elementwise jinit law (uniform, normal, truncated normal, variance
+      scaling) is drawn once in ``draw_shape = (*layers, *x)``; a variance
+      scaling reads its fans per layer (see :func:`_as_batched`), the layers
+      being batch axes.
+    * Any other initializer (orthogonal, identity, dirac, a JAX or user
+      callable) is ``per_layer``: called once per layer with the call shape, as
+      the module calls its own, each layer with its own key
+      (``jax.random.split(key, layers)``); an unstacked leaf uses the key itself.
+
+    Either way the values are then reshaped into one layer's stored shape and
+    the stacked axes moved where they are stored.
+    """
+    layers = signature.layers(shape)
+    layer = signature.layer_shape(shape)
+    if isinstance(init, VarianceScaling):
+        batched = _as_batched(init, signature, layer)
+        if batched is not None:
+            return batched[1], layers + batched[0], False
+    if isinstance(init, Init) and init.elementwise:
+        return init, layers + layer, False
+    return init, layers + signature.shape, True
+
+
+def draw(
+    init: Any,
+    key: Any,
+    shape: tuple[int, ...],
+    dtype: Any,
+    signature: Signature,
+    blocks: bool = False,
+) -> jax.Array:
+    """The stored leaf of ``shape`` that ``init`` gives under ``signature`` (traced).
+
+    The one definition of what a leaf with a signature holds; see :func:`plan`.
+    ``blocks`` draws an elementwise law in blocks with the same bits
+    (:func:`jinit._sampling.draw_in_blocks`).
+    """
+    init, draw_shape, per_layer = plan(init, signature, shape)
+    layers = signature.layers(shape)
+    if blocks and not per_layer:
+        out = _sampling.draw_in_blocks(init, key, draw_shape, np.dtype(dtype))
+    elif not per_layer or not layers:
+        out = _call(init, key, draw_shape, dtype)
+    else:
+        n = math.prod(layers)
+        keys = jax.random.split(key, n)
+        out = jax.vmap(lambda k: _call(init, k, signature.shape, dtype))(keys)
+    k = len(layers)
+    out = out.reshape(layers + signature.layer_shape(shape))
+    return jnp.moveaxis(out, tuple(range(k)), signature.stacked) if k else out
+
+
+def _call(init: Any, key: Any, shape: tuple[int, ...], dtype: Any) -> jax.Array:
+    if isinstance(init, Init):
+        return init._generate(key, shape, np.dtype(dtype))
+    return init(key, shape, dtype)
+
+
+def fans(init: Any, signature: Signature | None, shape: tuple[int, ...]):
+    """The ``(fan_in, fan_out)`` that ``init`` uses on a leaf of ``shape``.
+
+    With a signature: a variance scaling's fans per layer (the module's fans for
+    default axes), else the layer's fans the signature records, else those of
+    the call shape. Without one: :func:`jinit.compute_fans` of the stored shape
+    with the initializer's axes, if it has any.
+    """
+    if signature is None:
+        axes = {
+            a: getattr(init, a)
+            for a in ("in_axis", "out_axis", "batch_axis")
+            if hasattr(init, a)
+        }
+        try:
+            return compute_fans(shape, **axes)
+        except ValueError:
+            return compute_fans(shape)
+    if isinstance(init, VarianceScaling):
+        adapted, draw_shape, per_layer = plan(init, signature, shape)
+        if per_layer:
+            return compute_fans(signature.shape, init.in_axis, init.out_axis)
+        return compute_fans(
+            draw_shape, adapted.in_axis, adapted.out_axis, adapted.batch_axis
+        )
+    if signature.fan_in is not None and signature.fan_out is not None:
+        return signature.fan_in, signature.fan_out
+    return compute_fans(signature.shape, signature.in_axis, signature.out_axis)
