@@ -186,9 +186,15 @@ def plan(init: Any, signature: Signature, shape: tuple[int, ...]):
 
     Either way the values are then reshaped into one layer's stored shape and
     the stacked axes moved where they are stored.
+
+    An initializer with ``draws_stack = True`` (a depth-indexed rule of a named
+    scheme) is instead called once with the whole stored shape, and lays out
+    the layers itself; its ``for_leaf`` reads the signature to build it.
     """
     layers = signature.layers(shape)
     layer = signature.layer_shape(shape)
+    if getattr(init, "draws_stack", False):
+        return init, shape, False
     if isinstance(init, VarianceScaling):
         batched = _as_batched(init, signature, layer)
         if batched is not None:
@@ -213,6 +219,8 @@ def draw(
     (:func:`jinit._sampling.draw_in_blocks`).
     """
     init, draw_shape, per_layer = plan(init, signature, shape)
+    if getattr(init, "draws_stack", False):
+        return _call(init, key, shape, dtype)
     layers = signature.layers(shape)
     if blocks and not per_layer:
         out = _sampling.draw_in_blocks(init, key, draw_shape, np.dtype(dtype))
