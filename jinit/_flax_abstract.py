@@ -5,21 +5,22 @@
 parameter, the shape its declared initializer is called with, the module that
 owns it, and the axes stacking transforms add:
 
-* linen: ``Module.param`` is wrapped for the duration of the call. The wrapper
-  returns the value in a ``flax.core.meta.AxisMetadata`` box, the hook Flax's
-  lifted transforms (``nn.scan``, ``nn.vmap``, ``nn.remat_scan``) call with the
-  index of every axis they add; and the module's ``*_init`` fields are wrapped
-  for the call, so a module that calls its initializer with another shape than
-  it stores (``DenseGeneral`` flattens to 2-D) is seen calling it.
+* linen: ``Module.param`` is wrapped for the duration of the call: it records
+  each parameter by its path (the module's scope path, which lifted transforms
+  keep), and wraps the module's ``*_init`` fields for the call, so a module
+  that calls its initializer with another shape than it stores
+  (``DenseGeneral`` flattens to 2-D) is seen calling it.
 * nnx: every module class of ``flax.nnx`` whose constructor takes ``*_init``
   initializers gets them wrapped (defaults and given ones), and each new
   ``nnx.Variable`` of the ``Param`` kind is paired with the initializer call
-  that made its value; the axes ``nnx.vmap``/``nnx.scan`` add are those the
-  stored shape has beyond the layer's (leading ones first where that is
-  ambiguous).
+  that made its value.
 
-The boxes and hooks exist only during the call: the tree returned is the one
-Flax returns, with each parameter's ``jax.ShapeDtypeStruct`` replaced by a
+In both, the axes a stacking transform added (``nn.scan``, ``nn.vmap``,
+``nnx.vmap``, ``nnx.scan``) are those the stored shape has beyond one layer's
+(leading ones first where sizes make that ambiguous). The wrappers exist only
+during the call: the tree returned is the one Flax returns (no extra boxes, so
+modules that walk their variables' paths, like ``SpectralNorm``, see what they
+always see), with each parameter's ``jax.ShapeDtypeStruct`` replaced by a
 :class:`jinit._signature.Abstract` carrying its signature.
 """
 
@@ -57,7 +58,7 @@ def _qualname(cls: type) -> str:
 
 @dataclasses.dataclass
 class _Call:
-    """The record of one parameter's creation, completed as transforms stack it."""
+    """The record of one parameter's creation."""
 
     name: str  # the parameter's name ("kernel")
     owner: str  # the owning module's name in its parent ("ir", "Dense_0")
@@ -68,18 +69,6 @@ class _Call:
     layer: tuple[int, ...]  # one layer's stored shape
     cell: str = ""  # the enclosing recurrent cell's class, if any
     stacked: tuple[int, ...] = ()
-
-    def add_axis(self, index: int) -> _Call:
-        ndim = len(self.layer) + len(self.stacked)
-        index = index if index >= 0 else index + ndim + 1
-        stacked = tuple(a + (a >= index) for a in self.stacked) + (index,)
-        return dataclasses.replace(self, stacked=tuple(sorted(stacked)))
-
-    def remove_axis(self, index: int) -> _Call:
-        ndim = len(self.layer) + len(self.stacked)
-        index = index if index >= 0 else index + ndim
-        stacked = tuple(a - (a > index) for a in self.stacked if a != index)
-        return dataclasses.replace(self, stacked=stacked)
 
 
 _RNN_CELLS = ("RNNCellBase",)
@@ -153,56 +142,30 @@ def _pick(
 # linen.
 
 
-def _linen_box():
-    from flax import struct
-    from flax.core import meta
-
-    class _Box(struct.PyTreeNode, meta.AxisMetadata):  # type: ignore[misc]
-        value: Any
-        call: _Call = struct.field(pytree_node=False)
-
-        def unbox(self):
-            return self.value
-
-        def replace_boxed(self, val):
-            return self.replace(value=val)
-
-        def add_axis(self, index, params):
-            inner = self.value
-            if isinstance(inner, meta.AxisMetadata):
-                inner = inner.add_axis(index, params)
-            return self.replace(value=inner, call=self.call.add_axis(index))
-
-        def remove_axis(self, index, params):
-            inner = self.value
-            if isinstance(inner, meta.AxisMetadata):
-                inner = inner.remove_axis(index, params)
-            return self.replace(value=inner, call=self.call.remove_axis(index))
-
-    return _Box
-
-
-@functools.cache
-def _box_type():
-    return _linen_box()
-
-
 def _parents(module: Any) -> tuple[type, ...]:
+    """The classes of the modules enclosing ``module``, outermost first."""
     chain = []
     parent = getattr(module, "parent", None)
-    while parent is not None and not isinstance(parent, str | type(None)):
-        if hasattr(parent, "scope"):
-            chain.append(type(parent))
+    while parent is not None and hasattr(parent, "scope"):
+        chain.append(type(parent))
         parent = getattr(parent, "parent", None)
     return tuple(reversed(chain))
 
 
+def _is_shape(x: Any, layer: tuple[int, ...]) -> bool:
+    try:
+        shape = tuple(int(d) for d in x)
+    except TypeError:
+        return False
+    return int(np.prod(shape)) == int(np.prod(layer))
+
+
 @contextlib.contextmanager
-def _recording_linen():
+def _recording_linen(records: dict[tuple[str, ...], _Call]):
+    """Records every ``Module.param`` creation into ``records`` by its path."""
     from flax import linen as nn
     from flax.core import meta
 
-    box = _box_type()
     original = nn.Module.param
 
     def param(self, name, init_fn, *init_args, unbox=True, **init_kwargs):
@@ -225,11 +188,8 @@ def _recording_linen():
                 picked = _pick(calls, layer)
                 declared, shape = picked if picked is not None else (init_fn, layer)
             parents = _parents(self)
-            call = _Call(
-                cell=next(
-                    (_qualname(c) for c in (*parents, type(self)) if _is_rnn_cell(c)),
-                    "",
-                ),
+            cells = [c for c in (*parents, type(self)) if _is_rnn_cell(c)]
+            records[("params", *self.scope.path, name)] = _Call(
                 name=name,
                 owner=str(getattr(self, "name", "") or ""),
                 module=_qualname(type(self)),
@@ -237,8 +197,9 @@ def _recording_linen():
                 init=declared,
                 shape=shape,
                 layer=layer,
+                cell=_qualname(cells[0]) if cells else "",
             )
-            return box(value, call)
+            return value
 
         for field, fn in fields.items():
             object.__setattr__(self, field, _recording(calls, field, fn))
@@ -251,49 +212,42 @@ def _recording_linen():
     with _LOCK:
         nn.Module.param = param  # type: ignore[method-assign]
         try:
-            yield box
+            yield
         finally:
             nn.Module.param = original  # type: ignore[method-assign]
 
 
-def _is_shape(x: Any, layer: tuple[int, ...]) -> bool:
-    try:
-        shape = tuple(int(d) for d in x)
-    except TypeError:
-        return False
-    return int(np.prod(shape)) == int(np.prod(layer))
-
-
 def linen(model: Any, args: tuple, kwargs: dict, rngs: Any) -> Any:
-    """``jax.eval_shape(model.init, rngs, *args, **kwargs)``, leaves signed."""
+    """``jax.eval_shape(model.init, rngs, *args, **kwargs)``, params signed."""
     from flax.core import meta
 
-    with _recording_linen() as box:
-        tree = jax.eval_shape(
-            lambda r: model.init(r, *args, **kwargs), rngs
-        )  # rngs: a key or a dict of keys
-    flat, treedef = jax.tree_util.tree_flatten_with_path(
-        tree, is_leaf=lambda x: isinstance(x, box)
-    )
     from ._tree import path_string
 
+    records: dict[tuple[str, ...], _Call] = {}
+    with _recording_linen(records):
+        tree = jax.eval_shape(lambda r: model.init(r, *args, **kwargs), rngs)
+    flat, treedef = jax.tree_util.tree_flatten_with_path(
+        tree, is_leaf=meta.is_axis_metadata
+    )
     signatures = {}
     for p, x in flat:
-        if isinstance(x, box):
-            signatures[path_string(p)] = _signature(x.call)
+        path = tuple(path_string([k]) for k in p)
+        call = records.get(path)
+        value = x.unbox() if meta.is_axis_metadata(x) else x
+        if call is not None and isinstance(value, jax.ShapeDtypeStruct):
+            stacked = _stacked_axes(tuple(value.shape), call.layer)
+            call = dataclasses.replace(call, stacked=stacked)
+            signatures[path_string(p)] = _signature(call)
     signatures = _with_layer_fans(signatures)
     leaves = []
     for p, x in flat:
-        if isinstance(x, box):
-            sig = signatures[path_string(p)]
-            inner = x.value
-            if isinstance(inner, meta.AxisMetadata):
-                value = inner.unbox()
-                leaves.append(inner.replace_boxed(_signed(value, sig)))
-            else:
-                leaves.append(_signed(inner, sig))
-        else:
+        sig = signatures.get(path_string(p))
+        if sig is None:
             leaves.append(x)
+        elif meta.is_axis_metadata(x):
+            leaves.append(x.replace_boxed(_signed(x.unbox(), sig)))
+        else:
+            leaves.append(_signed(x, sig))
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import _errors, _signature, _tree
 from . import torch as _torch
-from ._constant import Constant, ones, zeros
+from ._constant import Constant, constant, ones, zeros
 from ._distributions import Normal, TruncatedNormal, Uniform
 from ._fans import compute_fans
 from ._structured import Orthogonal, orthogonal
@@ -135,6 +135,12 @@ _ANY = r"(?:.*/)?"
 _RECURRENT = _ANY + r"(?:h[ifgorzn]|h|hh|dense_h)/kernel"
 _INPUT = _ANY + r"(?:i[ifgorzn]_?|i|ih|dense_i)/kernel"
 _ATTENTION = ("query", "key", "value", "out")
+#: Flax's SpectralNorm state, the same in every preset: the power iteration's
+#: vector u ~ N(0, 1) and the estimate sigma = 1.
+_SHARED = {
+    _ANY + "u": Normal(1.0),
+    _ANY + "sigma": ones,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,7 +224,8 @@ def _hidden(path: str, leaves: Mapping[str, Any]) -> int | None:
     sig = _sig(path, leaves)
     if sig is None or not sig.cell:
         return None
-    prefix = path.rsplit("/", 2)[0] + "/"
+    parts = path.split("/")[:-2]  # the cell's path: <cell>/<layer>/<param>
+    prefix = "/".join(parts) + "/" if parts else ""
     for other, leaf in leaves.items():
         s = _signature.signature_of(leaf)
         if (
@@ -291,12 +298,19 @@ def _torch_bias(path: str, leaves: Mapping[str, Any]) -> Any:
 
 def _rules(framework: str) -> dict[str, Any]:
     if framework == "flax":
-        kernel = _kernel_rule(
-            "flax_kernel", variance_scaling(1.0, "fan_in", "truncated_normal")
-        )
+        lecun = variance_scaling(1.0, "fan_in", "truncated_normal")
+        kernel = _kernel_rule("flax_kernel", lecun)
+
+        def flax_recurrent(path, leaves):
+            # ConvLSTMCell's hidden-to-hidden Conv keeps Conv's default (lecun).
+            sig = _sig(path, leaves)
+            conv = path.endswith("hh/kernel") if sig is None else "Conv" in sig.module
+            return lecun if conv else orthogonal()
+
         return {
-            _RECURRENT: orthogonal(),
+            _RECURRENT: PerLeaf("flax_recurrent", flax_recurrent),
             _ANY + "kernel": kernel,
+            _ANY + "if/bias": ones,  # MGUCell(forget_bias_init=ones)
             _ANY + "bias": zeros,
             # nn.Embed: variance_scaling(1, "fan_in", "normal", out_axis=0), whose
             # fan_in on (num_embeddings, features) is features.
@@ -306,6 +320,8 @@ def _rules(framework: str) -> dict[str, Any]:
             _ANY + "scale": ones,
             _ANY + "mean": zeros,
             _ANY + "var": ones,
+            **_SHARED,
+            _ANY + "negative_slope": constant(0.01),  # PReLU(negative_slope_init)
         }
     if framework == "keras":
         glorot = variance_scaling(1.0, "fan_avg", "uniform")
@@ -320,6 +336,8 @@ def _rules(framework: str) -> dict[str, Any]:
             _ANY + "scale": ones,
             _ANY + "mean": zeros,
             _ANY + "var": ones,
+            **_SHARED,
+            _ANY + "negative_slope": zeros,  # PReLU(alpha_initializer="zeros")
         }
     linear = _torch.linear_default()
     # nn.MultiheadAttention: xavier_uniform_ on the packed (3d, d) in_proj, i.e.
@@ -359,6 +377,8 @@ def _rules(framework: str) -> dict[str, Any]:
         _ANY + "scale": ones,
         _ANY + "mean": zeros,
         _ANY + "var": ones,
+        **_SHARED,
+        _ANY + "negative_slope": constant(0.25),  # nn.PReLU(init=0.25)
     }
 
 

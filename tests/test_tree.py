@@ -526,3 +526,82 @@ def test_a_progress_bar_on_request(capsys):
     assert capsys.readouterr().err == ""
     with pytest.raises(TypeError, match="`progress` must be True, False or None"):
         jinit.materialize(tree, KEY, RULES, progress="yes")
+
+
+# ----------------------------------------------------------------------------
+# Errors that say what is wrong, and no partial results (issue #14).
+
+
+def test_an_uncalled_builder_as_a_rule_says_to_call_it():
+    tree = {"w": jax.ShapeDtypeStruct((4, 4), jnp.float32)}
+    with pytest.raises(TypeError, match=r"the builder he_normal.*he_normal\(\)"):
+        jinit.materialize(tree, KEY, {"w": jinit.he_normal})
+    with pytest.raises(TypeError, match=r"`default` .*builder orthogonal"):
+        jinit.materialize(tree, KEY, {}, default=jinit.orthogonal)
+    # zeros/ones are initializers themselves: no call needed.
+    assert jinit.materialize(tree, KEY, {"w": jinit.zeros})["w"].shape == (4, 4)
+
+
+def test_shardings_that_cannot_hold_a_leaf_name_it():
+    mesh = jax.make_mesh((2, 4), ("data", "model"))
+    tree = {"layer": {"w": jax.ShapeDtypeStruct((6, 8), jnp.float32)}}
+    rules = {".*": jinit.lecun_normal()}
+    too_long = {"layer": {"w": NamedSharding(mesh, P("data", "model", None))}}
+    with pytest.raises(ValueError, match=r"shardings\['layer/w'\].*at most 2 entries"):
+        jinit.materialize(tree, KEY, rules, shardings=too_long)
+    indivisible = {"layer": {"w": NamedSharding(mesh, P("model", None))}}  # 6 / 4
+    with pytest.raises(ValueError, match=r"shardings\['layer/w'\].*divides"):
+        jinit.materialize(tree, KEY, rules, shardings=indivisible)
+
+
+def test_reinit_of_an_abstract_tree_is_an_error_not_a_mix():
+    tree = {
+        "head": jax.ShapeDtypeStruct((4, 2), jnp.float32),
+        "body": jax.ShapeDtypeStruct((4, 4), jnp.float32),
+    }
+    with pytest.raises(ValueError, match=r"use jinit.materialize.*\['body'\]"):
+        jinit.reinit(tree, KEY, {"head": jinit.zeros})
+    # Every leaf matched: nothing is kept, so an abstract tree is fine.
+    out = jinit.reinit(tree, KEY, {".*": jinit.zeros})
+    assert all(isinstance(x, jax.Array) for x in jax.tree.leaves(out))
+
+
+def test_an_unhashable_initializer_is_compiled_once_per_group(monkeypatch):
+    class Unhashable:
+        __hash__ = None  # a user's mutable object with __call__
+
+        def __call__(self, key, shape, dtype):
+            return jax.random.normal(key, shape, dtype)
+
+    init = Unhashable()
+    tree = {f"w{i}": jax.ShapeDtypeStruct((4, 4), jnp.float32) for i in range(6)}
+    _tree._LEAF_CACHE.clear()
+    jinit.materialize(tree, KEY, {".*": init})
+    jinit.materialize(tree, KEY, {".*": init})
+    assert len(_tree._LEAF_CACHE) == 1
+
+
+# ----------------------------------------------------------------------------
+# Stacked leaves of plain trees (issue #12).
+
+
+def test_stacked_leaves_get_per_layer_fans_and_independent_layers():
+    tree = {"blocks": {"kernel": jax.ShapeDtypeStruct((12, 256, 64), jnp.float32)}}
+    with pytest.warns(_tree.LayoutWarning, match="stacked"):
+        guessed = jinit.materialize(tree, KEY, {".*": jinit.lecun_normal()})
+    stacked = jinit.materialize(
+        tree, KEY, {".*": jinit.lecun_normal()}, stacked={".*": 0}
+    )
+    w = stacked["blocks"]["kernel"]
+    # fan_in 256 per layer, not 12 * 256: std 1/16 within 6 standard errors.
+    n = w.size
+    assert abs(float(w.std()) * 16 - 1) < 6 * (2 / (4 * n)) ** 0.5
+    assert float(guessed["blocks"]["kernel"].std()) < 0.5 / 16  # the old guess
+    # The layers are different draws, and the leaf is the batched draw itself.
+    assert not np.array_equal(w[0], w[1])
+    want = jinit.lecun_normal(in_axis=1, out_axis=2, batch_axis=0)(
+        documented_key(KEY, "blocks/kernel"), (12, 256, 64)
+    )
+    np.testing.assert_array_equal(w, want)
+    with pytest.raises(ValueError, match="`stacked`"):
+        jinit.materialize(tree, KEY, {".*": jinit.zeros}, stacked={".*": 3})
