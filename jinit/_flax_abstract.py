@@ -287,7 +287,7 @@ def _wrap_constructor(cls: type):
         params = inspect.signature(original).parameters
     except (TypeError, ValueError):
         return None
-    names = [n for n in params if n.endswith("_init")]
+    names = [n for n in params if n.endswith(("_init", "_initializer"))]
     if not names:
         return None
 

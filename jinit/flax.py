@@ -31,7 +31,7 @@ from ._constant import Constant, constant, ones, zeros
 from ._distributions import Normal, TruncatedNormal, Uniform
 from ._fans import compute_fans
 from ._structured import Orthogonal, orthogonal
-from ._variance import VarianceScaling, _denominator, variance_scaling
+from ._variance import VarianceScaling, _denominator, he_uniform, variance_scaling
 
 __all__ = [
     "FRAMEWORKS",
@@ -322,6 +322,8 @@ def _rules(framework: str) -> dict[str, Any]:
             _ANY + "var": ones,
             **_SHARED,
             _ANY + "negative_slope": constant(0.01),  # PReLU(negative_slope_init)
+            _ANY + "lora_a": he_uniform(),  # nnx.LoRA(a_initializer)
+            _ANY + "lora_b": zeros,
         }
     if framework == "keras":
         glorot = variance_scaling(1.0, "fan_avg", "uniform")
@@ -338,6 +340,8 @@ def _rules(framework: str) -> dict[str, Any]:
             _ANY + "var": ones,
             **_SHARED,
             _ANY + "negative_slope": zeros,  # PReLU(alpha_initializer="zeros")
+            _ANY + "lora_a": he_uniform(),  # Dense.enable_lora: lora_kernel_a
+            _ANY + "lora_b": zeros,
         }
     linear = _torch.linear_default()
     # nn.MultiheadAttention: xavier_uniform_ on the packed (3d, d) in_proj, i.e.
@@ -379,6 +383,9 @@ def _rules(framework: str) -> dict[str, Any]:
         _ANY + "var": ones,
         **_SHARED,
         _ANY + "negative_slope": constant(0.25),  # nn.PReLU(init=0.25)
+        # peft's LoRA: A by nn.Linear's kaiming_uniform_(a=sqrt(5)), B zeros.
+        _ANY + "lora_a": linear,
+        _ANY + "lora_b": zeros,
     }
 
 

@@ -4,7 +4,6 @@ partitioned initializers on 8 simulated CPU devices; the per-parameter table."""
 from __future__ import annotations
 
 import functools
-
 import math
 from unittest import mock
 

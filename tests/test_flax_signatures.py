@@ -160,32 +160,33 @@ def _linen_variant(variant):
 # nnx.
 
 
-def _nnx_rows(rngs):
-    return {
-        "Linear": nnx.Linear(48, 64, rngs=rngs),
-        "LinearGeneral": nnx.LinearGeneral(48, (4, 16), rngs=rngs),
-        "Einsum": nnx.Einsum("bi,ihd->bhd", (48, 4, 16), rngs=rngs),
-        "Conv": nnx.Conv(8, 32, (3, 3), rngs=rngs),
-        "ConvTranspose": nnx.ConvTranspose(8, 32, (3, 3), rngs=rngs),
-        "Embed": nnx.Embed(500, 64, rngs=rngs),
-        "MultiHeadAttention": nnx.MultiHeadAttention(
-            4, 48, qkv_features=64, decode=False, rngs=rngs
-        ),
-        "LayerNorm": nnx.LayerNorm(48, rngs=rngs),
-        "RMSNorm": nnx.RMSNorm(48, rngs=rngs),
-        "GroupNorm": nnx.GroupNorm(32, num_groups=4, rngs=rngs),
-        "InstanceNorm": nnx.InstanceNorm(32, rngs=rngs),
-        "BatchNorm": nnx.BatchNorm(32, rngs=rngs),
-        "PReLU": nnx.PReLU(),
-        "LSTMCell": nnx.LSTMCell(48, 32, rngs=rngs),
-        "OptimizedLSTMCell": nnx.OptimizedLSTMCell(48, 32, rngs=rngs),
-        "GRUCell": nnx.GRUCell(48, 32, rngs=rngs),
-        "SimpleCell": nnx.SimpleCell(48, 32, rngs=rngs),
-        "LoRA": nnx.LoRA(48, 4, 64, rngs=rngs),
-        "LoRALinear": nnx.LoRALinear(48, 64, lora_rank=4, rngs=rngs),
-        "WeightNorm": nnx.WeightNorm(nnx.Linear(48, 64, rngs=rngs), rngs=rngs),
-        "SpectralNorm": nnx.SpectralNorm(nnx.Linear(48, 64, rngs=rngs), rngs=rngs),
-    }
+NNX = {
+    "Linear": lambda rngs: nnx.Linear(48, 64, rngs=rngs),
+    "LinearGeneral": lambda rngs: nnx.LinearGeneral(48, (4, 16), rngs=rngs),
+    "Einsum": lambda rngs: nnx.Einsum("bi,ihd->bhd", (48, 4, 16), rngs=rngs),
+    "Conv": lambda rngs: nnx.Conv(8, 32, (3, 3), rngs=rngs),
+    "ConvTranspose": lambda rngs: nnx.ConvTranspose(8, 32, (3, 3), rngs=rngs),
+    "Embed": lambda rngs: nnx.Embed(500, 64, rngs=rngs),
+    "MultiHeadAttention": lambda rngs: nnx.MultiHeadAttention(
+        4, 48, qkv_features=64, decode=False, rngs=rngs
+    ),
+    "LayerNorm": lambda rngs: nnx.LayerNorm(48, rngs=rngs),
+    "RMSNorm": lambda rngs: nnx.RMSNorm(48, rngs=rngs),
+    "GroupNorm": lambda rngs: nnx.GroupNorm(32, num_groups=4, rngs=rngs),
+    "InstanceNorm": lambda rngs: nnx.InstanceNorm(32, rngs=rngs),
+    "BatchNorm": lambda rngs: nnx.BatchNorm(32, rngs=rngs),
+    "PReLU": lambda rngs: nnx.PReLU(),
+    "LSTMCell": lambda rngs: nnx.LSTMCell(48, 32, rngs=rngs),
+    "OptimizedLSTMCell": lambda rngs: nnx.OptimizedLSTMCell(48, 32, rngs=rngs),
+    "GRUCell": lambda rngs: nnx.GRUCell(48, 32, rngs=rngs),
+    "SimpleCell": lambda rngs: nnx.SimpleCell(48, 32, rngs=rngs),
+    "LoRA": lambda rngs: nnx.LoRA(48, 4, 64, rngs=rngs),
+    "LoRALinear": lambda rngs: nnx.LoRALinear(48, 64, lora_rank=4, rngs=rngs),
+    "WeightNorm": lambda rngs: nnx.WeightNorm(nnx.Linear(48, 64, rngs=rngs), rngs=rngs),
+    "SpectralNorm": lambda rngs: nnx.SpectralNorm(
+        nnx.Linear(48, 64, rngs=rngs), rngs=rngs
+    ),
+}
 
 
 NNX_WITHOUT_PARAMS = {
@@ -202,14 +203,13 @@ NNX_WITHOUT_PARAMS = {
 
 def test_every_nnx_module_has_a_row():
     exported = _public_modules(nnx, nnx.Module)
-    rows = set(_nnx_rows(nnx.Rngs(0)))
-    missing = exported - rows - set(NNX_WITHOUT_PARAMS)
+    missing = exported - set(NNX) - set(NNX_WITHOUT_PARAMS)
     assert not missing, f"new flax.nnx modules need a row: {sorted(missing)}"
 
 
 class NnxZoo(nnx.Module):
     def __init__(self, rngs):
-        self.rows = nnx.Dict(_nnx_rows(rngs))
+        self.rows = nnx.Dict({name: build(rngs) for name, build in NNX.items()})
 
 
 def _make_nnx(variant):
@@ -304,3 +304,126 @@ def test_nnx_flax_preset_is_flax_own_law(variant):
     theirs = _stacked([_flat(own(k)) for k in keys])
     ours = _stacked([_flat(jinit.materialize(abstract, k, rules)) for k in keys])
     _compare(theirs, ours, variant)
+
+
+# ----------------------------------------------------------------------------
+# defaults("torch") against torch.nn itself: the bounds torch's modules use.
+
+
+def _torch_bounds(make):
+    """{param name: the law's std} from the init calls torch's module makes."""
+    torch = pytest.importorskip("torch")
+    laws = {}
+    uniform, normal = torch.Tensor.uniform_, torch.Tensor.normal_
+    torch.manual_seed(0)
+
+    def spy_uniform(self, a=0.0, b=1.0, *args, **kwargs):
+        laws[id(self)] = (b - a) / math.sqrt(12)
+        return uniform(self, a, b, *args, **kwargs)
+
+    def spy_normal(self, mean=0.0, std=1.0, *args, **kwargs):
+        laws[id(self)] = std
+        return normal(self, mean, std, *args, **kwargs)
+
+    torch.Tensor.uniform_, torch.Tensor.normal_ = spy_uniform, spy_normal
+    try:
+        module = make(torch.nn)
+    finally:
+        torch.Tensor.uniform_, torch.Tensor.normal_ = uniform, normal
+    out = {}
+    for name, p in module.named_parameters():
+        if not p.detach().any():
+            out[name] = 0.0  # zeroed after its draw (attention biases)
+        elif id(p) in laws:
+            out[name] = laws[id(p)]
+    return out
+
+
+class _Scanned(nn.Module):
+    @nn.compact
+    def __call__(self, x, _):
+        return nn.Dense(256)(x), None
+
+
+class _TorchZoo(nn.Module):
+    @nn.compact
+    def __call__(self, x, seq, img, tok):
+        x, _ = nn.scan(
+            _Scanned,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            length=12,
+        )()(x, None)
+        _cell(nn.GRUCell(32, name="gru"), seq[:, 0])
+        _cell(nn.LSTMCell(32, name="lstm"), seq[:, 0])
+        nn.ConvTranspose(32, (3, 3), name="deconv")(img)
+        nn.Conv(32, (3, 3), name="conv")(img)
+        nn.MultiHeadDotProductAttention(4, name="attn")(jnp.ones((2, 5, 64)))
+        nn.Embed(500, 64, name="embed")(tok)
+        return x
+
+
+def test_torch_preset_matches_torch_nn_in_every_layout():
+    abstract = jf.abstract(_TorchZoo(), jnp.ones((2, 256)), SEQ, IMG, TOK)
+    rows = {r["path"]: r for r in jf.table(abstract, jf.defaults("torch"))}
+    linear = _torch_bounds(lambda tnn: tnn.Linear(256, 256))
+    gru = _torch_bounds(lambda tnn: tnn.GRU(48, 32))
+    lstm = _torch_bounds(lambda tnn: tnn.LSTM(48, 32))
+    deconv = _torch_bounds(lambda tnn: tnn.ConvTranspose2d(8, 32, 3))
+    conv = _torch_bounds(lambda tnn: tnn.Conv2d(8, 32, 3))
+    attn = _torch_bounds(lambda tnn: tnn.MultiheadAttention(64, 4))
+    embed = _torch_bounds(lambda tnn: tnn.Embedding(500, 64))
+    p = "params/"
+    cases = {
+        # nn.scan-stacked Dense: per-layer fan_in 256, not 12 * 256.
+        p + "Scan_Scanned_0/Dense_0/kernel": linear["weight"],
+        p + "Scan_Scanned_0/Dense_0/bias": linear["bias"],
+        # Every GRU/LSTM weight and bias: U(+-1/sqrt(hidden)).
+        p + "gru/ir/kernel": gru["weight_ih_l0"],
+        p + "gru/ir/bias": gru["bias_ih_l0"],
+        p + "gru/hn/kernel": gru["weight_hh_l0"],
+        p + "gru/hn/bias": gru["bias_hh_l0"],
+        p + "lstm/ii/kernel": lstm["weight_ih_l0"],
+        p + "lstm/hf/kernel": lstm["weight_hh_l0"],
+        p + "lstm/hf/bias": lstm["bias_hh_l0"],
+        # ConvTranspose: torch's fan_in is the output channels times the taps.
+        p + "deconv/kernel": deconv["weight"],
+        p + "deconv/bias": deconv["bias"],
+        p + "conv/kernel": conv["weight"],
+        p + "conv/bias": conv["bias"],
+        p + "attn/query/kernel": attn["in_proj_weight"],
+        p + "attn/query/bias": attn["in_proj_bias"],
+        p + "attn/out/kernel": attn["out_proj.weight"],
+        p + "attn/out/bias": attn["out_proj.bias"],
+        p + "embed/embedding": embed["weight"],
+    }
+    for path, std in cases.items():
+        assert rows[path]["std"] == pytest.approx(std, rel=1e-12), path
+    # The stacked leaf drawn: each of the 12 layers has the per-layer law.
+    params = jinit.materialize(abstract, jax.random.key(0), jf.defaults("torch"))
+    w = np.asarray(params["params"]["Scan_Scanned_0"]["Dense_0"]["kernel"])
+    assert w.shape == (12, 256, 256)
+    assert abs(w.std() / linear["weight"] - 1) < 6 * math.sqrt(0.8 / (4 * w.size))
+    assert np.abs(w).max() <= 1 / 16
+
+
+def test_torch_preset_on_nnx_packed_cells():
+    def make():
+        rngs = nnx.Rngs(0)
+        return nnx.Dict(
+            lstm=nnx.OptimizedLSTMCell(48, 32, rngs=rngs),
+            gru=nnx.GRUCell(48, 32, rngs=rngs),
+        )
+
+    _, abstract, _ = nnx.split(jf.abstract(make), nnx.Param, ...)
+    rows = {r["path"]: r for r in jf.table(abstract, jf.defaults("torch"))}
+    bound = _torch_bounds(lambda tnn: tnn.LSTM(48, 32))["weight_ih_l0"]
+    for path in (
+        "lstm/dense_i/kernel",
+        "lstm/dense_h/kernel",
+        "lstm/dense_h/bias",
+        "gru/dense_i/kernel",
+        "gru/dense_i/bias",
+        "gru/dense_h/kernel",
+    ):
+        assert rows[path]["std"] == pytest.approx(bound, rel=1e-12), path
