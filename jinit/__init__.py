@@ -17,6 +17,8 @@ from ._distributions import normal as normal
 from ._distributions import truncated_normal as truncated_normal
 from ._distributions import uniform as uniform
 from ._fans import compute_fans as compute_fans
+from ._signature import Abstract as Abstract
+from ._signature import Signature as Signature
 from ._structured import DeltaOrthogonal as DeltaOrthogonal
 from ._structured import Dirac as Dirac
 from ._structured import Identity as Identity
@@ -25,6 +27,7 @@ from ._structured import delta_orthogonal as delta_orthogonal
 from ._structured import dirac as dirac
 from ._structured import identity as identity
 from ._structured import orthogonal as orthogonal
+from ._tree import LayoutWarning as LayoutWarning
 from ._tree import materialize as materialize
 from ._tree import reinit as reinit
 from ._types import Initializer as Initializer

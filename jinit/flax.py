@@ -45,6 +45,7 @@ __all__ = [
     "table",
 ]
 
+P = jax.sharding.PartitionSpec
 Framework = Literal["torch", "keras", "flax"]
 FRAMEWORKS: tuple[str, ...] = ("torch", "keras", "flax")
 
@@ -411,14 +412,34 @@ def defaults(framework: Framework) -> dict[str, Any]:
     embedding          N(0, 1)               U(-0.05, 0.05)    N(0, 1/features)
     norm scale / bias  ones / zeros          ones / zeros      ones / zeros
     BatchNorm stats    mean 0, var 1         mean 0, var 1     mean 0, var 1
+    ConvTranspose      U(+-1/sqrt(fan_out))  glorot_uniform    lecun_normal
+    PReLU slope        0.25                  0                 0.01
+    LoRA A, B          U(+-1/sqrt(in)), 0    he_uniform, 0     he_uniform, 0
     ================== ===================== ================= ====================
 
-    PyTorch's bias reads its sibling kernel's fan_in (``jinit.torch.bias_default``);
-    a bias with no sibling kernel (a norm's) is zeros. Attention kernels
-    (``query``/``key``/``value``/``out`` of ``MultiHeadDotProductAttention`` or
-    nnx ``MultiHeadAttention``, 3-D) get the fans of their 2-D form. Not covered:
-    PyTorch's ConvTranspose (its fan_in is the output channels), nnx
-    ``OptimizedLSTMCell``'s packed forget-gate bias for Keras.
+    **Use them on** :func:`abstract` **trees.** There every leaf carries its
+    init signature, so each law is drawn per layer with the shape and fans the
+    module uses: ``nn.scan``/``nn.vmap``/``nnx.vmap``-stacked layers, Flax's
+    flattened ``DenseGeneral``/``LinearGeneral`` kernels (attention), the
+    recurrent cells (PyTorch's hidden size, also in nnx's packed
+    ``OptimizedLSTMCell``/``GRUCell``), ``ConvTranspose`` (PyTorch's fan_in is
+    the output channels times the taps). ``"flax"`` then equals Flax's own
+    ``init`` for every parameter-owning module of ``flax.linen`` and ``flax.nnx``,
+    plain and stacked; ``"torch"`` equals ``torch.nn`` for the modules with a
+    PyTorch counterpart (both tested against the libraries themselves). On a
+    plain tree (``jax.eval_shape(model.init, ...)``) the fans are read off the
+    stored shapes, with the attention kernels recognized by name.
+
+    PyTorch's bias reads its layer's fan_in (its kernel's); a bias with no
+    kernel (a norm's) is zeros. PyTorch's LSTM has two biases, ``b_ih`` and
+    ``b_hh``, each U(+-1/sqrt(hidden)), and uses their sum (variance
+    ``2 / (3 hidden)``, a triangular law); Flax's cells have one bias per gate,
+    which jinit draws as one of PyTorch's, U(+-1/sqrt(hidden)) (variance
+    ``1 / (3 hidden)``). For GRU the same holds for the r and z gates; the n
+    gate's two biases stay separate in both (Flax's ``in``/``hn`` biases).
+    Keras' LSTM/GRU pack their gates into one kernel and draw glorot/orthogonal
+    on the packed shape; ``"keras"`` draws them per gate (not equal for cells).
+    Not covered: nnx ``OptimizedLSTMCell``'s packed forget-gate bias for Keras.
 
     Args:
       framework: ``"torch"``, ``"keras"`` or ``"flax"``.
@@ -432,7 +453,7 @@ def defaults(framework: Framework) -> dict[str, Any]:
     Example:
       >>> import jax, jinit, jinit.flax, flax.linen as nn
       >>> model = nn.Dense(3)
-      >>> abstract = jax.eval_shape(model.init, jax.random.key(0), jax.numpy.ones((1, 4)))
+      >>> abstract = jinit.flax.abstract(model, jax.numpy.ones((1, 4)))
       >>> params = jinit.materialize(abstract, jax.random.key(1), jinit.flax.defaults("torch"))
     """
     if framework not in FRAMEWORKS:
@@ -462,6 +483,30 @@ def _sharding(spec, mesh) -> Any:
             return None  # no mesh anywhere: draw unsharded, as Flax does
         return spec
     return _tree._auto(jax.sharding.NamedSharding(mesh, spec))
+
+
+def _linen_mesh(mesh: Any) -> Any:
+    """The mesh a linen box is given: ``mesh`` with Auto axes (same devices).
+
+    linen's boxes constrain their value with ``with_sharding_constraint``, which
+    only takes Auto axes; ``jax.make_mesh``'s default axes are Explicit. Without
+    ``mesh``, a context mesh with Explicit axes cannot be converted (linen has
+    no concrete mesh to box), and is an error that says what to pass.
+    """
+    if mesh is not None:
+        if isinstance(mesh, jax.sharding.Mesh):
+            return _tree._auto(jax.sharding.NamedSharding(mesh, P())).mesh
+        return mesh
+    context = jax.sharding.get_abstract_mesh()
+    if not context.empty and context.explicit_axes:
+        raise _errors.bad_value(
+            "mesh",
+            "given explicitly when the context mesh has Explicit axes (linen "
+            "boxes constrain with Auto axes; pass mesh=your_mesh, which is used "
+            "with Auto axes, or make the mesh with axis_types=Auto)",
+            context,
+        )
+    return None
 
 
 def _check_mesh(mesh: Any) -> None:
@@ -500,7 +545,7 @@ def linen_partitioning(
 
     def wrapper(key, shape, dtype=None):
         value = init(key, shape, dtype, out_sharding=_sharding(spec, mesh))
-        return nn.Partitioned(value, tuple(spec), mesh=mesh)
+        return nn.Partitioned(value, tuple(spec), mesh=_linen_mesh(mesh))
 
     return wrapper
 
@@ -534,7 +579,9 @@ def linen_logical_partitioning(
     def wrapper(key, shape, dtype=None):
         spec = nn.logical_to_mesh_axes(logical, rules)
         value = init(key, shape, dtype, out_sharding=_sharding(spec, mesh))
-        return nn.LogicallyPartitioned(value, logical, mesh=mesh, rules=rules)
+        return nn.LogicallyPartitioned(
+            value, logical, mesh=_linen_mesh(mesh), rules=rules
+        )
 
     return wrapper
 

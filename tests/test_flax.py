@@ -436,3 +436,29 @@ def test_format_table():
     assert text[2].split()[-3:] == ["8", "2", "0.2041"]
     with pytest.raises(ValueError, match="`style` must be one of"):
         jf.format_table(rows, style="html")
+
+
+def test_linen_partitioning_with_the_readme_explicit_mesh():
+    # jax.make_mesh gives Explicit axes by default; linen's boxes need Auto ones.
+    explicit = jax.make_mesh((2, 4), ("data", "model"))
+    assert set(explicit.axis_types) == {jax.sharding.AxisType.Explicit}
+    x = jnp.ones((2, 8))
+    plain = nn.Dense(16, kernel_init=jinit.he_normal()).init(jax.random.key(0), x)
+    for init in (
+        jf.linen_partitioning(jinit.he_normal(), (None, "model"), explicit),
+        jf.linen_logical_partitioning(
+            jinit.he_normal(), ("embed", "mlp"), explicit, [("mlp", "model")]
+        ),
+    ):
+        boxed = nn.Dense(16, kernel_init=init).init(jax.random.key(0), x)
+        value = boxed["params"]["kernel"].value
+        assert value.sharding.spec == P(None, "model")
+        assert value.sharding.mesh.devices.tolist() == explicit.devices.tolist()
+        np.testing.assert_array_equal(value, plain["params"]["kernel"])
+    # A context mesh with Explicit axes and no mesh= says what to pass.
+    init = jf.linen_partitioning(jinit.he_normal(), (None, "model"))
+    with (
+        jax.set_mesh(explicit),
+        pytest.raises(ValueError, match="`mesh` must be given explicitly"),
+    ):
+        nn.Dense(16, kernel_init=init).init(jax.random.key(0), x)
