@@ -21,6 +21,11 @@ first-touch page faults), and the peak RSS growth during the first call
 
     python bench/materialize.py            # the 368 M model (needs ~8 GB RAM)
     python bench/materialize.py --small    # 4 layers, d=256: a quick run
+    python bench/materialize.py --scan --layers 48   # nn.scan-stacked blocks
+
+With ``--scan`` the blocks are one ``nn.scan`` over ``--layers`` layers (MaxText
+style: every block's kernel is one stacked leaf); jinit then draws each stacked
+leaf in one call, per layer, from ``jinit.flax.abstract``'s signatures.
 """
 
 from __future__ import annotations
@@ -36,10 +41,14 @@ import sys
 import time
 
 
-def config(small: bool) -> dict:
+def config(small: bool, layers: int | None = None, scan: bool = False) -> dict:
     if small:
-        return dict(layers=4, d=256, heads=4, mlp=1024, vocab=8000)
-    return dict(layers=24, d=1024, heads=16, mlp=4096, vocab=32000)
+        cfg = dict(layers=4, d=256, heads=4, mlp=1024, vocab=8000)
+    else:
+        cfg = dict(layers=24, d=1024, heads=16, mlp=4096, vocab=32000)
+    if layers is not None:
+        cfg["layers"] = layers
+    return {**cfg, "scan": scan}
 
 
 def build(cfg: dict):
@@ -47,18 +56,27 @@ def build(cfg: dict):
 
     class Block(nn.Module):
         @nn.compact
-        def __call__(self, x):
+        def __call__(self, x, _=None):
             h = nn.LayerNorm()(x)
             x = x + nn.MultiHeadDotProductAttention(cfg["heads"])(h, h)
             h = nn.LayerNorm()(x)
-            return x + nn.Dense(cfg["d"])(nn.gelu(nn.Dense(cfg["mlp"])(h)))
+            return x + nn.Dense(cfg["d"])(nn.gelu(nn.Dense(cfg["mlp"])(h))), None
 
     class Transformer(nn.Module):
         @nn.compact
         def __call__(self, tokens):
             x = nn.Embed(cfg["vocab"], cfg["d"])(tokens)
-            for _ in range(cfg["layers"]):
-                x = Block()(x)
+            if cfg["scan"]:
+                blocks = nn.scan(
+                    Block,
+                    variable_axes={"params": 0},
+                    split_rngs={"params": True},
+                    length=cfg["layers"],
+                )
+                x, _ = blocks()(x, None)
+            else:
+                for _ in range(cfg["layers"]):
+                    x, _ = Block()(x)
             return nn.Dense(cfg["vocab"])(nn.LayerNorm()(x))
 
     return Transformer()
@@ -67,9 +85,9 @@ def build(cfg: dict):
 def rules():
     import jinit
 
+    # Flax's own defaults; the fans of stacked and attention kernels come from
+    # the signatures of jinit.flax.abstract.
     return {
-        r".*/(query|key|value)/kernel": jinit.lecun_normal(in_axis=0, out_axis=(1, 2)),
-        r".*/out/kernel": jinit.lecun_normal(in_axis=(0, 1), out_axis=2),
         r".*/kernel": jinit.lecun_normal(),
         r".*/embedding": jinit.normal(1.0 / 32),
         r".*/bias": jinit.zeros,
@@ -85,18 +103,18 @@ def _status(field: str) -> int:
     raise KeyError(field)
 
 
-def measure(method: str, small: bool, repeats: int) -> dict:
+def measure(method: str, cfg: dict, repeats: int) -> dict:
     """Runs in the child process: one method, cold then warm calls."""
     import jax
     import jax.numpy as jnp
     import numpy as np
 
     import jinit
+    import jinit.flax
 
-    cfg = config(small)
     model = build(cfg)
     tokens = jnp.zeros((1, 16), jnp.int32)
-    abstract = jax.eval_shape(model.init, jax.random.key(0), tokens)
+    abstract = jinit.flax.abstract(model, tokens)
     leaves = jax.tree.leaves(abstract)
     n_params = sum(int(np.prod(x.shape)) for x in leaves)
     n_bytes = sum(int(np.prod(x.shape)) * x.dtype.itemsize for x in leaves)
@@ -171,11 +189,14 @@ def versions() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="4 layers, d=256")
+    parser.add_argument("--layers", type=int, help="blocks (default 24, small 4)")
+    parser.add_argument("--scan", action="store_true", help="blocks in one nn.scan")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    cfg = config(args.small, args.layers, args.scan)
     if args.child:
-        print(json.dumps(measure(args.child, args.small, args.repeats)))
+        print(json.dumps(measure(args.child, cfg, args.repeats)))
         return
     results = {}
     for method in ("floor", "jinit", "flax"):
@@ -189,16 +210,20 @@ def main() -> None:
         ]
         if args.small:
             cmd.append("--small")
+        if args.layers is not None:
+            cmd += ["--layers", str(args.layers)]
+        if args.scan:
+            cmd.append("--scan")
         load = os.getloadavg()[0]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         results[method] = json.loads(out.strip().splitlines()[-1])
         results[method]["load"] = load
         print(f"{method}: {results[method]}", file=sys.stderr)
-    cfg = config(args.small)
     r = results["jinit"]
     floor = results["floor"]["warm"]
     print(
-        f"### materialize: {cfg['layers']}-layer d={cfg['d']} transformer, "
+        f"### materialize: {cfg['layers']}-layer d={cfg['d']} transformer"
+        f"{' (nn.scan-stacked blocks)' if cfg['scan'] else ''}, "
         f"{r['n_params'] / 1e6:.0f} M params ({r['n_bytes'] / 2**30:.2f} GiB), "
         f"{r['n_leaves']} leaves\n"
     )

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _checks, _errors, _sampling
 from ._base import Init
+from ._constant import Constant
 from ._fans import compute_fans
 from ._types import Axis
 from ._variance import VarianceScaling
@@ -176,7 +177,8 @@ def plan(init: Any, signature: Signature, shape: tuple[int, ...]):
     """How ``init`` fills a stored leaf of ``shape``: ``(init, draw_shape, per_layer)``.
 
     * An elementwise jinit law (uniform, normal, truncated normal, variance
-      scaling) is drawn once in ``draw_shape = (*layers, *x)``; a variance
+      scaling, a scalar constant) is drawn once in ``draw_shape = (*layers,
+      *x)``; a variance
       scaling reads its fans per layer (see :func:`_as_batched`), the layers
       being batch axes.
     * Any other initializer (orthogonal, identity, dirac, a JAX or user
@@ -199,8 +201,10 @@ def plan(init: Any, signature: Signature, shape: tuple[int, ...]):
         batched = _as_batched(init, signature, layer)
         if batched is not None:
             return batched[1], layers + batched[0], False
-    if isinstance(init, Init) and init.elementwise:
-        return init, layers + layer, False
+    if (isinstance(init, Init) and init.elementwise) or (
+        isinstance(init, Constant) and init._array().ndim == 0
+    ):
+        return init, layers + layer, False  # one draw (or fill) of the stack
     return init, layers + signature.shape, True
 
 

@@ -645,8 +645,13 @@ def _group(p: Planned, key: Any, traced: bool) -> _Group:
         and _sampling.can_draw_in_blocks(init, draw_shape, p.dtype, key, p.sharding)
     )
     exact = _sampling.static(p.init) if isinstance(p.init, Init) else None
+    # Only the layout decides a draw: leaves of different modules share groups.
+    layout = None
+    if p.signature is not None:
+        s = p.signature
+        layout = Signature(s.shape, s.stacked, s.in_axis, s.out_axis)
     return _Group(
-        _hashable(p.init), p.shape, p.dtype, p.sharding, exact, blocks, p.signature
+        _hashable(p.init), p.shape, p.dtype, p.sharding, exact, blocks, layout
     )
 
 
