@@ -427,3 +427,109 @@ def test_torch_preset_on_nnx_packed_cells():
         "gru/dense_h/kernel",
     ):
         assert rows[path]["std"] == pytest.approx(bound, rel=1e-12), path
+
+
+# ----------------------------------------------------------------------------
+# The bit promise, with signatures.
+
+
+class _Layouts(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        nn.Dense(32, name="dense")(x)
+        nn.DenseGeneral((4, 8), name="general")(x)
+        nn.scan(
+            _Scanned, variable_axes={"params": 0}, split_rngs={"params": True}, length=3
+        )()(jnp.ones((2, 256)), None)
+        return nn.vmap(
+            nn.Dense,
+            variable_axes={"params": 1},
+            split_rngs={"params": True},
+            in_axes=None,
+            axis_size=5,
+        )(16, name="ensemble")(x)
+
+
+def _leaf(tree, path):
+    for k in path.split("/"):
+        tree = tree[k]
+    return tree
+
+
+def test_signed_leaves_equal_their_initializer_at_the_call_shape():
+    x = jnp.ones((2, 48))
+    abstract = jf.abstract(_Layouts(), x)
+    key = jax.random.key(5)
+    rules = {".*kernel": jinit.lecun_normal(), ".*bias": jinit.normal(0.1)}
+    params = jinit.materialize(abstract, key, rules)
+    lecun = jinit.lecun_normal()
+
+    def alone(path, init, shape):
+        return init(jinit._tree.leaf_key(key, path), shape)
+
+    # Unstacked, called as stored: today's values, bit for bit.
+    path = "params/dense/kernel"
+    np.testing.assert_array_equal(_leaf(params, path), alone(path, lecun, (48, 32)))
+    plain = jinit.materialize(
+        jax.eval_shape(_Layouts().init, jax.random.key(0), x), key, rules, stacked={}
+    )
+    np.testing.assert_array_equal(_leaf(params, path), _leaf(plain, path))
+    # DenseGeneral: the 2-D call, reshaped into the stored (48, 4, 8).
+    path = "params/general/kernel"
+    want = alone(path, lecun, (48, 32)).reshape(48, 4, 8)
+    np.testing.assert_array_equal(_leaf(params, path), want)
+    # nn.scan: one draw of (3, 256, 256) with the layers as a batch axis.
+    path = "params/Scan_Scanned_0/Dense_0/kernel"
+    batched = jinit.lecun_normal(in_axis=1, out_axis=2, batch_axis=0)
+    np.testing.assert_array_equal(
+        _leaf(params, path), alone(path, batched, (3, 256, 256))
+    )
+    # nn.vmap with variable_axes 1: drawn (5, 48, 16), stored (48, 5, 16).
+    path = "params/ensemble/kernel"
+    want = np.moveaxis(alone(path, batched, (5, 48, 16)), 0, 1)
+    np.testing.assert_array_equal(_leaf(params, path), want)
+    path = "params/ensemble/bias"  # a law without fans: drawn as the stack
+    np.testing.assert_array_equal(
+        _leaf(params, path), np.moveaxis(alone(path, jinit.normal(0.1), (5, 16)), 0, 1)
+    )
+    # Structured laws are called per layer, each with its own key.
+    ortho = jinit.materialize(
+        abstract,
+        key,
+        {".*/Scan_Scanned_0/.*kernel": jinit.orthogonal()},
+        default=jinit.zeros,
+    )
+    w = _leaf(ortho, "params/Scan_Scanned_0/Dense_0/kernel")
+    keys = jax.random.split(
+        jinit._tree.leaf_key(key, "params/Scan_Scanned_0/Dense_0/kernel"), 3
+    )
+    for layer in range(3):
+        want = jinit.orthogonal()(keys[layer], (256, 256))
+        np.testing.assert_allclose(w[layer], want, atol=2e-6)
+
+
+class _Declared(nn.Module):
+    @nn.compact
+    def __call__(self, x, _):
+        dense = nn.Dense(64, kernel_init=nn.initializers.orthogonal(), name="d")
+        return dense(x), None
+
+
+def test_declared_draws_each_module_s_own_initializer_per_layer():
+    model = nn.scan(
+        _Declared, variable_axes={"params": 0}, split_rngs={"params": True}, length=4
+    )()
+    abstract = jf.abstract(model, jnp.ones((2, 64)), None)
+    params = jinit.materialize(abstract, jax.random.key(0), {".*": jf.declared()})
+    w = np.asarray(params["params"]["d"]["kernel"])
+    assert w.shape == (4, 64, 64)
+    for layer in w:  # each layer orthogonal, as the module declared
+        np.testing.assert_allclose(layer.T @ layer, np.eye(64), atol=2e-5)
+    assert not np.allclose(w[0], w[1])
+    assert not params["params"]["d"]["bias"].any()  # its zeros
+    with pytest.raises(ValueError, match="jinit.flax.abstract"):
+        jinit.materialize(
+            {"w": jax.ShapeDtypeStruct((2, 2), jnp.float32)},
+            jax.random.key(0),
+            {".*": jf.declared()},
+        )
