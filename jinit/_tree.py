@@ -106,7 +106,7 @@ def _spec(x: Any) -> jax.ShapeDtypeStruct | None:
     return None
 
 
-def _flatten(tree: Any) -> tuple[list[_Leaf], Any]:
+def flatten(tree: Any) -> tuple[list[_Leaf], Any]:
     flat, treedef = jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_leaf)
     leaves = [_Leaf(path_string(p), x, _spec(x)) for p, x in flat]
     seen: dict[str, int] = {}
@@ -258,7 +258,7 @@ def _own_sharding(leaf: _Leaf) -> Sharding | None:
     return sharding if isinstance(sharding, Sharding) else None
 
 
-def _auto(sharding: Sharding | None) -> Sharding | None:
+def auto_axes(sharding: Sharding | None) -> Sharding | None:
     """The sharding to draw under: a NamedSharding's mesh with Auto axes.
 
     On a mesh with Explicit axes (``jax.make_mesh``'s default) a draw cannot be
@@ -337,7 +337,7 @@ class _Group:
         else:
             out = self.init(key, self.shape, self.dtype)
         if isinstance(self.sharding, NamedSharding):
-            out = lax.with_sharding_constraint(out, _auto(self.sharding))
+            out = lax.with_sharding_constraint(out, auto_axes(self.sharding))
         return out
 
 
@@ -411,7 +411,7 @@ def _compiled_leaf(group: _Group, impl: Any) -> Callable[..., Any]:
     if fn is None:
         fn = jax.jit(
             functools.partial(_draw_leaf, group, impl),
-            out_shardings=_auto(group.sharding),
+            out_shardings=auto_axes(group.sharding),
         )
         if len(_LEAF_CACHE) > 1024:
             _LEAF_CACHE.clear()
@@ -682,7 +682,7 @@ def _draw(planned: list[Planned], key: Any, progress: bool | None) -> dict[int, 
         if traced:
             array = _draw_leaf(group, impl, leaf_key)
             if group.sharding is not None:
-                array = lax.with_sharding_constraint(array, _auto(group.sharding))
+                array = lax.with_sharding_constraint(array, auto_axes(group.sharding))
         else:
             array = _compiled_leaf(group, impl)(leaf_key)
             if group.sharding is not None and array.sharding != group.sharding:
@@ -791,7 +791,7 @@ def materialize(
     """
     _checks.check_key(key)
     _check_progress(progress)
-    leaves, treedef = _flatten(tree)
+    leaves, treedef = flatten(tree)
     planned = plan_leaves(
         leaves, rules, default=default, shardings=shardings, stacked=stacked, key=key
     )
@@ -833,7 +833,7 @@ def reinit(
     """
     _checks.check_key(key)
     _check_progress(progress)
-    leaves, treedef = _flatten(tree)
+    leaves, treedef = flatten(tree)
     planned = plan_leaves(leaves, rules, stacked=stacked, keep_unmatched=True, key=key)
     abstract = [
         p.path

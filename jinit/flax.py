@@ -482,7 +482,7 @@ def _sharding(spec, mesh) -> Any:
         if context.empty:
             return None  # no mesh anywhere: draw unsharded, as Flax does
         return spec
-    return _tree._auto(jax.sharding.NamedSharding(mesh, spec))
+    return _tree.auto_axes(jax.sharding.NamedSharding(mesh, spec))
 
 
 def _linen_mesh(mesh: Any) -> Any:
@@ -495,7 +495,7 @@ def _linen_mesh(mesh: Any) -> Any:
     """
     if mesh is not None:
         if isinstance(mesh, jax.sharding.Mesh):
-            return _tree._auto(jax.sharding.NamedSharding(mesh, P())).mesh
+            return _tree.auto_axes(jax.sharding.NamedSharding(mesh, P())).mesh
         return mesh
     context = jax.sharding.get_abstract_mesh()
     if not context.empty and context.explicit_axes:
@@ -696,7 +696,7 @@ def table(
     Returns:
       A list of dicts, in the tree's leaf order.
     """
-    leaves, _ = _tree._flatten(tree)
+    leaves, _ = _tree.flatten(tree)
     planned = _tree.plan_leaves(leaves, rules, default=default, stacked=stacked)
     rows = []
     for p in planned:
