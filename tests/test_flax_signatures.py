@@ -533,3 +533,19 @@ def test_declared_draws_each_module_s_own_initializer_per_layer():
             jax.random.key(0),
             {".*": jf.declared()},
         )
+
+
+def test_nnx_scan_built_layers():
+    def make(seed=0):
+        @nnx.split_rngs(splits=4)
+        @nnx.scan(in_axes=(nnx.Carry, 0), out_axes=(nnx.Carry, 0), length=4)
+        def build(carry, rngs):
+            return carry, nnx.Linear(128, 128, rngs=rngs)
+
+        return build(0, nnx.Rngs(seed))[1]
+
+    _, abstract, _ = nnx.split(jf.abstract(make), nnx.Param, ...)
+    assert abstract["kernel"].get_value().signature.stacked == (0,)
+    ours = jinit.materialize(abstract, jax.random.key(0), jf.defaults("flax"))
+    theirs = nnx.state(make(1), nnx.Param)
+    _compare(_flat(theirs), _flat(ours), "nnx.scan")
