@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, NamedTuple
 
 import jax
@@ -43,7 +43,7 @@ from . import _checks, _errors, _signature
 from . import torch as _torch
 from ._base import Init
 from ._constant import ones, zeros
-from ._distributions import Normal, normal, truncated_normal
+from ._distributions import normal, truncated_normal
 from ._types import DTypeLike
 from ._variance import variance_scaling
 from .flax import PerLeaf
@@ -175,7 +175,10 @@ class LayerStack(Init):
     def _generate(self, key, shape, dtype):
         keys = jax.random.split(key, len(self.laws))
         layer = self._layer_shape(shape)
-        slices = [law._generate(k, layer, dtype) for law, k in zip(self.laws, keys)]
+        slices = [
+            law._generate(k, layer, dtype)
+            for law, k in zip(self.laws, keys, strict=True)
+        ]
         return jnp.stack(slices, axis=self.axis)
 
 
@@ -864,9 +867,7 @@ def deepnet(
             return variance_scaling(beta**2 / 3, "fan_in", "uniform")
 
         qk = xavier(0.5**0.5)
-        v = _by_side(
-            "deepnet_v", xavier(enc_beta / 2**0.5), xavier(dec_beta / 2**0.5)
-        )
+        v = _by_side("deepnet_v", xavier(enc_beta / 2**0.5), xavier(dec_beta / 2**0.5))
         out = _by_side("deepnet_out", xavier(enc_beta), xavier(dec_beta))
         ffn = _by_side("deepnet_ffn", linear(enc_beta), linear(dec_beta))
     laws = {
@@ -1083,7 +1084,7 @@ def zero(*, patterns: Mapping[str, str | None] | None = None) -> dict[str, Any]:
     matrices only): add rules for them.
     """
     w = ZerO()
-    laws = {
+    laws: dict[str, Any] = {
         role: w
         for role in (
             "q",

@@ -19,6 +19,7 @@ per slice on a real ``nn.scan`` model; tiny Flax transformers train with optax.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -120,12 +121,13 @@ def test_gpt2_parity_with_transformers():
     rules = js.gpt2(n_layer=3, std=config.initializer_range)
     _assert_parity(reference, rules)
     rows = {r["path"]: r for r in jf.table(reference, rules)}
-    assert rows["transformer/h/0/attn/c_proj/kernel"]["rule"] == (
-        js.PATTERNS["attention_out"]
+    assert (
+        rows["transformer/h/0/attn/c_proj/kernel"]["rule"]
+        == (js.PATTERNS["attention_out"])
     )
     assert rows["transformer/h/0/mlp/c_proj/kernel"]["rule"] == js.PATTERNS["mlp_out"]
-    assert rows["transformer/wpe/embedding"]["rule"] == (
-        js.PATTERNS["position_embedding"]
+    assert (
+        rows["transformer/wpe/embedding"]["rule"] == (js.PATTERNS["position_embedding"])
     )
 
 
@@ -177,8 +179,9 @@ def test_t5_parity_with_transformers():
         relative_attention_num_buckets=64,
     )
     reference = _flax_layout(_hf(lambda: tr.T5ForConditionalGeneration(config)))
-    assert "encoder/block/0/layer/0/SelfAttention/relative_attention_bias/embedding" in (
-        reference
+    assert (
+        "encoder/block/0/layer/0/SelfAttention/relative_attention_bias/embedding"
+        in (reference)
     )
     rules = js.t5(config.d_model, config.d_kv, config.num_heads, config.d_ff)
     _assert_parity(reference, rules)
@@ -372,9 +375,7 @@ def test_fixup_rules():
     assert rows["layer1/0/conv1/kernel"]["std"] == pytest.approx(
         math.sqrt(2 / 144) / math.sqrt(8)
     )
-    assert rows["layer2/0/downsample/kernel"]["std"] == pytest.approx(
-        math.sqrt(2 / 32)
-    )
+    assert rows["layer2/0/downsample/kernel"]["std"] == pytest.approx(math.sqrt(2 / 32))
     params = jinit.materialize(tree, KEY, rules, stacked={})
     for path in ("layer1/0/conv2/kernel", "layer1/0/bias1a", "fc/kernel", "fc/bias"):
         assert not np.any(np.asarray(params[path])), path
@@ -398,9 +399,7 @@ def test_tfixup_factors():
     rules = js.tfixup(512, n_encoder=6, n_decoder=6)
     xavier = math.sqrt(2 / 128)  # xavier on (64, 64)
     enc, dec = 0.67 * 6**-0.25, (9 * 6) ** -0.25
-    assert _std(rules, "encoder/layers/0/fc1/kernel") == pytest.approx(
-        enc * xavier
-    )
+    assert _std(rules, "encoder/layers/0/fc1/kernel") == pytest.approx(enc * xavier)
     assert _std(rules, "encoder/layers/0/self_attn/v_proj/kernel") == pytest.approx(
         enc * xavier
     )
@@ -511,38 +510,44 @@ def test_depth_law_needs_a_layer_index():
 nn = pytest.importorskip("flax.linen")
 optax = pytest.importorskip("optax")
 
-D, HEADS, VOCAB, SEQ, LAYERS = 128, 4, 64, 8, 4
+D, HEADS, VOCAB, SEQ, LAYERS = 128, 4, 64, 8, 3
 
 
 class Block(nn.Module):
+    d: int
+
     @nn.compact
     def __call__(self, x, _=None):
         h = nn.RMSNorm(name="attention_norm")(x)
         x = x + nn.MultiHeadDotProductAttention(HEADS, name="attention")(h, h)
         h = nn.RMSNorm(name="ffn_norm")(x)
-        gate = nn.Dense(2 * D, use_bias=False, name="gate_proj")(h)
-        up = nn.Dense(2 * D, use_bias=False, name="up_proj")(h)
-        x = x + nn.Dense(D, use_bias=False, name="down_proj")(nn.silu(gate) * up)
+        gate = nn.Dense(2 * self.d, use_bias=False, name="gate_proj")(h)
+        up = nn.Dense(2 * self.d, use_bias=False, name="up_proj")(h)
+        x = x + nn.Dense(self.d, use_bias=False, name="down_proj")(nn.silu(gate) * up)
         return x, None
 
 
 class LM(nn.Module):
+    """A tiny Llama-style language model; ``scan`` stacks its blocks."""
+
+    d: int = D
     scan: bool = False
+    layers: int = LAYERS
 
     @nn.compact
     def __call__(self, tokens):
-        x = nn.Embed(VOCAB, D, name="embed_tokens")(tokens)
+        x = nn.Embed(VOCAB, self.d, name="embed_tokens")(tokens)
         if self.scan:
             stack = nn.scan(
                 Block,
                 variable_axes={"params": 0},
                 split_rngs={"params": True},
-                length=LAYERS,
+                length=self.layers,
             )
-            x, _ = stack(name="layers")(x, None)
+            x, _ = stack(self.d, name="layers")(x, None)
         else:
-            for i in range(LAYERS):
-                x, _ = Block(name=f"layers_{i}")(x)
+            for i in range(self.layers):
+                x, _ = Block(self.d, name=f"layers_{i}")(x)
         x = nn.RMSNorm(name="norm")(x)
         return nn.Dense(VOCAB, use_bias=False, name="lm_head")(x)
 
@@ -577,35 +582,39 @@ def test_depth_indexed_law_per_layer(scan):
             np.testing.assert_array_equal(leaf[i], np.asarray(expected))
 
 
-def _train(model, params, steps=25):
-    tx = optax.adam(3e-3)
+TX = optax.adam(3e-3)
+
+
+def _loss(model, params):
     inputs, labels = TOKENS[:, :-1], TOKENS[:, 1:] % 7  # a learnable rule
+    logits = model.apply({"params": params}, inputs)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
-    def loss_fn(p):
-        logits = model.apply({"params": p}, inputs)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
-    @jax.jit
-    def step(p, s):
-        loss, g = jax.value_and_grad(loss_fn)(p)
-        u, s = tx.update(g, s, p)
-        return optax.apply_updates(p, u), s, loss
+@functools.partial(jax.jit, static_argnums=0)
+def _step(model, params, state):
+    loss, grads = jax.value_and_grad(lambda p: _loss(model, p))(params)
+    updates, state = TX.update(grads, state, params)
+    return optax.apply_updates(params, updates), state, loss
 
-    state = tx.init(params)
+
+def _train(model, params, steps=25):
+    """Adam steps (one compiled step per model, shared by the schemes)."""
+    state = TX.init(params)
     first = None
     for _ in range(steps):
-        params, state, loss = step(params, state)
+        params, state, loss = _step(model, params, state)
         first = loss if first is None else first
-    return float(first), float(loss_fn(params))
+    return float(first), float(_loss(model, params))
 
 
 SCHEMES = {
-    "gpt2": lambda: js.gpt2(LAYERS),
+    "gpt2": lambda: js.gpt2(2),
     "llama": lambda: js.llama(),
-    "torchtitan": lambda: js.torchtitan_llama3(dim=D),
-    "olmo_mitchell": lambda: js.olmo("mitchell", d_model=D, n_layers=LAYERS),
-    "megatron": lambda: js.megatron(LAYERS),
-    "t5": lambda: js.t5(D, D // HEADS, HEADS, 2 * D),
+    "torchtitan": lambda: js.torchtitan_llama3(dim=32),
+    "olmo_mitchell": lambda: js.olmo("mitchell", d_model=32, n_layers=2),
+    "megatron": lambda: js.megatron(2),
+    "t5": lambda: js.t5(32, 32 // HEADS, HEADS, 64),
 }
 
 
@@ -615,7 +624,7 @@ SCHEMES = {
     [(name, False) for name in SCHEMES] + [("torchtitan", True), ("gpt2", True)],
 )
 def test_scheme_trains_a_flax_transformer(name, scan):
-    model = LM(scan=scan)
+    model = LM(d=32, scan=scan, layers=2)
     abstract = jf.abstract(model, TOKENS[:, :-1])
     params = jinit.materialize(abstract, KEY, SCHEMES[name]())["params"]
     params = jax.tree.map(jnp.asarray, nn.unbox(params))
