@@ -294,7 +294,9 @@ def rules(
       layer: the layer-index regex of depth-indexed laws (default :data:`LAYER`).
 
     Returns:
-      An ordered ``dict`` regex -> initializer.
+      An ordered ``dict`` regex -> initializer. Each regex starts with a comment
+      naming its role, ``(?#mlp_out)(?:...)``, so ``jinit.flax.table`` rows say
+      which role a leaf got.
 
     Raises:
       ValueError: an unknown role. TypeError: a pattern that is not a string.
@@ -320,7 +322,7 @@ def rules(
             continue
         if isinstance(law, DepthScaled) and layer is not None:
             law = dataclasses.replace(law, layer=layer)
-        out[regex] = law
+        out[f"(?#{role})(?:{regex})"] = law
     return out
 
 

@@ -96,6 +96,13 @@ def _assert_parity(reference: dict[str, np.ndarray], rules, key=KEY):
         assert p > 1e-3, (path, p)
 
 
+def _role(rule: str) -> str:
+    """The role a scheme's rule names in its leading regex comment."""
+    match = re.match(r"\(\?#(\w+)\)", rule)
+    assert match is not None, rule
+    return match.group(1)
+
+
 def _hf(make):
     torch = pytest.importorskip("torch")
     pytest.importorskip("transformers")
@@ -120,15 +127,11 @@ def test_gpt2_parity_with_transformers():
     assert "transformer/h/2/mlp/c_proj/kernel" in reference
     rules = js.gpt2(n_layer=3, std=config.initializer_range)
     _assert_parity(reference, rules)
-    rows = {r["path"]: r for r in jf.table(reference, rules)}
-    assert (
-        rows["transformer/h/0/attn/c_proj/kernel"]["rule"]
-        == (js.PATTERNS["attention_out"])
-    )
-    assert rows["transformer/h/0/mlp/c_proj/kernel"]["rule"] == js.PATTERNS["mlp_out"]
-    assert (
-        rows["transformer/wpe/embedding"]["rule"] == (js.PATTERNS["position_embedding"])
-    )
+    roles = {r["path"]: _role(r["rule"]) for r in jf.table(reference, rules)}
+    assert roles["transformer/h/0/attn/c_proj/kernel"] == "attention_out"
+    assert roles["transformer/h/0/mlp/c_proj/kernel"] == "mlp_out"
+    assert roles["transformer/h/0/attn/c_attn/kernel"] == "qkv"
+    assert roles["transformer/wpe/embedding"] == "position_embedding"
 
 
 def test_bert_parity_with_transformers():
@@ -472,8 +475,8 @@ def test_patterns_override_and_drop():
         "lm_head/kernel": jax.ShapeDtypeStruct((4, 4), np.float32),
     }
     rows = {r["path"]: r["rule"] for r in jf.table(tree, rules)}
-    assert rows["blocks/0/proj_down/kernel"] == r".*/proj_down/kernel"
-    assert rows["lm_head/kernel"] == js.PATTERNS["kernel"]
+    assert rows["blocks/0/proj_down/kernel"] == r"(?#mlp_out)(?:.*/proj_down/kernel)"
+    assert _role(rows["lm_head/kernel"]) == "kernel"
 
 
 def test_bad_arguments():
@@ -631,3 +634,23 @@ def test_scheme_trains_a_flax_transformer(name, scan):
     first, last = _train(model, params)
     assert np.isfinite(first) and np.isfinite(last)
     assert last < 0.7 * first, (first, last)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, jnp.bfloat16])
+def test_layer_stack_draws_each_slice_from_its_layer_law(dtype):
+    laws = tuple(js.DepthScaled(0.02, cutoff=3.0).law(i) for i in range(3))
+    stack = js.LayerStack(laws, axis=1)
+    out = stack(KEY, (16, 3, 8), dtype)
+    assert out.dtype == dtype and out.shape == (16, 3, 8)
+    keys = jax.random.split(KEY, 3)
+    for i, law in enumerate(laws):
+        np.testing.assert_array_equal(
+            np.asarray(out[:, i], np.float32),
+            np.asarray(law(keys[i], (16, 8), dtype), np.float32),
+        )
+        eps = float(jnp.finfo(dtype).eps)  # one rounding into dtype
+        assert np.abs(np.asarray(out[:, i], np.float32)).max() <= (
+            3 * law.stddev * (1 + eps)
+        )
+    with pytest.raises(ValueError, match="`shape` must be a shape with 3 layers"):
+        stack(KEY, (16, 4, 8))
