@@ -654,3 +654,34 @@ def test_layer_stack_draws_each_slice_from_its_layer_law(dtype):
         )
     with pytest.raises(ValueError, match="`shape` must be a shape with 3 layers"):
         stack(KEY, (16, 4, 8))
+
+
+@pytest.mark.standard_promotion  # Flax layers' internals
+def test_depth_indexed_law_on_an_nnx_vmap_stack():
+    nnx = pytest.importorskip("flax.nnx")
+
+    class Layer(nnx.Module):
+        def __init__(self, rngs):
+            self.attention = nnx.MultiHeadAttention(4, 64, decode=False, rngs=rngs)
+            self.down_proj = nnx.Linear(128, 64, rngs=rngs)
+
+    class Model(nnx.Module):
+        def __init__(self, rngs):
+            @nnx.split_rngs(splits=3)
+            @nnx.vmap(in_axes=(0,), out_axes=0)
+            def make(rngs):
+                return Layer(rngs)
+
+            self.layers = make(rngs)
+
+    _, state = nnx.split(jf.abstract(lambda: Model(nnx.Rngs(0))))
+    params = jinit.materialize(state, KEY, js.torchtitan_llama3(dim=64))
+    for name in ("attention/out", "down_proj"):
+        node = params["layers"]
+        for part in name.split("/"):
+            node = node[part]
+        w = np.asarray(node["kernel"][...], np.float64)
+        assert w.shape[0] == 3
+        for i in range(3):
+            std = 0.02 / math.sqrt(2 * (i + 1))
+            assert abs(w[i].std() / std - 1) <= _six_sigma(w[i].size), (name, i)
