@@ -64,6 +64,7 @@ __all__ = [
     "llama",
     "megatron",
     "olmo",
+    "olmo_core",
     "rezero",
     "rules",
     "skipinit",
@@ -95,17 +96,17 @@ PATTERNS: dict[str, str] = {
     "cls_token": _ANY + r"(?:cls_token|class_token)",
     "relative_attention_bias": _ANY + r"relative_attention_bias(?:/embedding)?",
     "embedding": _ANY + r"embedding",
-    "q": _ANY + r"(?:query|q_proj|q|wq)/kernel",
-    "k": _ANY + r"(?:key|k_proj|k|wk)/kernel",
-    "v": _ANY + r"(?:value|v_proj|v|wv)/kernel",
-    "qkv": _ANY
-    + r"(?:c_attn|qkv|qkv_proj|wqkv|att_proj|in_proj|query_key_value|linear_qkv)"
+    "q": _ANY + r"(?:query|q_proj|q|wq|w_q)/kernel",
+    "k": _ANY + r"(?:key|k_proj|k|wk|w_k)/kernel",
+    "v": _ANY + r"(?:value|v_proj|v|wv|w_v)/kernel",
+    "qkv": _ANY + r"(?:c_attn|qkv|qkv_proj|wqkv|w_qkv|att_proj|in_proj|query_key_value|"
+    r"linear_qkv)"
     r"/kernel",
     "attention_out": _ANY
     + r"(?:out|o_proj|out_proj|attn_out|o|"
     + _ATTN
-    + r"/(?:c_proj|wo|dense|proj|linear_proj)|attention/output/dense)/kernel",
-    "lm_head": _ANY + r"(?:lm_head|output|head|readout|logits)/kernel"
+    + r"/(?:c_proj|wo|w_out|dense|proj|linear_proj)|attention/output/dense)/kernel",
+    "lm_head": _ANY + r"(?:lm_head(?:/w_out)?|output|head|readout|logits)/kernel"
     r"|(?:params/)?(?:transformer/)?ff_out/kernel",
     "mlp_gate": _ANY + r"(?:gate_proj|w1|wi_0)/kernel",
     "mlp_in": _ANY
@@ -675,6 +676,59 @@ def olmo(
         lm_head=_law(d**-0.5, cut),
     )
     return rules(laws, patterns=patterns)
+
+
+def olmo_core(
+    method: Literal["normal", "llama", "llama_depth"] = "llama",
+    *,
+    d_model: int = 2048,
+    n_layers: int = 16,
+    std: float = 0.02,
+    layer: str | None = None,
+    patterns: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    r"""OLMo-core's ``InitMethod`` (``olmo_core/nn/transformer/init.py``).
+
+    Every Linear is a normal truncated at +-3 of its stds (``trunc_normal_`` with
+    ``a = -3 std, b = 3 std``), biases 0. OLMo-core names: ``attention/w_q``,
+    ``w_k``, ``w_v`` (or ``w_qkv``), ``attention/w_out``, ``feed_forward/w1``,
+    ``w2``, ``w3``, ``embeddings``, ``lm_head/w_out``.
+
+    ============================ ============== ========================= ==========================
+    role                         ``normal``     ``llama``                 ``llama_depth``
+    ============================ ============== ========================= ==========================
+    embeddings                   0.02 (3 sigma) N(0, 1), untruncated      N(0, 1), untruncated
+    q, k, v / qkv, ``w1``        0.02           0.02                      0.02
+    attention ``w_out``,         0.02           0.02 / sqrt(2 L)          0.02 / sqrt(2 (l + 1))
+    ``w3``, ``w2``
+    lm_head ``w_out``            0.02           d_model^-1/2              d_model^-1/2
+    norms                        1              1                         1
+    ============================ ============== ========================= ==========================
+
+    (``w2`` gets ``w3``'s std: the code reuses the variable.) Not covered:
+    ``normalized`` (nGPT) and ``fan_in``.
+    """
+    choices = ("normal", "llama", "llama_depth")
+    if method not in choices:
+        raise _errors.bad_choice("method", method, choices)
+    d = _layers("d_model", d_model)
+    n = _layers("n_layers", n_layers)
+    std = _positive("std", std)
+    if method == "normal":
+        return rules(_common(_law(std, 3.0)), patterns=patterns)
+    if method == "llama":
+        out: Any = _law(std / math.sqrt(2 * n), 3.0)
+    else:
+        out = DepthScaled(std, cutoff=3.0)
+    laws = _common(
+        _law(std, 3.0),
+        embedding=normal(1.0),
+        attention_out=out,
+        mlp_in=out,
+        mlp_out=out,
+        lm_head=_law(d**-0.5, 3.0),
+    )
+    return rules(laws, patterns=patterns, layer=layer)
 
 
 def torchtitan_llama3(

@@ -328,6 +328,29 @@ def test_olmo_stds():
     assert _std(js.olmo("normal"), block + "ff_out/kernel") == 0.02
 
 
+def test_olmo_core_stds():
+    trunc = scipy.stats.truncnorm(-3, 3).std()
+    for method, depth in (("llama", 16), ("llama_depth", 4)):
+        rules = js.olmo_core(method, d_model=2048, n_layers=16)
+        for name in ("attention/w_out", "feed_forward/w2", "feed_forward/w3"):
+            assert _std(rules, f"blocks/3/{name}/kernel") == pytest.approx(
+                0.02 / math.sqrt(2 * depth) * trunc
+            ), (method, name)
+        assert _std(rules, "blocks/3/attention/w_q/kernel") == pytest.approx(
+            0.02 * trunc
+        )
+        assert _std(rules, "blocks/3/feed_forward/w1/kernel") == pytest.approx(
+            0.02 * trunc
+        )
+        assert _std(rules, "lm_head/w_out/kernel") == pytest.approx(2048**-0.5 * trunc)
+        assert _std(rules, "embeddings/embedding") == 1.0
+    normal = js.olmo_core("normal")
+    assert _std(normal, "blocks/3/attention/w_out/kernel") == pytest.approx(
+        0.02 * trunc
+    )
+    assert _std(normal, "embeddings/embedding") == pytest.approx(0.02 * trunc)
+
+
 def test_megatron_stds():
     rules = js.megatron(24)
     assert _std(rules, "layers/3/self_attention/linear_proj/kernel") == (
@@ -617,6 +640,7 @@ SCHEMES = {
     "torchtitan": lambda: js.torchtitan_llama3(dim=32),
     "olmo_mitchell": lambda: js.olmo("mitchell", d_model=32, n_layers=2),
     "megatron": lambda: js.megatron(2),
+    "olmo_core_llama_depth": lambda: js.olmo_core("llama_depth", d_model=32),
     "t5": lambda: js.t5(32, 32 // HEADS, HEADS, 64),
 }
 
