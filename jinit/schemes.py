@@ -1012,7 +1012,7 @@ FIXUP_PATTERNS: dict[str, str] = {
     "scalar_scale": _ANY + r"scale",
     "fc": _ANY + r"(?:fc|head|classifier)/(?:kernel|bias)",
     "downsample": _ANY + r"(?:downsample|shortcut)(?:/[^/]+)?/kernel",
-    "branch": r".+/conv(\d+)/kernel",
+    "branch": r".*(?:layer|block|Block)[^/]*/(?:\d+/)?conv(\d+)/kernel",
     "stem": _ANY + r"kernel",
 }
 

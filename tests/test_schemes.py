@@ -717,3 +717,67 @@ def test_depth_indexed_law_on_an_nnx_vmap_stack():
         for i in range(3):
             std = 0.02 / math.sqrt(2 * (i + 1))
             assert abs(w[i].std() / std - 1) <= _six_sigma(w[i].size), (name, i)
+
+
+class FixupBlock(nn.Module):
+    """Fixup's BasicBlock (``fixup_resnet_cifar.py``), Flax names."""
+
+    @nn.compact
+    def __call__(self, x):
+        bias = {n: self.param(n, nn.initializers.zeros, ()) for n in _FIXUP_BIASES}
+        scale = self.param("scale", nn.initializers.ones, ())
+        c = x.shape[-1]
+        out = nn.Conv(c, (3, 3), use_bias=False, name="conv1")(x + bias["bias1a"])
+        out = nn.relu(out + bias["bias1b"])
+        out = nn.Conv(c, (3, 3), use_bias=False, name="conv2")(out + bias["bias2a"])
+        return nn.relu(out * scale + bias["bias2b"] + x)
+
+
+_FIXUP_BIASES = ("bias1a", "bias1b", "bias2a", "bias2b")
+
+
+class FixupNet(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        x = nn.relu(nn.Conv(8, (3, 3), use_bias=False, name="conv1")(x))
+        for i in range(3):
+            x = FixupBlock(name=f"layer1_{i}")(x)
+        return nn.Dense(2, name="fc")(x.mean((1, 2)))
+
+
+@pytest.mark.standard_promotion  # Flax layers' internals
+def test_fixup_trains_a_flax_resnet():
+    images = jax.random.normal(jax.random.key(2), (32, 8, 8, 1))
+    labels = (images[:, :4].mean((1, 2, 3)) > images[:, 4:].mean((1, 2, 3))).astype(
+        jnp.int32
+    )
+    model = FixupNet()
+    abstract = jf.abstract(model, images)
+    rules = js.fixup(n_branches=3, m=2)
+    params = jinit.materialize(abstract, KEY, rules)["params"]
+    assert not np.any(np.asarray(params["layer1_0"]["conv2"]["kernel"]))
+    assert not np.any(np.asarray(params["fc"]["kernel"]))
+    row = {r["path"]: r for r in jf.table(abstract, rules)}
+    conv1 = row["params/layer1_0/conv1/kernel"]["std"]
+    assert conv1 == pytest.approx(math.sqrt(2 / (9 * 8)) / math.sqrt(3))
+    assert row["params/conv1/kernel"]["init"] == jinit.torch.conv_default()
+    params = jax.tree.map(jnp.asarray, nn.unbox(params))
+    tx = optax.adam(1e-2)
+
+    def loss_fn(p):
+        logits = model.apply({"params": p}, images)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+    @jax.jit
+    def step(p, s):
+        loss, g = jax.value_and_grad(loss_fn)(p)
+        u, s = tx.update(g, s, p)
+        return optax.apply_updates(p, u), s, loss
+
+    state = tx.init(params)
+    first = None
+    for _ in range(80):
+        params, state, loss = step(params, state)
+        first = loss if first is None else first
+    last = float(loss_fn(params))
+    assert np.isfinite(last) and last < 0.7 * float(first), (first, last)
