@@ -42,7 +42,7 @@ import numpy as np
 from . import _checks, _errors, _signature
 from . import torch as _torch
 from ._base import Init
-from ._constant import ones, zeros
+from ._constant import constant, ones, zeros
 from ._distributions import normal, truncated_normal
 from ._types import DTypeLike
 from ._variance import variance_scaling
@@ -207,6 +207,23 @@ class DepthScaled:
     cutoff: float | None = None
     bounds: tuple[float, float] | None = None
     layer: str = LAYER
+
+    def __post_init__(self):
+        _checks.real_number("std", self.std, positive=True)
+        _checks.real_number("multiplier", self.multiplier, positive=True)
+        _checks.real_number("offset", self.offset, positive=True)
+        if self.cutoff is not None:
+            _checks.real_number("cutoff", self.cutoff, positive=True)
+        if self.bounds is not None and (
+            len(self.bounds) != 2 or not self.bounds[0] < self.bounds[1]
+        ):
+            raise _errors.bad_value("bounds", "a pair (a, b) with a < b", self.bounds)
+        if self.cutoff is not None and self.bounds is not None:
+            raise _errors.bad_value(
+                "bounds", "None when `cutoff` is set (one truncation)", self.bounds
+            )
+        if not isinstance(self.layer, str):
+            raise _errors.bad_type("layer", "a regex string with one group", self.layer)
 
     def std_of(self, layer: int) -> float:
         """The std of layer ``layer``."""
@@ -546,15 +563,9 @@ def t5(
         q=normal(factor * (d_model * d_kv) ** -0.5),
         attention_out=normal(factor * (num_heads * d_kv) ** -0.5),
         mlp_out=normal(factor * d_ff**-0.5),
-        norm_scale=_constant(factor),
+        norm_scale=ones if factor == 1.0 else constant(factor),
     )
     return rules(laws, patterns=patterns)
-
-
-def _constant(value: float) -> Any:
-    from ._constant import constant
-
-    return ones if value == 1.0 else constant(value)
 
 
 # ----------------------------------------------------------------------------

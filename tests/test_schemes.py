@@ -519,6 +519,17 @@ def test_bad_arguments():
         js.torchtitan_llama3(depth_init=False)
 
 
+def test_depth_scaled_checks_its_arguments():
+    with pytest.raises(ValueError, match="`std` must be"):
+        js.DepthScaled(0.0)
+    with pytest.raises(ValueError, match="`bounds` must be a pair"):
+        js.DepthScaled(0.02, bounds=(2.0, -2.0))
+    with pytest.raises(ValueError, match="`bounds` must be None when `cutoff`"):
+        js.DepthScaled(0.02, cutoff=3.0, bounds=(-2.0, 2.0))
+    with pytest.raises(ValueError, match="used through jinit.materialize"):
+        js.DepthScaled(0.02)(KEY, (2, 2))
+
+
 def test_depth_law_needs_a_layer_index():
     rules = js.torchtitan_llama3(dim=64)
     tree = {"attention/wo/kernel": jax.ShapeDtypeStruct((4, 4), np.float32)}
