@@ -751,7 +751,13 @@ def torchtitan_llama3(
     layer: str | None = None,
     patterns: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    r"""Llama 3 as torchtitan initializes it (``torchtitan/models/llama3``, 0.3).
+    r"""Llama 3 as torchtitan initializes it (``torchtitan/models/llama3/model/model.py``).
+
+    ``Transformer.init_weights``: ``tok_embeddings`` ``normal_``; per block
+    ``weight_init_std = 0.02 / sqrt(2 (layer_id + 1))`` (``depth_init``, else
+    ``0.02 / sqrt(2 n_layers)``) for ``wo``, ``w2``, ``w3``; ``wq``/``wk``/``wv``
+    and ``w1`` at 0.02; ``output`` at ``dim**-0.5`` cut at 3 stds. (torchtitan
+    leaves optional biases at PyTorch's default; here they are 0.)
 
     PyTorch's ``trunc_normal_`` bounds are absolute: ``trunc_normal_(std=0.02)``
     keeps the default ``a=-2, b=2``, i.e. +-100 stds (so practically untruncated);
