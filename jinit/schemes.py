@@ -982,9 +982,10 @@ def tfixup(
     ============================= ============================== ================================
 
     (The code scales v by ``0.67 N^(-1/4) sqrt2`` after its gain-1/sqrt2 base,
-    i.e. gain ``0.67 N^(-1/4)``; the encoder embedding by ``(9 N)^(-1/4)``, as the
-    code, not the paper's decoder-only formula.) Leaves under a ``*decoder*``
-    module are decoder leaves when both stacks exist. There are no norms.
+    i.e. gain ``0.67 N^(-1/4)``; it scales the encoder embedding by
+    ``(9 N)^(-1/4)``, ``N`` the encoder's depth, as here.) Leaves under a
+    ``*decoder*`` module are decoder leaves when both stacks exist; with one
+    stack every leaf gets its factors. There are no norms.
     """
     d = _layers("d_model", d_model)
     if n_encoder is None and n_decoder is None:
