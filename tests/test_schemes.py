@@ -645,17 +645,16 @@ def _train(model, params, steps=25):
     return float(first), float(_loss(model, params))
 
 
+# One scheme per law family: llama, megatron and olmo_core draw the laws of gpt2
+# (plain normals) and of torchtitan/olmo mitchell (depth-indexed, truncated).
 _READOUT = {
     r".*/embed_tokens/embedding": jinit.normal(32**-0.5),
     r".*/lm_head/kernel": jinit.normal(32**-0.5),
 }
 SCHEMES = {
     "gpt2": lambda: js.gpt2(2),
-    "llama": lambda: js.llama(),
     "torchtitan": lambda: js.torchtitan_llama3(dim=32),
     "olmo_mitchell": lambda: js.olmo("mitchell", d_model=32, n_layers=2),
-    "megatron": lambda: js.megatron(2),
-    "olmo_core_llama_depth": lambda: js.olmo_core("llama_depth", d_model=32),
     # DeepNet and ZerO leave embeddings and the readout to the model's own rules.
     "deepnet": lambda: {**_READOUT, **js.deepnet("decoder", n_decoder=2)},
     "tfixup": lambda: {**js.tfixup(32, n_decoder=2), r".*/scale": jinit.ones},
