@@ -602,7 +602,12 @@ def plan_leaves(
         per_leaf = [_own_sharding(leaf) for leaf in leaves]
     else:
         per_leaf = _shardings_by_path(shardings, leaves)
-    specs = {leaf.path: leaf.spec for leaf in leaves if leaf.spec is not None}
+    # Every leaf as for_leaf rules see it: signed when it has a signature.
+    specs = {
+        leaf.path: _signed_spec(leaf.spec, sig)
+        for leaf, sig in zip(leaves, signatures, strict=True)
+        if leaf.spec is not None
+    }
     check_key = _ABSTRACT_KEY if key is None else key
     planned = []
     for i, (leaf, (rule, init), sig, sharding) in enumerate(
@@ -622,6 +627,14 @@ def plan_leaves(
     if stacked is None:
         _warn_guessed_layouts([p for p in planned if p.rule is not None])
     return planned
+
+
+def _signed_spec(spec: Any, sig: Signature | None) -> Any:
+    if sig is None or _signature.signature_of(spec) is sig:
+        return spec
+    return _signature.Abstract(
+        spec.shape, spec.dtype, sharding=getattr(spec, "sharding", None), signature=sig
+    )
 
 
 def _match_rule(

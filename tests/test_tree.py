@@ -605,3 +605,19 @@ def test_stacked_leaves_get_per_layer_fans_and_independent_layers():
     np.testing.assert_array_equal(w, want)
     with pytest.raises(ValueError, match="`stacked`"):
         jinit.materialize(tree, KEY, {".*": jinit.zeros}, stacked={".*": 3})
+
+
+def test_for_leaf_rules_see_the_signatures_of_stacked_leaves():
+    seen = {}
+
+    class Spy:
+        def for_leaf(self, path, leaves):
+            seen[path] = leaves[path].signature
+            return jinit.zeros
+
+        def __call__(self, key, shape, dtype=None):
+            raise AssertionError("for_leaf picks the initializer")
+
+    tree = {"blocks": jax.ShapeDtypeStruct((4, 8, 8), jnp.float32)}
+    jinit.materialize(tree, KEY, {".*": Spy()}, stacked={"blocks": 0})
+    assert seen["blocks"].stacked == (0,) and seen["blocks"].shape == (8, 8)
