@@ -158,7 +158,7 @@ def _params(m: Any) -> dict[str, _Param] | None:
     if isinstance(m, nn.LayerNorm | nn.RMSNorm):
         return _norm(m.shape)
     if isinstance(m, nn.GroupNorm):
-        return _norm(m.channels)
+        return {} if m.channels is None else _norm(m.channels)
     if isinstance(m, nn.BatchNorm):
         return _norm(m.input_size)
     if isinstance(m, nn.PReLU):
