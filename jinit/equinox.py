@@ -551,12 +551,13 @@ def _attention(path: str, sig: Signature, leaves: Mapping[str, Any]) -> Any | No
         return zeros  # in_proj_bias and out_proj.bias start at 0
     if parts[-2] not in _PROJECTIONS:
         return _torch.linear_default()  # out_proj: an nn.Linear
-    shapes = {
-        _signature.signature_of(leaves.get("/".join(parts[:-2] + [p, "weight"])))
+    prefix = parts[:-2]
+    projections = [
+        _signature.signature_of(leaves.get("/".join([*prefix, p, "weight"])))
         for p in _PROJECTIONS
-    }
-    square = {s.shape if s is not None else None for s in shapes}
-    if len(square) == 1 and sig.shape[0] == sig.shape[1]:
+    ]
+    square = sig.shape[0] == sig.shape[1]
+    if square and all(s is not None and s.shape == sig.shape for s in projections):
         # xavier_uniform_ on the packed (3d, d) in_proj_weight: 2 / (d + 3d).
         return variance_scaling(0.5, "fan_in", "uniform")
     # kdim/vdim != embed_dim: q/k/v_proj_weight, each xavier_uniform_.

@@ -584,3 +584,15 @@ def test_cnn_trains():
     model = je.init(eqx.filter_eval_shape(make, KEY), KEY, je.defaults("torch"))
     first, last = _fit(model, x, y)
     assert last < first / 10, (first, last)
+
+
+def test_attention_torch_laws():
+    """PyTorch packs q/k/v into one (3d, d) weight only when kdim == vdim == d."""
+    rules = je.defaults("torch")
+    packed = nn.MultiheadAttention(2, 8, key=KEY)
+    rows = {r["path"]: r["init"] for r in je.table(packed, rules)}
+    assert rows["query_proj/weight"] == jinit.variance_scaling(0.5, "fan_in", "uniform")
+    assert rows["output_proj/weight"] == jinit.torch.linear_default()
+    separate = nn.MultiheadAttention(2, 8, key_size=4, key=KEY)
+    rows = {r["path"]: r["init"] for r in je.table(separate, rules)}
+    assert rows["key_proj/weight"] == jinit.variance_scaling(1.0, "fan_avg", "uniform")

@@ -486,5 +486,5 @@ def test_transformer_trains():
     params = jinit.materialize(
         jh.abstract(_transformer, tokens), KEY, jh.defaults("haiku")
     )
-    first, last = _fit(_transformer, params, tokens, y, steps=200)
+    first, last = _fit(_transformer, params, tokens, y, steps=100)
     assert last < first / 10, (first, last)
