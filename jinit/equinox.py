@@ -80,10 +80,11 @@ def _linear(m: Any) -> dict[str, _Param]:
     fan_in = 1 if m.in_features == "scalar" else m.in_features
     fan_out = 1 if m.out_features == "scalar" else m.out_features
     law = _uniform(1.0 if fan_in == 0 else 1 / math.sqrt(fan_in))
-    fans = {"fan_in": fan_in, "fan_out": fan_out}
     return {
-        "weight": _Param((fan_out, fan_in), -1, -2, law, "kernel", **fans),
-        "bias": _Param((fan_out,), init=law, role="bias", **fans),
+        "weight": _Param((fan_out, fan_in), -1, -2, law, "kernel", fan_in, fan_out),
+        "bias": _Param(
+            (fan_out,), init=law, role="bias", fan_in=fan_in, fan_out=fan_out
+        ),
     }
 
 
@@ -98,19 +99,19 @@ def _conv(m: Any) -> dict[str, _Param]:
         # Each input feeds out/groups * k outputs: PyTorch's fan_in of the same
         # layer (its ConvTranspose weight is (in, out / groups, *k)).
         fan_out = m.out_channels // m.groups * k
-    fans = {"fan_in": grouped * k, "fan_out": fan_out}
+    fan_in = grouped * k
     weight = (m.out_channels, grouped, *m.kernel_size)
     bias = (m.out_channels,) + (1,) * m.num_spatial_dims
     return {
-        "weight": _Param(weight, 1, 0, law, "kernel", **fans),
-        "bias": _Param(bias, init=law, role="bias", **fans),
+        "weight": _Param(weight, 1, 0, law, "kernel", fan_in, fan_out),
+        "bias": _Param(bias, init=law, role="bias", fan_in=fan_in, fan_out=fan_out),
     }
 
 
 def _embedding(m: Any) -> dict[str, _Param]:
     shape = (m.num_embeddings, m.embedding_size)
-    fans = {"fan_in": m.embedding_size, "fan_out": m.num_embeddings}
-    return {"weight": _Param(shape, -1, -2, Normal(1.0), "embedding", **fans)}
+    fans = (m.embedding_size, m.num_embeddings)
+    return {"weight": _Param(shape, -1, -2, Normal(1.0), "embedding", *fans)}
 
 
 def _cell(m: Any, gates: int) -> dict[str, _Param]:
@@ -582,11 +583,12 @@ def _torch_law(path: str, leaves: Mapping[str, Any]) -> Any:
     # nn.ConvTranspose: kaiming_uniform_(a=sqrt(5)) on (in, out / groups, *k),
     # whose fan_in is this layer's fan_out; its bias reads the same fan_in.
     fan_in = sig.fan_out if transposed else sig.fan_in
+    fan_in = sig.fan_in if fan_in is None else fan_in
     if sig.role == "kernel":
         if transposed:
             return _uniform(1 / math.sqrt(fan_in))
         return _torch.linear_default()
-    return _torch.bias_default(fan_in=fan_in)
+    return _torch.bias_default(fan_in=int(fan_in))
 
 
 def defaults(framework: Framework) -> dict[str, Any]:

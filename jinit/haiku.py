@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import jax
 import numpy as np
@@ -142,10 +142,10 @@ def _translate(init: Any) -> Any:
     if init is jnp.ones:
         return ones
     if type(init) is hi.TruncatedNormal:
-        vals = [_number(v) for v in (init.stddev, init.mean, init.lower, init.upper)]
-        if None not in vals:
-            s, m, lo, hi_ = vals
-            return TruncatedNormal(stddev=s, lower=lo, upper=hi_, mean=m)
+        s, m = _number(init.stddev), _number(init.mean)
+        lo, up = _number(init.lower), _number(init.upper)
+        if s is not None and m is not None and lo is not None and up is not None:
+            return TruncatedNormal(stddev=s, lower=lo, upper=up, mean=m)
     if type(init) is hi.RandomNormal:
         s, m = _number(init.stddev), _number(init.mean)
         if s is not None and m is not None:
@@ -161,13 +161,14 @@ def _translate(init: Any) -> Any:
         # fan_in): explicit axes, so a transposed conv keeps Haiku's fans.
         return variance_scaling(
             init.scale,
-            init.mode,
-            init.distribution,
+            cast(Any, init.mode),
+            cast(Any, init.distribution),
             in_axis=(-2,),
             out_axis=(-1,),
         )
-    if type(init) is hi.Orthogonal and _number(init.scale) is not None:
-        return orthogonal(_number(init.scale), column_axis=init.axis)
+    scale = _number(getattr(init, "scale", None))
+    if type(init) is hi.Orthogonal and scale is not None:
+        return orthogonal(scale, column_axis=init.axis)
     return _HaikuCall(init, id(init))
 
 
@@ -387,7 +388,8 @@ def reinit(
     signed = {leaf.path: leaf.spec for leaf in _tree._flatten(like)[0]}
     given = {leaf.path: leaf.spec for leaf in leaves}
     if set(signed) != set(given) or any(
-        tuple(signed[p].shape) != tuple(given[p].shape) for p in given
+        getattr(signed[p], "shape", None) != getattr(given[p], "shape", ())
+        for p in given
     ):
         raise _errors.bad_value(
             "like",
