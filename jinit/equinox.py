@@ -1,0 +1,632 @@
+"""Equinox adapter: every ``equinox.nn`` layer's layout, ``init``/``reinit``, presets.
+
+Equinox stores weights PyTorch-style: ``Linear.weight`` is ``(out, in)``, a conv
+weight ``(out, in / groups, *kernel)``, and ``eqx.filter_vmap(make_layer)(keys)``
+adds a leading axis per stacked layer. Fans read off those stored shapes with
+Flax's axes are wrong (a ``Conv2d`` 4.6x too small). Here each parameter of an
+Equinox module gets a :class:`jinit.Signature` from its layer's fields (the
+shape Equinox draws it with, its fan axes, its stacked axes, Equinox's own
+law), so that every jinit initializer, and the presets of :func:`defaults`,
+draw it in the layer's own layout.
+
+* :func:`abstract` maps each parameter's path (``"layers/0/weight"``) to a
+  :class:`jinit.Abstract` carrying its signature: the tree
+  ``jinit.materialize`` and ``jinit.flax.table`` take.
+* :func:`init` and :func:`reinit` return a module of the same structure with
+  the parameters drawn (``init``: all of them; ``reinit``: those a rule
+  matches). Everything else (activations, static fields, ``None``, the state
+  of ``eqx.nn.StateIndex``) passes through untouched; a ``WeightNorm``'s ``g``
+  is recomputed from its redrawn weight, as ``WeightNorm(layer)`` computes it.
+* :func:`defaults` gives rules that start a model as Equinox or PyTorch would.
+
+Nothing here samples: the rules name core initializers and the draws are
+``jinit.materialize``'s. Equinox is imported lazily.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import jax
+import numpy as np
+
+from . import _checks, _errors, _signature, _tree
+from . import flax as _flax
+from . import torch as _torch
+from ._constant import Constant, ones, zeros
+from ._distributions import Normal, Uniform
+from ._signature import Abstract, Signature
+from ._variance import variance_scaling
+
+__all__ = ["FRAMEWORKS", "abstract", "defaults", "init", "reinit", "table"]
+
+Framework = Literal["equinox", "torch"]
+FRAMEWORKS: tuple[str, ...] = ("equinox", "torch")
+
+# ----------------------------------------------------------------------------
+# Signatures from the layers' fields.
+
+
+def _qualname(cls: type) -> str:
+    module = cls.__module__
+    if module.startswith("equinox.nn."):
+        module = "equinox.nn"
+    return f"{module}.{cls.__qualname__}"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Param:
+    """What a layer's field holds: one layer's stored shape and its signature."""
+
+    layer: tuple[int, ...] | None  # None: any shape (drawn as stored, unstacked)
+    in_axis: int = -2
+    out_axis: int = -1
+    init: Any = None
+    role: str = ""
+    fan_in: float | None = None
+    fan_out: float | None = None
+    cell: bool = False
+
+
+def _uniform(lim: float) -> Uniform:
+    """Equinox's ``default_init``: U(-lim, lim)."""
+    return Uniform(-lim, lim)
+
+
+def _linear(m: Any) -> dict[str, _Param]:
+    fan_in = 1 if m.in_features == "scalar" else m.in_features
+    fan_out = 1 if m.out_features == "scalar" else m.out_features
+    law = _uniform(1.0 if fan_in == 0 else 1 / math.sqrt(fan_in))
+    return {
+        "weight": _Param((fan_out, fan_in), -1, -2, law, "kernel", fan_in, fan_out),
+        "bias": _Param(
+            (fan_out,), init=law, role="bias", fan_in=fan_in, fan_out=fan_out
+        ),
+    }
+
+
+def _conv(m: Any) -> dict[str, _Param]:
+    import equinox as eqx
+
+    k = math.prod(m.kernel_size)
+    grouped = m.in_channels // m.groups
+    law = _uniform(1 / math.sqrt(grouped * k))
+    fan_out = m.out_channels * k
+    if isinstance(m, eqx.nn.ConvTranspose):
+        # Each input feeds out/groups * k outputs: PyTorch's fan_in of the same
+        # layer (its ConvTranspose weight is (in, out / groups, *k)).
+        fan_out = m.out_channels // m.groups * k
+    fan_in = grouped * k
+    weight = (m.out_channels, grouped, *m.kernel_size)
+    bias = (m.out_channels,) + (1,) * m.num_spatial_dims
+    return {
+        "weight": _Param(weight, 1, 0, law, "kernel", fan_in, fan_out),
+        "bias": _Param(bias, init=law, role="bias", fan_in=fan_in, fan_out=fan_out),
+    }
+
+
+def _embedding(m: Any) -> dict[str, _Param]:
+    shape = (m.num_embeddings, m.embedding_size)
+    fans = (m.embedding_size, m.num_embeddings)
+    return {"weight": _Param(shape, -1, -2, Normal(1.0), "embedding", *fans)}
+
+
+def _cell(m: Any, gates: int) -> dict[str, _Param]:
+    h, n = m.hidden_size, m.input_size
+    law = _uniform(math.sqrt(1 / h))
+    out = {
+        "weight_ih": _Param((gates * h, n), -1, -2, law, "kernel", n, gates * h),
+        "weight_hh": _Param(
+            (gates * h, h), -1, -2, law, "recurrent_kernel", h, gates * h
+        ),
+        "bias": _Param(
+            (gates * h,), init=law, role="bias", fan_in=n, fan_out=gates * h
+        ),
+        # GRUCell's bias of the candidate's recurrent term (PyTorch's b_hn).
+        "bias_n": _Param(
+            (h,), init=law, role="recurrent_bias", fan_in=h, fan_out=gates * h
+        ),
+    }
+    return {k: dataclasses.replace(v, cell=True) for k, v in out.items()}
+
+
+def _norm(shape: Any) -> dict[str, _Param]:
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return {
+        "weight": _Param(shape, init=ones, role="scale"),
+        "bias": _Param(shape, init=zeros, role="bias"),
+    }
+
+
+def _params(m: Any) -> dict[str, _Param] | None:
+    """The parameters of an ``equinox.nn`` layer by field, or None for other modules."""
+    import equinox as eqx
+
+    nn = eqx.nn
+    if isinstance(m, nn.Linear):
+        return _linear(m)
+    if isinstance(m, nn.Conv | nn.ConvTranspose):
+        return _conv(m)
+    if isinstance(m, nn.Embedding):
+        return _embedding(m)
+    if isinstance(m, nn.GRUCell):
+        return _cell(m, 3)
+    if isinstance(m, nn.LSTMCell):
+        return _cell(m, 4)
+    if isinstance(m, nn.LayerNorm | nn.RMSNorm):
+        return _norm(m.shape)
+    if isinstance(m, nn.GroupNorm):
+        return {} if m.channels is None else _norm(m.channels)
+    if isinstance(m, nn.BatchNorm):
+        return _norm(m.input_size)
+    if isinstance(m, nn.PReLU):
+        # eqx.nn.PReLU(init_alpha=0.25), torch.nn.PReLU(init=0.25).
+        return {"negative_slope": _Param(None, init=Constant(0.25), role="slope")}
+    return None
+
+
+def _is_arraylike(x: Any) -> bool:
+    return isinstance(x, jax.Array | np.ndarray | jax.ShapeDtypeStruct)
+
+
+@dataclasses.dataclass
+class _Found:
+    """The signed parameters of a model, and the leaves derived from them."""
+
+    signatures: dict[str, Signature]
+    # WeightNorm: path of g -> (path of the weight, the WeightNorm, stacked dims).
+    derived: dict[str, tuple[str, Any, int]]
+
+
+def _signature_for(
+    module: Any, spec: _Param, shape: tuple[int, ...], parents, path: str
+) -> Signature:
+    if spec.layer is None:
+        layer, stacked = shape, ()
+    else:
+        k = len(shape) - len(spec.layer)
+        if k < 0 or shape[k:] != spec.layer:
+            raise _errors.bad_value(
+                f"leaf {path!r}",
+                f"an array of its layer's shape {spec.layer} (with leading "
+                "stacked axes, as eqx.filter_vmap makes them)",
+                shape,
+            )
+        layer, stacked = spec.layer, tuple(range(k))
+    qualified = _qualname(type(module))
+    return Signature(
+        shape=layer,
+        stacked=stacked,
+        in_axis=spec.in_axis,
+        out_axis=spec.out_axis,
+        init=spec.init,
+        module=qualified,
+        parents=parents,
+        role=spec.role,
+        cell=qualified if spec.cell else "",
+        fan_in=spec.fan_in,
+        fan_out=spec.fan_out,
+    )
+
+
+def _walk(node: Any, prefix: tuple, parents: tuple[str, ...], found: _Found) -> None:
+    """Signs the arrays ``node`` owns and recurses into its sub-modules."""
+    import equinox as eqx
+
+    is_module = isinstance(node, eqx.Module)
+    if isinstance(node, eqx.nn.StateIndex):
+        return  # state, made by eqx.nn.make_with_state: not a parameter
+    params = _params(node) if is_module else None
+    inner = parents + ((_qualname(type(node)),) if is_module else ())
+    flat, _ = jax.tree_util.tree_flatten_with_path(
+        node, is_leaf=lambda x: x is not node and isinstance(x, eqx.Module)
+    )
+    for rel, child in flat:
+        key_path = prefix + tuple(rel)
+        if isinstance(child, eqx.Module):
+            _walk(child, key_path, inner, found)
+            continue
+        if not _is_arraylike(child):
+            continue
+        path = _tree.path_string(key_path)
+        field = _tree.path_string(rel[:1])
+        if isinstance(node, eqx.nn.WeightNorm) and field == "g":
+            weight = _tree.path_string(
+                prefix + (jax.tree_util.GetAttrKey("layer"),)
+            ) + ("/" + node.weight_name)
+            found.derived[path] = (weight, node, 0)
+            continue
+        if params is not None and field in params and len(rel) == 1:
+            shape = tuple(int(d) for d in child.shape)
+            found.signatures[path] = _signature_for(
+                node, params[field], shape, parents, path
+            )
+        # Arrays of other modules (a user's own fields) are left unsigned: their
+        # layout is not known, and they are drawn as stored.
+
+
+def _find(model: Any) -> _Found:
+    found = _Found({}, {})
+    _walk(model, (), (), found)
+    for path, (weight, wn, _) in list(found.derived.items()):
+        sig = found.signatures.get(weight)
+        stacked = 0 if sig is None else len(sig.stacked)
+        found.derived[path] = (weight, wn, stacked)
+    return found
+
+
+def _leaves(model: Any) -> tuple[list[tuple[str, Any]], Any]:
+    flat, treedef = jax.tree_util.tree_flatten_with_path(model)
+    return [(_tree.path_string(p), x) for p, x in flat], treedef
+
+
+def _abstract(x: Any, signature: Signature | None) -> Any:
+    sharding = getattr(x, "sharding", None)
+    if signature is None:
+        return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)
+    return Abstract(x.shape, x.dtype, sharding=sharding, signature=signature)
+
+
+def _check_model(model: Any) -> None:
+    import equinox as eqx
+
+    leaves = jax.tree_util.tree_leaves(
+        model, is_leaf=lambda x: isinstance(x, eqx.Module)
+    )
+    if not any(isinstance(x, eqx.Module) for x in leaves):
+        raise _errors.bad_type(
+            "model",
+            "an equinox.Module (or a pytree of them), concrete or from "
+            "eqx.filter_eval_shape",
+            model,
+        )
+
+
+def abstract(model: Any) -> dict[str, Any]:
+    """Every parameter of an Equinox model, by path, with its init signature.
+
+    Returns a flat dict from path (``"layers/0/weight"``, as
+    ``jinit.materialize`` names leaves) to :class:`jinit.Abstract` for the
+    parameters of the ``equinox.nn`` layers (Linear, Conv/ConvTranspose 1-3D,
+    Embedding, GRUCell, LSTMCell, the Linear projections of MultiheadAttention,
+    LayerNorm, RMSNorm, GroupNorm, BatchNorm, PReLU), and to a plain
+    ``jax.ShapeDtypeStruct`` for the array fields of other modules (whose
+    layout is not known). Each signature has the shape Equinox draws the
+    parameter with (``Linear.weight``: ``(out, in)``, fan-in on the last axis;
+    a conv weight ``(out, in / groups, *k)``, fan axes 1 and 0), the stacked
+    axes (the leading axes beyond the layer's shape that
+    ``eqx.filter_vmap(make_layer)(keys)`` adds), Equinox's own law, its module
+    and role. ``eqx.nn.StateIndex`` state and a ``WeightNorm``'s ``g`` are not
+    parameters and are not listed.
+
+    Args:
+      model: an ``equinox.Module`` (or pytree of them), concrete or from
+        ``eqx.filter_eval_shape``.
+
+    Returns:
+      ``{path: jinit.Abstract | jax.ShapeDtypeStruct}``, in the model's leaf order.
+
+    Raises:
+      TypeError: ``model`` holds no Equinox module.
+      ValueError: a layer's array does not have its layer's shape.
+
+    Example:
+      >>> params = jinit.materialize(jinit.equinox.abstract(model), key, rules)
+    """
+    _check_model(model)
+    found = _find(model)
+    state = _state_paths(model)
+    out = {}
+    for path, x in _leaves(model)[0]:
+        if not _is_arraylike(x) or path in found.derived or path in state:
+            continue
+        out[path] = _abstract(x, found.signatures.get(path))
+    return out
+
+
+def _state_paths(model: Any) -> set[str]:
+    import equinox as eqx
+
+    paths: set[str] = set()
+    flat, _ = jax.tree_util.tree_flatten_with_path(
+        model, is_leaf=lambda x: isinstance(x, eqx.nn.StateIndex)
+    )
+    for p, x in flat:
+        if isinstance(x, eqx.nn.StateIndex):
+            for q, _ in jax.tree_util.tree_flatten_with_path(x)[0]:
+                paths.add(_tree.path_string(tuple(p) + tuple(q)))
+    return paths
+
+
+def _fill(
+    model: Any,
+    key: Any,
+    rules: Any,
+    *,
+    default: Any,
+    stacked: Mapping[str, Any] | None,
+    progress: bool | None,
+    redraw: bool,
+) -> Any:
+    _checks.check_key(key)
+    _check_model(model)
+    found = _find(model)
+    state = _state_paths(model)
+    named, treedef = _leaves(model)
+    leaves, index = [], []
+    for i, (path, x) in enumerate(named):
+        if _is_arraylike(x) and path not in found.derived and path not in state:
+            spec = _abstract(x, found.signatures.get(path))
+            leaves.append(_tree._Leaf(path, x, spec))
+            index.append(i)
+    planned = _tree.plan_leaves(
+        leaves,
+        rules,
+        default=default,
+        stacked=stacked,
+        keep_unmatched=redraw,
+        key=key,
+    )
+    kept_abstract = [
+        p.path
+        for p, leaf in zip(planned, leaves, strict=True)
+        if p.init is None and isinstance(leaf.leaf, jax.ShapeDtypeStruct)
+    ]
+    if kept_abstract:
+        raise _errors.bad_value(
+            "model",
+            "a concrete model (reinit keeps unmatched leaves as they are; for "
+            "an abstract one use jinit.equinox.init)",
+            f"abstract leaves no rule matches: {kept_abstract[:10]}",
+        )
+    drawn = _tree._draw(planned, key, progress)
+    values = [x for _, x in named]
+    by_path = {}
+    for j, array in drawn.items():
+        values[index[j]] = array
+        by_path[leaves[j].path] = array
+    positions = {path: i for i, (path, _) in enumerate(named)}
+    for path, (weight, wn, k) in found.derived.items():
+        if weight in by_path:
+            values[positions[path]] = _weight_norm(wn, by_path[weight], k)
+        elif isinstance(values[positions[path]], jax.ShapeDtypeStruct):
+            raise _errors.bad_value(
+                "rules", f"rules that draw {weight!r} (its WeightNorm's g)", path
+            )
+    abstract_state = [
+        p for p in state if isinstance(values[positions[p]], jax.ShapeDtypeStruct)
+    ]
+    if abstract_state:
+        raise _errors.bad_value(
+            "model",
+            "a model whose eqx.nn.StateIndex state is concrete (jinit draws "
+            "parameters only; build the model, or its state, eagerly)",
+            f"abstract state leaves: {sorted(abstract_state)[:10]}",
+        )
+    return jax.tree_util.tree_unflatten(treedef, values)
+
+
+def _weight_norm(wn: Any, weight: jax.Array, stacked: int) -> jax.Array:
+    """``g`` of a WeightNorm whose weight is ``weight``, per stacked layer."""
+    norm = wn._norm
+    for _ in range(stacked):
+        norm = jax.vmap(norm)
+    return norm(weight)
+
+
+def init(
+    model: Any,
+    key: jax.Array,
+    rules: Any,
+    *,
+    default: Callable[..., Any] | None = None,
+    stacked: Mapping[str, Any] | None = None,
+    progress: bool | None = None,
+) -> Any:
+    """Draws every parameter of an Equinox model by path rules.
+
+    The parameters are those of :func:`abstract`; each is drawn as
+    ``jinit.materialize`` draws it (its key from the root key and its path, the
+    first rule whose regex fully matches its path, ``default`` otherwise),
+    through its signature: any jinit initializer gets the layer's fans
+    (``he_normal`` on a ``Conv2d`` weight ``(out, in, kh, kw)`` reads fan_in
+    ``in * kh * kw``), and a stack of layers made with ``eqx.filter_vmap`` is
+    drawn layer by layer. The model may be abstract (``eqx.filter_eval_shape``).
+    Non-array leaves pass through; a ``WeightNorm``'s ``g`` is recomputed from
+    its new weight; ``eqx.nn.StateIndex`` state is kept (it must be concrete).
+
+    Args:
+      model: an ``equinox.Module`` (or pytree of them).
+      key: the root PRNG key.
+      rules: an ordered mapping from path regex to initializer (e.g.
+        :func:`defaults`).
+      default: the initializer of parameters no rule matches.
+      stacked: stacked axes by path regex, for unsigned arrays.
+      progress: a progress bar, as for ``jinit.materialize``.
+
+    Returns:
+      A module of the same structure, its parameters drawn.
+
+    Raises:
+      ValueError: parameters no rule matches (all listed), abstract state.
+      TypeError: ``model`` holds no Equinox module, a bad rule.
+
+    Example:
+      >>> model = eqx.filter_eval_shape(eqx.nn.MLP, 2, 1, 64, 2, key=key)
+      >>> model = jinit.equinox.init(model, key, jinit.equinox.defaults("torch"))
+    """
+    return _fill(
+        model,
+        key,
+        rules,
+        default=default,
+        stacked=stacked,
+        progress=progress,
+        redraw=False,
+    )
+
+
+def reinit(
+    model: Any,
+    key: jax.Array,
+    rules: Any,
+    *,
+    stacked: Mapping[str, Any] | None = None,
+    progress: bool | None = None,
+) -> Any:
+    """Redraws the parameters a rule matches; every other leaf is kept bit for bit.
+
+    As :func:`init` for the matched parameters (a redrawn leaf equals what
+    ``init`` gives it for the same key); unmatched leaves are the same objects.
+
+    Example:
+      >>> model = jinit.equinox.reinit(model, key, {r"layers/2/.*": jinit.zeros})
+    """
+    return _fill(
+        model,
+        key,
+        rules,
+        default=None,
+        stacked=stacked,
+        progress=progress,
+        redraw=True,
+    )
+
+
+def table(
+    model: Any,
+    rules: Any,
+    *,
+    default: Callable[..., Any] | None = None,
+    stacked: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per parameter: what :func:`init` draws (``jinit.flax.table``'s rows).
+
+    Example:
+      >>> print(jinit.flax.format_table(jinit.equinox.table(model, rules)))
+    """
+    return _flax.table(abstract(model), rules, default=default, stacked=stacked)
+
+
+# ----------------------------------------------------------------------------
+# Presets.
+
+
+def _sig(path: str, leaves: Mapping[str, Any], preset: str) -> Signature:
+    sig = _signature.signature_of(leaves.get(path))
+    if sig is None:
+        raise _errors.bad_value(
+            f"leaf {path!r}",
+            f"a parameter of an equinox.nn layer for defaults({preset!r}) (a "
+            "leaf of jinit.equinox.abstract, or a model given to "
+            "jinit.equinox.init/reinit)",
+            leaves.get(path),
+        )
+    return sig
+
+
+def _short(qualified: str) -> str:
+    return qualified.rsplit(".", 1)[-1]
+
+
+def _sibling(path: str, name: str) -> str:
+    return path.rsplit("/", 1)[0] + "/" + name if "/" in path else name
+
+
+def _equinox(path: str, leaves: Mapping[str, Any]) -> Any:
+    return _sig(path, leaves, "equinox").init
+
+
+_PROJECTIONS = ("query_proj", "key_proj", "value_proj")
+
+
+def _attention(path: str, sig: Signature, leaves: Mapping[str, Any]) -> Any | None:
+    """PyTorch's law for a leaf of an ``eqx.nn.MultiheadAttention``, else None."""
+    parts = path.split("/")
+    if not sig.parents or _short(sig.parents[-1]) != "MultiheadAttention":
+        return None
+    if len(parts) < 2 or sig.role == "bias":
+        return zeros  # in_proj_bias and out_proj.bias start at 0
+    if parts[-2] not in _PROJECTIONS:
+        return _torch.linear_default()  # out_proj: an nn.Linear
+    prefix = parts[:-2]
+    projections = [
+        _signature.signature_of(leaves.get("/".join([*prefix, p, "weight"])))
+        for p in _PROJECTIONS
+    ]
+    square = sig.shape[0] == sig.shape[1]
+    if square and all(s is not None and s.shape == sig.shape for s in projections):
+        # xavier_uniform_ on the packed (3d, d) in_proj_weight: 2 / (d + 3d).
+        return variance_scaling(0.5, "fan_in", "uniform")
+    # kdim/vdim != embed_dim: q/k/v_proj_weight, each xavier_uniform_.
+    return variance_scaling(1.0, "fan_avg", "uniform")
+
+
+def _torch_law(path: str, leaves: Mapping[str, Any]) -> Any:
+    sig = _sig(path, leaves, "torch")
+    if sig.cell:
+        # nn.GRU/LSTM: every weight and bias U(+-1/sqrt(hidden)).
+        hh = _signature.signature_of(leaves.get(_sibling(path, "weight_hh")))
+        hidden = sig.shape[-1] if hh is None else hh.shape[-1]
+        return _uniform(1 / math.sqrt(hidden))
+    attention = _attention(path, sig, leaves)
+    if attention is not None:
+        return attention
+    if sig.role == "embedding":
+        return _torch.embedding_default()
+    if sig.role in ("scale", "slope") or sig.fan_in is None:
+        return sig.init  # norms: ones / zeros; PReLU: 0.25
+    transposed = _short(sig.module).startswith("ConvTranspose")
+    # nn.ConvTranspose: kaiming_uniform_(a=sqrt(5)) on (in, out / groups, *k),
+    # whose fan_in is this layer's fan_out; its bias reads the same fan_in.
+    fan_in = sig.fan_out if transposed else sig.fan_in
+    fan_in = sig.fan_in if fan_in is None else fan_in
+    if sig.role == "kernel":
+        if transposed:
+            return _uniform(1 / math.sqrt(fan_in))
+        return _torch.linear_default()
+    return _torch.bias_default(fan_in=int(fan_in))
+
+
+def defaults(framework: Framework) -> dict[str, Any]:
+    r"""Rules that initialize an Equinox model as Equinox or PyTorch would.
+
+    For :func:`init`, :func:`reinit` and :func:`table` (and ``jinit.materialize``
+    on :func:`abstract` trees): each parameter's law is read from its layer's
+    signature.
+
+    ===================== ============================ ===========================
+    parameter             ``"equinox"``                ``"torch"``
+    ===================== ============================ ===========================
+    Linear, Conv w and b  U(+-1/sqrt(fan_in))          the same (kaiming_uniform_
+                                                       a=sqrt(5); bias_default)
+    ConvTranspose w and b U(+-1/sqrt(in/groups * k))   U(+-1/sqrt(out/groups * k))
+    Embedding             N(0, 1)                      N(0, 1)
+    GRUCell, LSTMCell     U(+-1/sqrt(hidden))          U(+-1/sqrt(hidden))
+    MultiheadAttention    Linear's law (no biases by   q/k/v: xavier_uniform_ of
+                          default)                     the packed (3d, d); out:
+                                                       Linear; biases 0
+    norm weight / bias    ones / zeros                 ones / zeros
+    PReLU                 0.25                         0.25
+    ===================== ============================ ===========================
+
+    Args:
+      framework: ``"equinox"`` or ``"torch"``.
+
+    Returns:
+      A new ``dict`` of rules (one rule, ``".*"``, that reads each signature).
+
+    Raises:
+      ValueError: an unknown framework.
+
+    Example:
+      >>> model = jinit.equinox.init(model, key, jinit.equinox.defaults("torch"))
+    """
+    if framework not in FRAMEWORKS:
+        raise _errors.bad_choice("framework", framework, FRAMEWORKS)
+    if framework == "equinox":
+        return {r".*": _flax.PerLeaf("equinox", _equinox)}
+    return {r".*": _flax.PerLeaf("torch", _torch_law)}
