@@ -356,6 +356,16 @@ def _fill(
     found = _find(model)
     state = _state_paths(model)
     named, treedef = _leaves(model)
+    abstract_state = sorted(
+        p for p, x in named if p in state and isinstance(x, jax.ShapeDtypeStruct)
+    )
+    if abstract_state:
+        raise _errors.bad_value(
+            "model",
+            "a model whose eqx.nn.StateIndex state is concrete (jinit draws "
+            "parameters only; build the model, or its state, eagerly)",
+            f"abstract state leaves: {abstract_state[:10]}",
+        )
     leaves, index = [], []
     for i, (path, x) in enumerate(named):
         if _is_arraylike(x) and path not in found.derived and path not in state:
@@ -390,22 +400,8 @@ def _fill(
         by_path[leaves[j].path] = array
     positions = {path: i for i, (path, _) in enumerate(named)}
     for path, (weight, wn, k) in found.derived.items():
-        if weight in by_path:
+        if weight in by_path:  # g = ||weight||, as WeightNorm(layer) sets it
             values[positions[path]] = _weight_norm(wn, by_path[weight], k)
-        elif isinstance(values[positions[path]], jax.ShapeDtypeStruct):
-            raise _errors.bad_value(
-                "rules", f"rules that draw {weight!r} (its WeightNorm's g)", path
-            )
-    abstract_state = [
-        p for p in state if isinstance(values[positions[p]], jax.ShapeDtypeStruct)
-    ]
-    if abstract_state:
-        raise _errors.bad_value(
-            "model",
-            "a model whose eqx.nn.StateIndex state is concrete (jinit draws "
-            "parameters only; build the model, or its state, eagerly)",
-            f"abstract state leaves: {sorted(abstract_state)[:10]}",
-        )
     return jax.tree_util.tree_unflatten(treedef, values)
 
 

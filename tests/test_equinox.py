@@ -596,3 +596,13 @@ def test_attention_torch_laws():
     separate = nn.MultiheadAttention(2, 8, key_size=4, key=KEY)
     rows = {r["path"]: r["init"] for r in je.table(separate, rules)}
     assert rows["key_proj/weight"] == jinit.variance_scaling(1.0, "fan_avg", "uniform")
+
+
+def test_abstract_state_is_an_error_before_drawing():
+    def make(key):
+        return nn.Sequential(
+            [nn.Linear(3, 4, key=key), nn.BatchNorm(4, "b", mode="batch")]
+        )
+
+    with pytest.raises(ValueError, match="StateIndex state is concrete"):
+        je.init(eqx.filter_eval_shape(make, KEY), KEY, je.defaults("torch"))
