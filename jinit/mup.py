@@ -705,9 +705,9 @@ class Parametrization:
 
         Put it before the learning rate (any schedule), after the optimizer's
         own scaling: ``optax.chain(optax.scale_by_adam(), mp.scale_by_lr("adam"),
-        optax.scale_by_learning_rate(schedule))``. Leaves are matched by path
-        (``params["params"]`` works too: a path may be the unique end of one).
-        It has no state.
+        optax.scale_by_learning_rate(schedule))``. Leaves are matched by path:
+        the tree is the parametrized model's variables, or the subtree under one
+        top-level key (``variables["params"]``). It has no state.
         """
         import optax
 
