@@ -61,6 +61,7 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -890,6 +891,9 @@ def attention_fn(scale: float | None) -> Callable[..., Any]:
     if scale is None:
         return nn.dot_product_attention
 
+    # Flax passes an attention_fn only the keyword arguments its signature names
+    # (mask, dropout, ...): the wrapper has dot_product_attention's signature.
+    @functools.wraps(nn.dot_product_attention)
     def attend(query, key, value, *args, **kwargs):
         q = query * jnp.asarray(
             scale * math.sqrt(query.shape[-1]), dtype=jnp.result_type(query)

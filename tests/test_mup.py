@@ -653,6 +653,22 @@ def test_forward_multipliers():
     )
 
 
+def test_attention_fn_keeps_flax_masks():
+    """Flax passes an attention_fn only the kwargs its signature names: the mask
+    must reach it. At scale 1/sqrt(head_dim) it is Flax's own attention."""
+    x = jax.random.normal(jax.random.key(0), (2, 6, 8))
+    mask = nn.make_causal_mask(jnp.ones((2, 6)))
+    ours = nn.MultiHeadDotProductAttention(2, attention_fn=jm.attention_fn(0.5))
+    theirs = nn.MultiHeadDotProductAttention(2)
+    params = theirs.init(jax.random.key(1), x, mask=mask)
+    np.testing.assert_allclose(
+        ours.apply(params, x, mask=mask),
+        theirs.apply(params, x, mask=mask),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
 def test_sp_rules_are_the_base_rules():
     rules = jf.defaults("flax")
     sp = jm.parametrize(mlp(64), mlp(256), variant="sp")
