@@ -12,6 +12,7 @@ widths (and wider be better near it); under SP it shifts.
     python bench/mup_transfer.py                 # widths 64..512, 300 steps
     python bench/mup_transfer.py --quick         # a small smoke run
     python bench/mup_transfer.py --widths 64,128 --steps 200 --out /tmp/mup
+    python bench/mup_transfer.py --coord-check --widths 32,64,128,256  # the figure
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class GPT(nn.Module):
         x = x + nn.Embed(self.seq, self.d, name="pos")(jnp.arange(tokens.shape[1]))
         blocks = nn.scan(
             Block,
-            variable_axes={"params": 0},
+            variable_axes={"params": 0, "intermediates": 0},
             split_rngs={"params": True},
             length=self.depth,
         )
@@ -172,6 +173,59 @@ def plot(results, lrs, widths, path):
     fig.savefig(path, dpi=120)
 
 
+def coord_check(args, widths, data, out):
+    """microsoft/mup's coord check on this GPT: l1 per module, step and width."""
+    chunk = jnp.asarray(batches(data, 1, args.batch, args.seq, args.seed)[0])
+    base_width = args.base_width or widths[0]
+
+    def make(width, mp):
+        return GPT(
+            width,
+            args.depth,
+            args.seq,
+            logit_mult=mp.output_multiplier,
+            attn_scale=mp.attention_scale(
+                width // HEADS, base_head_dim=base_width // HEADS
+            ),
+        )
+
+    rows = jinit.mup.coord_check(
+        make,
+        widths,
+        chunk[:, :-1],
+        chunk[:, 1:],
+        xent,
+        jinit.flax.defaults("flax"),
+        base_width=base_width,
+        learning_rate=2.0**-7,
+        steps=4,
+        key=jax.random.key(args.seed),
+        # microsoft/mup's recommendation (its output otherwise starts at O(1/sqrt(m))).
+        override={r".*/readout/(kernel|bias)": jinit.zeros},
+    )
+    jinit.mup.plot_coord_check(rows, str(out / "mup_coord_check.png"))
+    lines = [
+        "| variant | t | largest l1 ratio, widest / narrowest (module) |",
+        "|---|---|---|",
+    ]
+    for variant in ("sp", "mup"):
+        for t in range(1, 5):
+            l1 = {
+                (r["module"], r["width"]): r["l1"]
+                for r in rows
+                if r["variant"] == variant and r["t"] == t
+            }
+            ratios = {
+                m: l1[(m, widths[-1])] / l1[(m, widths[0])]
+                for m, w in l1
+                if w == widths[0] and l1[(m, w)] > 0
+            }
+            worst = max(ratios, key=lambda m: abs(np.log(ratios[m])))
+            lines.append(f"| {variant} | {t} | {ratios[worst]:.2f} ({worst}) |")
+    (out / "mup_coord_check.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
@@ -184,6 +238,9 @@ def main(argv=None):
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=".")
+    parser.add_argument(
+        "--coord-check", action="store_true", help="only the coord-check figure"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         widths, lo_hi, steps = [32, 64], (-10, -6), 20
@@ -197,6 +254,11 @@ def main(argv=None):
     base_width = args.base_width or widths[0]
     lrs = [2.0**k for k in range(lo_hi[0], lo_hi[1] + 1)]
     data = corpus(4 << 20)
+    if args.coord_check:
+        out = pathlib.Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        coord_check(args, widths, data, out)
+        return
     split = int(0.95 * len(data))
     train = batches(data[:split], args.steps, args.batch, args.seq, args.seed)
     val = batches(data[split:], 8, args.batch, args.seq, args.seed + 1)

@@ -970,7 +970,9 @@ def coord_check(
     ``(inputs, targets)`` with ``mp.adam``/``mp.sgd`` at ``learning_rate``.
     Before each update (``t = 1`` is the initial model) it records
     ``l1 = mean(|y|)`` of every module's output ``y``
-    (``capture_intermediates``). Under a correct μP the curves of ``l1``
+    (``capture_intermediates``; modules inside ``nn.scan`` are recorded when the
+    scan lifts that collection, ``variable_axes={"params": 0, "intermediates":
+    0}``, their layers pooled). Under a correct μP the curves of ``l1``
     against width are flat; under SP they grow with width after ``t = 1``.
 
     Args:
@@ -1097,32 +1099,44 @@ def plot_coord_check(rows: Sequence[Mapping[str, Any]], path: str | None = None)
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     ts = sorted({r["t"] for r in rows})
     modules = list(dict.fromkeys(r["module"] for r in rows))
+    colors = [plt.get_cmap("tab20")(i % 20) for i in range(len(modules))]
     fig, axes = plt.subplots(
         len(variants),
         len(ts),
-        figsize=(3.2 * len(ts), 2.8 * len(variants)),
+        figsize=(3.2 * len(ts) + 3.5, 2.8 * len(variants)),
         squeeze=False,
         sharey="row",
     )
     for i, v in enumerate(variants):
         for j, t in enumerate(ts):
             ax = axes[i][j]
-            for m in modules:
+            for k, m in enumerate(modules):
                 pts = sorted(
                     (r["width"], r["l1"])
                     for r in rows
                     if r["variant"] == v and r["t"] == t and r["module"] == m
                 )
                 if pts and all(y > 0 for _, y in pts):
-                    ax.plot(*zip(*pts, strict=True), marker="o", label=m)
+                    ax.plot(
+                        *zip(*pts, strict=True),
+                        marker="o",
+                        label=m,
+                        color=colors[k % len(colors)],
+                    )
             ax.set_xscale("log", base=2)
             ax.set_yscale("log", base=2)
             ax.set_title(f"{v}, t={t}")
             ax.set_xlabel("width")
             if j == 0:
                 ax.set_ylabel("mean |activation|")
-    axes[0][-1].legend(fontsize=6, loc="best")
-    fig.tight_layout()
+    handles, labels = [], []
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="center right", fontsize=7)
+    fig.tight_layout(rect=(0, 0, 0.78, 1))
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
