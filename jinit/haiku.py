@@ -384,8 +384,8 @@ def reinit(
     if like is None:
         return _tree.reinit(params, key, rules, stacked=stacked, progress=progress)
     _checks.check_key(key)
-    leaves, treedef = _tree._flatten(params)
-    signed = {leaf.path: leaf.spec for leaf in _tree._flatten(like)[0]}
+    leaves, treedef = _tree.flatten(params)
+    signed = {leaf.path: leaf.spec for leaf in _tree.flatten(like)[0]}
     given = {leaf.path: leaf.spec for leaf in leaves}
     if set(signed) != set(given) or any(
         getattr(signed[p], "shape", None) != getattr(given[p], "shape", ())
