@@ -143,7 +143,10 @@ def truncated_normal(
     the std after truncation to (-2, 2) is ``0.8796 * stddev`` (variance_scaling
     divides by that constant, this does not). The sampler keeps the std for tiny
     stds with wide bounds (no values on the bounds, no outliers), unlike
-    PyTorch's ``trunc_normal_``.
+    PyTorch's ``trunc_normal_``, and follows the law for bounds anywhere, e.g.
+    (8, 9) or absolute bounds 25 stds away, where JAX's inverse CDF returns the
+    bound (jax-ml/jax#10951): such intervals are inverted on the lower-tail
+    side, chosen from the bounds in Python (see :func:`jinit._laws.truncated_normal`).
 
     Same values as ``jax.nn.initializers.truncated_normal`` in float32/float64 for
     relative bounds and ``mean=0``.

@@ -74,28 +74,141 @@ def normal(key, shape, dtype):
 def truncated_normal(key, shape, dtype, lower, upper):
     """N(0, 1) truncated to the open interval (lower, upper), by inverse CDF.
 
-    ``u ~ U(erf(lower/sqrt2), erf(upper/sqrt2))`` and ``sqrt2 * erf_inv(u)``: the
-    same operations and key use as ``jax.random.truncated_normal``, so values are
-    JAX's, with one repair. For bounds beyond about 5.4 (say a std of 0.002 with
-    absolute bounds of +-2, i.e. +-1000 sigma), ``erf(lower/sqrt2)`` rounds to -1 and
-    the draw ``u == -1`` (probability 2**-23 per value in float32) becomes
-    ``erf_inv(-1) = -inf``, which JAX then clips onto the lower bound: a 1000-sigma
-    outlier. Here ``u`` is kept inside (-1, 1), so the draw stays where the float's
-    resolution puts the normal's tail (|z| <= 5.4 in float32). Nothing else changes.
+    ``lower`` and ``upper`` are static Python floats; which of two inverse CDFs
+    draws is decided from them in Python (:func:`_jax_resolves`), so there is
+    no runtime branch and every value depends on its own uniform alone:
+
+    * JAX's: ``u ~ U(erf(lower/sqrt2), erf(upper/sqrt2))`` and
+      ``sqrt2 * erf_inv(u)``, the operations and key use of
+      ``jax.random.truncated_normal``, so the values are JAX's, with one repair:
+      ``u`` is kept inside (-1, 1), so that bounds beyond about 5.4 (e.g.
+      +-1000 sigma) give no ``erf_inv(-1) = -inf`` clipped onto the bound.
+      Used wherever it resolves the interval (every interval that contains 0,
+      and one-sided ones near it, such as (-2, 2), (0.5, 2) or (2, 3)).
+    * The lower-tail one (:func:`_tail_truncated_normal`), for intervals in the
+      far tail such as (5, 6) or (8, 9), where ``erf`` is within a few ulp of
+      +-1 on the whole interval and JAX's draw takes a handful of values (or
+      one: the bound). See jax-ml/jax#10951.
+
+    Values lie strictly inside (lower, upper) wherever the dtype has a value
+    there.
     """
     lo = np.asarray(lower, dtype)
     hi = np.asarray(upper, dtype)
-    sqrt2 = np.asarray(_SQRT2, dtype)
-    a = lax.erf(lo / sqrt2)
-    b = lax.erf(hi / sqrt2)
-    u = jax.random.uniform(key, shape, dtype, minval=a, maxval=b)
-    u = lax.max(u, np.nextafter(np.asarray(-1.0, dtype), np.asarray(0.0, dtype)))
-    out = sqrt2 * lax.erf_inv(u)
+    if _jax_resolves(float(lower), float(upper), np.dtype(dtype)):
+        sqrt2 = np.asarray(_SQRT2, dtype)
+        a = lax.erf(lo / sqrt2)
+        b = lax.erf(hi / sqrt2)
+        u = jax.random.uniform(key, shape, dtype, minval=a, maxval=b)
+        u = lax.max(u, np.nextafter(np.asarray(-1.0, dtype), np.asarray(0.0, dtype)))
+        out = sqrt2 * lax.erf_inv(u)
+    else:
+        out = _tail_truncated_normal(key, shape, dtype, float(lower), float(upper))
     return jnp.clip(
         out,
         np.nextafter(lo, np.asarray(np.inf, dtype)),
         np.nextafter(hi, np.asarray(-np.inf, dtype)),
     )
+
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def log_ndtr(x: float) -> float:
+    """log Phi(x) in float64 for a Python float ``x <= 0``, accurate in the far tail.
+
+    ``math.erfc`` down to x = -25; below, the asymptotic series
+    ``Phi(x) = phi(x) / |x| * sum_k (-1)^k (2k - 1)!! / x^(2k)``, 11 terms (the
+    relative error of the sum is below 1e-28 there).
+    """
+    if x > -25.0:
+        return math.log(0.5 * math.erfc(-x / _SQRT2))
+    x2, total, term = x * x, 1.0, 1.0
+    for k in range(1, 12):
+        term *= -(2 * k - 1) / x2
+        total += term
+    return -x2 / 2 - math.log(-x) - 0.5 * _LOG_2PI + math.log(total)
+
+
+def _levels(width: float, top: float, dtype: np.dtype) -> float:
+    """How many values of ``dtype`` an interval of ``width`` ending near ``top`` holds,
+    at most as many as a uniform draw has (2**mantissa bits)."""
+    spacing = float(np.spacing(np.asarray(abs(top), dtype)))
+    return min(width / spacing, 2.0 ** jnp.finfo(dtype).nmant)
+
+
+@functools.lru_cache(maxsize=1024)
+def _jax_resolves(lower: float, upper: float, dtype: np.dtype) -> bool:
+    """Whether JAX's erf inverse CDF resolves (lower, upper) in ``dtype``.
+
+    Its uniform lies in (erf(lower/sqrt2), erf(upper/sqrt2)), rounded to the
+    dtype; the lower-tail draw's in (Phi(lo), Phi(hi)) of the flipped interval
+    (or is exact, in log space). Each resolves the interval into as many levels
+    as the dtype has values there (at most a uniform's 2**mantissa bits); JAX's
+    is kept unless the other resolves at least 16 times more finely. Every
+    interval containing 0 keeps JAX's (the same count of levels).
+    """
+    a, b = math.erf(lower / _SQRT2), math.erf(upper / _SQRT2)
+    ours = _levels(b - a, max(abs(a), abs(b)), dtype)
+    lo, hi = (-upper, -lower) if lower + upper > 0 else (lower, upper)
+    log_a, log_b = log_ndtr(lo), log_ndtr(min(hi, 0.0))
+    if hi > 0 or log_a < math.log(float(jnp.finfo(dtype).tiny)):
+        tail = 2.0 ** jnp.finfo(dtype).nmant  # straddling, or exact in log space
+    else:
+        tail = _levels(math.exp(log_b) - math.exp(log_a), math.exp(log_b), dtype)
+    return 16 * ours >= tail
+
+
+def _tail_truncated_normal(key, shape, dtype, lower: float, upper: float):
+    """N(0, 1) truncated to (lower, upper), inverted on the lower-tail side.
+
+    The interval is flipped, if need be, to ``(lo, hi)`` with ``lo + hi <= 0``
+    (``hi < 0`` here), where Phi is small and has full relative precision. With
+    ``u ~ U[0, 1)``, the value is ``Phi^-1(Phi(lo) + u (Phi(hi) - Phi(lo)))``:
+    ``ndtri`` of that probability while Phi(lo) is a normal float of the dtype,
+    else the same probability in log space, ``log Phi(hi) + log1p(-(1 - u) c)``
+    with ``c = 1 - Phi(lo) / Phi(hi)``, inverted by Newton steps on
+    ``log_ndtr``. The constants are computed in Python in float64 from the
+    static bounds. One uniform per value: an elementwise law.
+    """
+    flip = lower + upper > 0
+    lo, hi = (-upper, -lower) if flip else (lower, upper)
+    log_a, log_b = log_ndtr(lo), log_ndtr(hi)
+    u = jax.random.uniform(key, shape, dtype)
+    if log_b < -0.25 * float(jnp.finfo(dtype).max):
+        z = jnp.full(shape, hi, dtype)  # the law is within an ulp of hi
+    elif log_a >= math.log(float(jnp.finfo(dtype).tiny)):
+        p_a, p_b = math.exp(log_a), math.exp(log_b)
+        p = np.asarray(p_a, dtype) + u * np.asarray(p_b - p_a, dtype)
+        z = jax.scipy.special.ndtri(p)
+    else:
+        c = np.asarray(-math.expm1(log_a - log_b), dtype)
+        one = np.asarray(1, dtype)
+        log_p = np.asarray(log_b, dtype) + jnp.log1p(-(one - u) * c)
+        z = _ndtri_log(log_p, dtype)
+    return -z if flip else z
+
+
+def _ndtri_log(log_p, dtype):
+    """Phi^-1(exp(log_p)) for ``log_p < log(1/2)``, without forming exp(log_p).
+
+    Starts from ``ndtri(exp(log_p))`` where that is a normal float, else from
+    the asymptote ``-sqrt(t - log t - log 2 pi)``, ``t = -2 log_p``, and takes
+    four Newton steps on ``log_ndtr(z) = log_p`` (quadratic convergence).
+    """
+    log_tiny = np.asarray(math.log(float(jnp.finfo(dtype).tiny)) + 1, dtype)
+    half_log_2pi = np.asarray(0.5 * _LOG_2PI, dtype)
+    t = np.asarray(-2, dtype) * log_p
+    asymptote = -jnp.sqrt(
+        jnp.maximum(t - jnp.log(t) - 2 * half_log_2pi, np.asarray(0, dtype))
+    )
+    near = jax.scipy.special.ndtri(jnp.exp(jnp.maximum(log_p, log_tiny)))
+    z = jnp.where(log_p > log_tiny, near, asymptote)
+    for _ in range(4):
+        log_cdf = jax.scipy.special.log_ndtr(z, series_order=8)
+        slope = jnp.exp(-z * z / 2 - half_log_2pi - log_cdf)  # phi / Phi
+        z = z - (log_cdf - log_p) / slope
+    return z
 
 
 def complex_uniform(key, shape, dtype):

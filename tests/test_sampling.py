@@ -278,3 +278,14 @@ def test_a_large_eager_draw_is_made_in_blocks_with_jaxs_bits(monkeypatch, row):
     np.testing.assert_array_equal(
         np.asarray(eager), np.asarray(row.theirs()(key, shape))
     )
+
+
+def test_a_far_tail_draw_in_blocks_has_the_bits_of_the_whole_draw(x64):
+    key = jax.random.key(6)
+    blocks = jax.jit(_sampling.draw_in_blocks, static_argnums=(0, 2, 3, 4))
+    for lower, upper in [(8.0, 9.0), (-45.0, -40.0)]:  # ndtri; log space in f32
+        init = jinit.truncated_normal(0.5, None, lower, upper)
+        for dtype in map(np.dtype, ["float32", "float64", "bfloat16"]):
+            whole = init(key, (13, 29), dtype)
+            parts = blocks(init, key, (13, 29), dtype, 64)
+            np.testing.assert_array_equal(np.asarray(parts), np.asarray(whole))

@@ -110,3 +110,67 @@ def test_complex_variance(distribution):
     assert abs(power.mean() - target) <= bound, (power.mean(), target, bound)
     assert abs(z.real.var() - z.imag.var()) <= 2 * bound  # isotropic
     assert abs(z.mean()) <= 5 * math.sqrt(target / z.size)
+
+
+# The far tail (issue #14, jax-ml/jax#10951): JAX's inverse CDF through erf has
+# a handful of values (or one, the bound) where erf is within an ulp of +-1.
+TAIL_BOUNDS = [(8.0, 9.0), (-9.0, -8.0), (5.0, 6.0), (3.0, 4.0), (-6.0, -5.5)]
+TAIL_BOUNDS += [(13.5, 14.0), (40.0, 41.0), (-0.2, -0.1), (2.5, 1e6), (-30.0, -1.0)]
+
+
+def _tail_sample(init, dtype):
+    return np.asarray(init(jax.random.key(11), (20_000,), dtype), np.float64)
+
+
+@pytest.mark.parametrize("bounds", TAIL_BOUNDS, ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_relative_bounds_anywhere_follow_the_law(request, bounds, dtype):
+    if dtype == "float64":
+        request.getfixturevalue("x64")
+    lower, upper = bounds
+    x = _tail_sample(jinit.truncated_normal(1.0, lower=lower, upper=upper), dtype)
+    assert x.min() > lower and x.max() < upper  # strictly inside
+    law = scipy.stats.truncnorm(lower, upper)
+    assert_ks(x, law.cdf)
+    assert np.unique(x).size > 0.5 * x.size  # not a few values piled up
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "mean, std, lower, upper",
+    [(0.0, 0.02, 0.5, 0.6), (0.0, 0.02, -0.6, -0.5), (1.0, 0.1, 1.6, 1.7)],
+)
+def test_absolute_bounds_in_the_far_tail_follow_the_law(
+    request, dtype, mean, std, lower, upper
+):
+    if dtype == "float64":
+        request.getfixturevalue("x64")
+    init = jinit.truncated_normal(
+        std, lower=lower, upper=upper, mean=mean, bounds="absolute"
+    )
+    x = _tail_sample(init, dtype)
+    assert x.min() > lower and x.max() < upper
+    a, b = (lower - mean) / std, (upper - mean) / std
+    assert_ks(x, scipy.stats.truncnorm(a, b, loc=mean, scale=std).cdf)
+
+
+def test_the_issue_example_has_the_laws_mean_and_std():
+    """(8, 9): the law's mean is 8.121 and std 0.119; jinit returned 9.0 for all."""
+    x = np.asarray(
+        jinit.truncated_normal(1.0, lower=8.0, upper=9.0)(
+            jax.random.key(0), (400_000,)
+        ),
+        np.float64,
+    )
+    law = scipy.stats.truncnorm(8.0, 9.0)
+    kurtosis = float(law.stats(moments="k")) + 3
+    assert_moments(x, float(law.mean()), float(law.std()), kurtosis)
+
+
+@pytest.mark.standard_promotion
+@pytest.mark.parametrize("bounds", [(-2.0, 2.0), (0.5, 2.0), (2.0, 3.0), (-3.0, 0.1)])
+def test_where_jax_resolves_the_interval_the_bits_are_jaxs(bounds):
+    key = jax.random.key(12)
+    ours = jinit.truncated_normal(1.0, None, *bounds)(key, (256, 64))
+    theirs = jax.random.truncated_normal(key, *bounds, (256, 64))
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
