@@ -52,7 +52,7 @@ class Init:
             key = None  # deterministic: the key is ignored, as in JAX
         shape = _checks.check_shape(shape)
         dtype = _checks.resolve_dtype(dtype, self.dtype, self.dtype_kind)
-        _checks.check_sharding(out_sharding)
+        _checks.check_sharding(out_sharding, shape)
         _checked(self, shape, dtype)
         return _sampling.run(self, key, shape, dtype, out_sharding)
 

@@ -153,14 +153,53 @@ def check_real_dtype(name: str, dtype: np.dtype) -> None:
         )
 
 
-def check_sharding(out_sharding: Any) -> None:
-    if out_sharding is None or isinstance(
-        out_sharding, jax.sharding.Sharding | jax.sharding.PartitionSpec
-    ):
+def check_sharding(out_sharding: Any, shape: tuple[int, ...] | None = None) -> None:
+    """Checks an output sharding, and that it fits ``shape`` when given.
+
+    A ``PartitionSpec`` (on its own, or a ``NamedSharding``'s) must have at most
+    one entry per axis of the shape (JAX refuses a longer one; silently cutting
+    it would drop a sharding), and the mesh axes of each entry must divide that
+    axis' size (else JAX raises deep inside, or replicates). A bare
+    ``PartitionSpec`` is checked against the mesh set by ``jax.set_mesh``, if any.
+    """
+    if out_sharding is None:
         return
-    raise _errors.bad_type(
-        "out_sharding", "None, a jax.sharding.Sharding or a PartitionSpec", out_sharding
-    )
+    if not isinstance(out_sharding, jax.sharding.Sharding | jax.sharding.PartitionSpec):
+        raise _errors.bad_type(
+            "out_sharding",
+            "None, a jax.sharding.Sharding or a PartitionSpec",
+            out_sharding,
+        )
+    if shape is None:
+        return
+    if isinstance(out_sharding, jax.sharding.NamedSharding):
+        spec, mesh = out_sharding.spec, out_sharding.mesh
+    elif isinstance(out_sharding, jax.sharding.PartitionSpec):
+        spec, mesh = out_sharding, jax.sharding.get_abstract_mesh()
+    else:
+        return
+    if len(spec) > len(shape):
+        raise _errors.bad_value(
+            "out_sharding",
+            f"a PartitionSpec of at most {len(shape)} entries (one per axis) for the "
+            f"shape {shape}",
+            spec,
+        )
+    sizes = dict(getattr(mesh, "shape", {}) or {})
+    for dim, entry in zip(shape, spec, strict=False):
+        if entry is None or entry is jax.sharding.PartitionSpec.UNCONSTRAINED:
+            continue
+        names = entry if isinstance(entry, tuple) else (entry,)
+        if not all(name in sizes for name in names):
+            continue  # an unknown axis: JAX's own error names it
+        parts = math.prod(sizes[name] for name in names)
+        if dim % parts:
+            raise _errors.bad_value(
+                "out_sharding",
+                f"a sharding whose mesh axes divide the shape {shape} (axis of size "
+                f"{dim} split {parts} ways by {entry!r})",
+                spec,
+            )
 
 
 def check_axes(arg: str, axis: Any, ndim: int) -> tuple[int, ...]:

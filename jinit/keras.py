@@ -238,7 +238,7 @@ class Initializer:
                 shape = key_or_shape
         shape = _checks.check_shape(shape)
         dtype = _checks.resolve_dtype(dtype, _floatx(), self.dtype_kind)
-        _checks.check_sharding(out_sharding)
+        _checks.check_sharding(out_sharding, shape)
         self._check(shape, dtype)
         if key is None:
             key = self._next_key()
