@@ -54,6 +54,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import importlib.abc
 import inspect
 import math
 import random
@@ -981,3 +982,78 @@ def get(identifier: Any) -> Any:
         "an initializer name, a config dict, an initializer or a callable",
         identifier,
     )
+
+
+# ----------------------------------------------------------------------------
+# Keras' own serialization (keras.saving), registered lazily: Keras is never
+# imported here. With Keras loaded, ``keras.saving.serialize_keras_object``
+# writes ``registered_name="jinit>Orthogonal"`` and
+# ``deserialize_keras_object`` rebuilds the jinit class from it.
+
+#: The package of the names registered with Keras (``"jinit>Orthogonal"``).
+KERAS_PACKAGE = "jinit"
+_registered = False
+
+
+def register_with_keras() -> bool:
+    """Registers every class with Keras' serialization, if Keras is imported.
+
+    Called when this module is imported after Keras, and when Keras is
+    imported after it (by an import hook that then removes itself). Never
+    imports Keras.
+
+    Returns:
+      Whether the classes are registered.
+    """
+    global _registered
+    if _registered:
+        return True
+    saving = sys.modules.get("keras.saving")
+    register = getattr(saving, "register_keras_serializable", None)
+    if register is None:
+        return False
+    for cls in _CLASSES:
+        register(package=KERAS_PACKAGE, name=cls.__name__)(cls)
+    _registered = True
+    return True
+
+
+class _KerasImportHook(importlib.abc.MetaPathFinder):
+    """Registers the classes as soon as ``import keras`` has run (then leaves)."""
+
+    def find_spec(self, name, path, target=None):
+        if name != "keras":
+            return None
+        others = [f for f in sys.meta_path if f is not self]
+        spec = None
+        for finder in others:
+            find = getattr(finder, "find_spec", None)
+            spec = find(name, path, target) if find else None
+            if spec is not None:
+                break
+        if spec is None or spec.loader is None:
+            return None
+        loader = spec.loader
+        exec_module = loader.exec_module
+
+        def exec_and_register(module):
+            try:
+                exec_module(module)
+            finally:
+                _remove_hook()
+            register_with_keras()
+
+        loader.exec_module = exec_and_register  # type: ignore[method-assign]
+        return spec
+
+
+_HOOK = _KerasImportHook()
+
+
+def _remove_hook() -> None:
+    if _HOOK in sys.meta_path:
+        sys.meta_path.remove(_HOOK)
+
+
+if not register_with_keras() and "keras" not in sys.modules:
+    sys.meta_path.insert(0, _HOOK)

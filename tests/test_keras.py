@@ -497,3 +497,58 @@ def test_bad_input_does_not_advance_a_generator():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert_same_bits(init((4, 4)), KI.HeNormal(seed=3)((4, 4)))
+
+
+# Keras' own serialization: keras.saving round trips rebuild jinit's classes.
+SERIALIZATION_CASES = [
+    ("Orthogonal", {"seed": 1}),
+    ("Orthogonal", {"gain": 0.5, "seed": jk.SeedGenerator(3)}),
+    ("RandomNormal", {"mean": 0.3, "stddev": 1.7, "seed": 5}),
+    ("TruncatedNormal", {"seed": 6}),
+    ("RandomUniform", {"minval": -1.0, "maxval": 2.0, "seed": 7}),
+    ("VarianceScaling", {"scale": 0.3, "mode": "fan_out", "seed": 8}),
+    ("GlorotUniform", {"seed": 9, "input_axes": [0], "output_axes": [1]}),
+    ("HeNormal", {"seed": 10}),
+    ("LecunUniform", {"seed": 11}),
+    ("Zeros", {}),
+    ("Ones", {}),
+    ("Constant", {"value": -0.5}),
+    ("Identity", {"gain": 2.0}),
+    ("STFT", {"side": "imag", "window": None, "scaling": None}),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", SERIALIZATION_CASES, ids=str)
+def test_keras_serialization_round_trip_rebuilds_jinits_class(name, kwargs):
+    """keras.saving.serialize/deserialize_keras_object, and Keras' own test helper."""
+    from keras.src import testing
+
+    init = getattr(jk, name)(**kwargs)
+    config = keras.saving.serialize_keras_object(init)
+    assert config["registered_name"] == f"jinit>{name}"
+    revived = keras.saving.deserialize_keras_object(json.loads(json.dumps(config)))
+    assert type(revived) is type(init)
+    assert revived.get_config() == init.get_config()
+    shape = (16, 1, 9) if name == "STFT" else (16, 8)
+    if not isinstance(kwargs.get("seed"), jk.SeedGenerator):
+        np.testing.assert_array_equal(
+            np.asarray(revived(shape)), np.asarray(init(shape))
+        )
+    helper = testing.TestCase("run_class_serialization_test")
+    assert type(helper.run_class_serialization_test(init)) is type(init)
+
+
+def test_registration_waits_for_keras_to_be_imported():
+    """Importing jinit.keras never imports Keras; importing Keras later registers."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, jinit.keras as jk; assert 'keras' not in sys.modules; "
+        "import keras; "
+        "o = keras.saving.deserialize_keras_object({'module': 'jinit.keras', "
+        "'class_name': 'HeNormal', 'config': {'seed': 3}, "
+        "'registered_name': 'jinit>HeNormal'}); "
+        "assert type(o) is jk.HeNormal and o.seed == 3, o"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=900)
