@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _checks, _errors
 from ._base import Init
+from ._laws import point_law
 from ._types import DTypeLike
 
 
@@ -67,6 +68,11 @@ class Constant(Init):
                 raise _errors.bad_value(
                     "value", f"exactly representable in dtype {dtype}", self.value
                 )
+
+    def _law(self, shape, dtype):
+        if isinstance(self.value, _Frozen):
+            return None  # an array: no one law
+        return point_law(float(np.real(self.value)))
 
     def _generate(self, key, shape, dtype):
         return jnp.broadcast_to(jnp.asarray(self._array(), dtype), shape)

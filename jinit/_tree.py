@@ -12,7 +12,7 @@ compiled function, called once per leaf: compilation scales with the number of
 groups (a dozen for a transformer of any depth), not with the number of leaves,
 and each leaf is its own buffer from the start (nothing is stacked and split).
 A large leaf of an elementwise law is drawn in blocks with the same bits
-(``_sampling.draw_in_blocks``), so the scratch memory of a draw is that of one
+(``_blocks.draw_in_blocks``), so the scratch memory of a draw is that of one
 block, not about three times the largest leaf.
 """
 
@@ -32,7 +32,7 @@ import numpy as np
 from jax import lax
 from jax.sharding import NamedSharding, Sharding
 
-from . import _checks, _errors, _sampling
+from . import _blocks, _checks, _dispatch, _errors
 from ._base import Init
 
 Rules = Mapping[str, Callable[..., Any]] | Iterable[tuple[str, Callable[..., Any]]]
@@ -305,7 +305,7 @@ class _Group:
     sharding: Sharding | None
     # The exact (bitwise) configuration: -0.0 and 0.0 configurations never merge.
     exact: Any = None
-    # Drawn in blocks of the flattened leaf (_sampling.draw_in_blocks).
+    # Drawn in blocks of the flattened leaf (_blocks.draw_in_blocks).
     blocks: bool = False
 
     @property
@@ -314,7 +314,7 @@ class _Group:
 
     def draw(self, key: Any) -> jax.Array:
         if self.blocks:
-            out = _sampling.draw_in_blocks(self.init, key, self.shape, self.dtype)
+            out = _blocks.draw_in_blocks(self.init, key, self.shape, self.dtype)
         elif isinstance(self.init, Init):
             out = self.init._generate(key, self.shape, self.dtype)
         else:
@@ -454,9 +454,9 @@ def _run(
         blocks = (
             jinit_init
             and not traced
-            and _sampling.can_draw_in_blocks(init, shape, dtype, key, sharding)
+            and _blocks.can_draw_in_blocks(init, shape, dtype, key, sharding)
         )
-        exact = _sampling.static(init) if jinit_init else None
+        exact = _dispatch.config_key(init) if jinit_init else None
         group = _Group(_hashable(init), shape, dtype, sharding, exact, blocks)
         plan.append((i, group))
     hashes = np.array([path_hash(leaves[i].path) for i, _ in plan], np.uint32)

@@ -67,7 +67,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _errors, _sampling
+from . import _checks, _dispatch, _errors, _laws
 from . import _constant as _core_constant
 from . import _distributions as _core_dist
 from . import _structured as _core_structured
@@ -225,8 +225,7 @@ class Initializer:
         out_sharding: OutSharding = None,
     ) -> jax.Array:
         if isinstance(key_or_shape, jax.Array | np.ndarray):
-            key = key_or_shape
-            _checks.check_key(key)
+            key = key_or_shape  # checked by check_call
         else:
             key = None
             if key_or_shape is not None:
@@ -237,9 +236,15 @@ class Initializer:
                         )
                     dtype = shape
                 shape = key_or_shape
-        shape = _checks.check_shape(shape)
-        dtype = _checks.resolve_dtype(dtype, _floatx(), self.dtype_kind)
-        _checks.check_sharding(out_sharding, shape)
+        _, shape, dtype = _dispatch.check_call(
+            key,
+            shape,
+            dtype,
+            out_sharding,
+            default_dtype=_floatx(),
+            dtype_kind=self.dtype_kind,
+            random=key is not None,
+        )
         self._check(shape, dtype)
         if key is None:
             key = self._next_key()
@@ -329,8 +334,8 @@ def _scaled(law, key, shape, dtype, out_sharding, stddev: float, mean: float):
             core = _core_dist.Normal(stddev, mean)
         else:
             core = _core_dist.TruncatedNormal(stddev, -2.0, 2.0, mean)
-        return _sampling.run(core, key, shape, dtype, out_sharding)
-    sample = _sampling.run(law, key, shape, dtype, out_sharding)
+        return _dispatch.run(core, key, shape, dtype, out_sharding)
+    sample = _dispatch.run(law, key, shape, dtype, out_sharding)
     return sample * np.asarray(stddev, dtype) + np.asarray(mean, dtype)
 
 
@@ -405,7 +410,7 @@ class RandomUniform(RandomInitializer):
 
     def _generate(self, key, shape, dtype, out_sharding):
         core = _core_dist.Uniform(self.minval, self.maxval)
-        return _sampling.run(core, key, shape, dtype, out_sharding)
+        return _dispatch.run(core, key, shape, dtype, out_sharding)
 
     def get_config(self):
         return {**super().get_config(), "minval": self.minval, "maxval": self.maxval}
@@ -441,7 +446,7 @@ def _variance_plan(scale, mode, distribution, input_axes, output_axes, shape):
         limit = math.sqrt(3.0 * scale)
         return _core_dist.Uniform(-limit, limit), None
     if distribution == "truncated_normal":
-        return _STD_TRUNCATED, math.sqrt(scale) / _sampling.TRUNC_STD
+        return _STD_TRUNCATED, math.sqrt(scale) / _laws.TRUNC_STD
     return _STD_NORMAL, math.sqrt(scale)
 
 
@@ -515,7 +520,7 @@ class VarianceScaling(RandomInitializer):
     def _generate(self, key, shape, dtype, out_sharding):
         law, stddev = self._plan(shape)
         if stddev is None:  # uniform: one draw, Keras' jax.random.uniform
-            return _sampling.run(law, key, shape, dtype, out_sharding)
+            return _dispatch.run(law, key, shape, dtype, out_sharding)
         return _scaled(law, key, shape, dtype, out_sharding, stddev, 0.0)
 
     def get_config(self):
@@ -635,7 +640,7 @@ class Orthogonal(RandomInitializer):
         return _core_structured.Orthogonal(self.gain, -1)
 
     def _generate(self, key, shape, dtype, out_sharding):
-        return _sampling.run(self._core(), key, shape, dtype, out_sharding)
+        return _dispatch.run(self._core(), key, shape, dtype, out_sharding)
 
     def get_config(self):
         return {**super().get_config(), "gain": self.gain}
@@ -647,7 +652,7 @@ class Zeros(Initializer):
     dtype_kind = "any"
 
     def _generate(self, key, shape, dtype, out_sharding):
-        return _sampling.run(_core_constant.zeros, None, shape, dtype, out_sharding)
+        return _dispatch.run(_core_constant.zeros, None, shape, dtype, out_sharding)
 
 
 class Ones(Initializer):
@@ -656,7 +661,7 @@ class Ones(Initializer):
     dtype_kind = "any"
 
     def _generate(self, key, shape, dtype, out_sharding):
-        return _sampling.run(_core_constant.ones, None, shape, dtype, out_sharding)
+        return _dispatch.run(_core_constant.ones, None, shape, dtype, out_sharding)
 
 
 class Constant(Initializer):
@@ -677,7 +682,7 @@ class Constant(Initializer):
 
     def _generate(self, key, shape, dtype, out_sharding):
         # Keras' ``cast(value) * ones``: keeps -0.0 (and NaN payloads) as Keras does.
-        ones = _sampling.run(_core_constant.ones, None, shape, dtype, out_sharding)
+        ones = _dispatch.run(_core_constant.ones, None, shape, dtype, out_sharding)
         return jnp.asarray(self._core._array(), dtype) * ones
 
     def get_config(self):
@@ -717,7 +722,7 @@ class Identity(Initializer):
     def _generate(self, key, shape, dtype, out_sharding):
         # Keras' ``gain * eye``: a separate multiply, so a negative gain gives -0.0
         # off the diagonal, as in Keras.
-        eye = _sampling.run(_IDENTITY, None, shape, dtype, out_sharding)
+        eye = _dispatch.run(_IDENTITY, None, shape, dtype, out_sharding)
         return eye * np.asarray(self.gain, dtype)
 
     def get_config(self):
@@ -766,7 +771,7 @@ class STFT(Initializer):
         if scaling is not None and scaling not in _SCALINGS:
             raise _errors.bad_choice("scaling", scaling, _SCALINGS)
         if isinstance(window, str):
-            self._window(window, 1, periodic)
+            _core_structured.stft_window(window, 1, periodic)  # checks the name
         elif window is not None:
             window = np.asarray(window).tolist()
         self.side = side
@@ -774,55 +779,19 @@ class STFT(Initializer):
         self.scaling = scaling
         self.periodic = bool(periodic)
 
-    @staticmethod
-    def _window(name: str, length: int, periodic: bool) -> np.ndarray:
-        import scipy.signal  # optional: only named windows need SciPy
-
-        try:
-            return scipy.signal.get_window(name, length, periodic)
-        except ValueError:
-            raise _errors.bad_value(
-                "window", "a window name of scipy.signal.windows", name
-            ) from None
+    def _core(self) -> _core_structured.STFTKernel:
+        window = self.window
+        if isinstance(window, list):
+            window = tuple(window)
+        return _core_structured.STFTKernel(
+            self.side, window, self.scaling, self.periodic
+        )
 
     def _check(self, shape, dtype):
-        if len(shape) != 3:
-            raise _errors.bad_value(
-                "shape", "3-D (frame_length, channels, fft_bins) for STFT", shape
-            )
-        if self.window is not None and not isinstance(self.window, str):
-            if np.shape(self.window) != (shape[0],):
-                raise _errors.bad_value(
-                    "window", f"{shape[0]} values (the frame length)", self.window
-                )
+        _dispatch.check_init(self._core(), shape, dtype)
 
     def _generate(self, key, shape, dtype, out_sharding):
-        frame_length, _, fft_length = shape
-        win, scaling = None, None
-        if self.window is not None:
-            win = self.window
-            if isinstance(win, str):
-                win = self._window(win, frame_length, self.periodic)
-            win = jnp.reshape(jnp.asarray(win, dtype), (frame_length, 1, 1))
-            if self.scaling == "density":
-                scaling = jnp.sqrt(jnp.sum(jnp.square(win)))
-            elif self.scaling == "spectrum":
-                scaling = jnp.sum(jnp.abs(win))
-        # Keras' operations, one by one: ints enter as exact floats of the dtype.
-        freq = jnp.reshape(jnp.arange(fft_length, dtype=dtype), (1, 1, fft_length))
-        freq = freq / np.asarray((fft_length - 1) * 2, dtype)
-        time = jnp.reshape(jnp.arange(frame_length, dtype=dtype), (frame_length, 1, 1))
-        args = (np.asarray(-2, dtype) * time) * freq
-        args = args * jnp.arccos(np.asarray(-1, dtype))
-        kernel = jnp.cos(args) if self.side == "real" else jnp.sin(args)
-        if win is not None:
-            kernel = kernel * win
-            if scaling is not None:
-                kernel = kernel / scaling
-        kernel = jnp.broadcast_to(kernel, shape)
-        if isinstance(out_sharding, jax.sharding.Sharding):
-            kernel = jax.device_put(kernel, out_sharding)
-        return kernel
+        return _dispatch.run(self._core(), None, shape, dtype, out_sharding)
 
     def get_config(self):
         return {

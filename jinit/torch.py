@@ -34,11 +34,8 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 from . import _checks, _errors
-from ._base import Init
 from ._constant import Constant
 from ._constant import constant as _core_constant
 from ._constant import ones as _core_ones
@@ -47,7 +44,7 @@ from ._distributions import Normal, TruncatedNormal, Uniform
 from ._distributions import normal as _core_normal
 from ._distributions import truncated_normal as _core_truncated_normal
 from ._fans import compute_fans
-from ._structured import Dirac, Identity, Orthogonal
+from ._structured import Dirac, Identity, Orthogonal, Sparse
 from ._structured import dirac as _core_dirac
 from ._structured import identity as _core_identity
 from ._structured import orthogonal as _core_orthogonal
@@ -327,29 +324,6 @@ def kaiming_normal(
 
 # ----------------------------------------------------------------------------
 # sparse: the core's normal law and a random zero mask.
-
-
-@dataclasses.dataclass(frozen=True)
-class Sparse(Init):
-    """N(0, std^2) with ``ceil(sparsity * out)`` zeros per input row. See :func:`sparse`."""
-
-    sparsity: float = 0.1
-    std: float = 0.01
-    dtype: DTypeLike | None = None
-
-    def _check(self, shape, dtype):
-        if len(shape) != 2:
-            raise _errors.bad_value("shape", "2-D (in, out) for sparse", shape)
-
-    def _generate(self, key, shape, dtype):
-        key_values, key_mask = jax.random.split(key)
-        values = Normal(self.std)._generate(key_values, shape, dtype)
-        num_zeros = math.ceil(self.sparsity * shape[1])
-        # A uniformly random subset of exactly num_zeros outputs per input row:
-        # the ranks of i.i.d. uniforms are a uniformly random permutation.
-        u = jax.random.uniform(key_mask, shape, np.float32)
-        ranks = jnp.argsort(jnp.argsort(u, axis=1), axis=1)
-        return jnp.where(ranks < num_zeros, jnp.zeros((), dtype), values)
 
 
 def sparse(

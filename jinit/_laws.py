@@ -1,12 +1,11 @@
-"""The one sampler family and the one jit-compiled kernel every initializer runs in.
+"""The laws: how each of jinit's standard distributions is drawn, and what it is.
 
-Every initializer is a frozen, hashable dataclass. Calling it checks the input in
-Python, then dispatches once to :func:`run`, a ``jax.jit`` whose static arguments
-are the initializer itself, the shape, the dtype and the output sharding, and
-whose only traced argument is the key. An eager call is therefore one cached
-dispatch, and the same key gives the same bits eagerly, under ``jit``, under
-``vmap`` over keys and under any ``out_sharding`` (with ``jax_threefry_partitionable``,
-JAX's default, the threefry bits do not depend on how the output is sharded).
+The samplers draw a standard law in a real or complex compute dtype (f32, f64,
+c64, c128) from one key; every one but the orthogonal matrices is elementwise
+(value i depends on word i of the key's stream alone), so it can be drawn in
+blocks (:mod:`jinit._blocks`). :class:`Law` describes a law (mean, std,
+support, density) for the initializers' :meth:`law` methods, the one answer to
+"what does this initializer draw".
 
 Narrow floats (bfloat16, float16, float8_*, float4_*) are drawn and scaled in
 float32 and rounded once into the requested dtype, saturating at the dtype's
@@ -18,14 +17,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Callable
+from typing import Any
 
 import jax
-import jax.extend.random as jex_random
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-
-from . import _checks
 
 #: sqrt(2) * erf_inv(u) maps U(erf(a/sqrt2), erf(b/sqrt2)) onto N(0, 1) truncated to (a, b).
 _SQRT2 = math.sqrt(2.0)
@@ -288,235 +286,122 @@ def inside(bound: float, dtype: np.dtype, toward: float) -> float:
 
 
 # ----------------------------------------------------------------------------
-# The kernel.
+# What a law is: the answer of every initializer's ``law(shape, dtype)``.
 
 
-def _exact(value):
-    # float.hex tells -0.0 from 0.0 (equal as floats) and makes NaN equal to itself.
-    if isinstance(value, float):
-        return value.hex()
-    if isinstance(value, tuple):
-        return tuple(_exact(v) for v in value)
-    return value
+@dataclasses.dataclass(frozen=True)
+class Law:
+    """The law of one value of a draw (the values of a draw share it).
 
-
-class Static:
-    """An initializer as a jit-static argument, compared by the bits of its fields.
-
-    Frozen dataclasses compare fields with ``==``, under which ``-0.0 == 0.0``: a
-    cache keyed by the initializer itself would hand ``constant(-0.0)`` the
-    kernel compiled for ``constant(0.0)``. This key holds the type and the exact
-    field values instead.
+    Attributes:
+      mean: the mean (of the real value, or the complex mean).
+      std: the standard deviation, ``sqrt(E|x - mean|^2)`` (complex too).
+      support: the closed interval holding every value, or None for a complex
+        law (not on a line).
+      density: the density on the real line, a function of a NumPy array, or
+        None (complex laws, laws with atoms).
     """
 
-    __slots__ = ("init", "_id")
-
-    def __init__(self, init):
-        self.init = init
-        fields = tuple(getattr(init, f.name) for f in dataclasses.fields(init))
-        self._id = (type(init), _exact(fields))
-
-    def __hash__(self):
-        return hash(self._id)
-
-    def __eq__(self, other):
-        return isinstance(other, Static) and self._id == other._id
+    mean: float
+    std: float
+    support: tuple[float, float] | None
+    density: Callable[[np.ndarray], np.ndarray] | None = None
 
 
-def static(init) -> Static:
-    """The (memoized) exact jit-static key of a jinit initializer."""
-    try:
-        return init.__dict__["_jinit_static"]
-    except KeyError:
-        key = Static(init)
-        object.__setattr__(init, "_jinit_static", key)  # a memo, not a field
-        return key
+def _normal_pdf(x: Any, mean: float, std: float) -> Any:
+    z = (np.asarray(x, np.float64) - mean) / std
+    return np.exp(-0.5 * z * z) / (std * math.sqrt(2 * math.pi))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2, 3, 4, 5))
-def _kernel(static_init, key, shape, dtype, out_sharding, blocks=False):
-    if blocks:
-        out = draw_in_blocks(static_init.init, key, shape, dtype)
-    else:
-        out = static_init.init._generate(key, shape, dtype)
-    if out_sharding is not None:
-        out = lax.with_sharding_constraint(out, out_sharding)
-    return out
+def point_law(value: float) -> Law:
+    """Every value is ``value``."""
+    return Law(value, 0.0, (value, value), None)
 
 
-def _explicit_axes(out_sharding) -> tuple:
-    return tuple(getattr(getattr(out_sharding, "mesh", None), "explicit_axes", ()))
+def uniform_law(low: float, high: float) -> Law:
+    """U[low, high)."""
+    if high <= low:
+        return point_law(low)
+    width = high - low
+
+    def density(x: Any) -> Any:
+        x = np.asarray(x, np.float64)
+        return np.where((x >= low) & (x <= high), 1.0 / width, 0.0)
+
+    return Law((low + high) / 2, width / math.sqrt(12), (low, high), density)
 
 
-def run(init, key, shape: tuple[int, ...], dtype: np.dtype, out_sharding=None):
-    """Runs ``init._generate(key, shape, dtype)`` in the cached jit kernel.
+def normal_law(mean: float, std: float) -> Law:
+    """N(mean, std^2), untruncated."""
+    if std == 0:
+        return point_law(mean)
+    return Law(mean, std, (-math.inf, math.inf), lambda x: _normal_pdf(x, mean, std))
 
-    A sharding over a mesh with explicit axes (JAX's sharding-in-types, and a
-    ``PartitionSpec`` under ``jax.set_mesh``) is handled as
-    ``jax.random`` handles it: the kernel runs with those axes made automatic and
-    its output typed with the sharding (``jax.sharding.auto_axes``), under the
-    sharding's mesh when no mesh is set (where ``jax.random`` raises).
+
+def _log_mass(a: float, b: float) -> float:
+    """log(Phi(b) - Phi(a)), a < b, accurate in either tail."""
+    if a + b > 0:
+        a, b = -b, -a
+    log_a, log_b = log_ndtr(a), log_ndtr(min(b, 0.0))
+    if b > 0:  # Phi(b) = 1 - Phi(-b)
+        log_b = math.log1p(-math.exp(log_ndtr(-b)))
+    return log_b + math.log1p(-math.exp(log_a - log_b))
+
+
+def truncated_normal_law(mean: float, std: float, a: float, b: float) -> Law:
+    """N(mean, std^2) truncated to [mean + a std, mean + b std], in any tail.
+
+    With ``Z = Phi(b) - Phi(a)`` and the ratios ``phi(.) / Z`` taken in log
+    space (finite where Phi underflows): mean ``mean + std (phi(a) - phi(b)) / Z``,
+    variance ``std^2 (1 + (a phi(a) - b phi(b)) / Z - m^2)``, m the standard mean.
     """
-    if isinstance(out_sharding, jax.sharding.PartitionSpec):
-        mesh = jax.sharding.get_abstract_mesh()
-        if mesh.empty:
-            raise ValueError(
-                "`out_sharding` must be a Sharding, or a PartitionSpec under a mesh "
-                f"(jax.set_mesh); got {out_sharding} with no mesh set."
-            )
-        out_sharding = jax.sharding.NamedSharding(mesh, out_sharding)
-    # An eager call of a large elementwise draw is made in blocks on the CPU (same
-    # bits, a block's scratch memory, and about twice as fast: the blocks stay in
-    # cache). Not on accelerators, where one fused draw needs no loop (unmeasured
-    # there), nor under a trace: the caller's program may shard the draw, and a
-    # blocked loop would not split.
-    blocks = (
-        jax.default_backend() == "cpu"
-        and not isinstance(key, jax.core.Tracer)
-        and can_draw_in_blocks(
-            init,
-            shape,
-            dtype,
-            key,
-            out_sharding,
+    if std == 0:
+        return point_law(mean)
+    log_z = _log_mass(a, b)
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
+
+    def ratio(x: float) -> float:  # phi(x) / Z
+        return math.exp(-x * x / 2 - half_log_2pi - log_z) if math.isfinite(x) else 0.0
+
+    def times(x: float) -> float:  # x phi(x) / Z
+        return x * ratio(x) if math.isfinite(x) else 0.0
+
+    m = ratio(a) - ratio(b)
+    var = max(1.0 + times(a) - times(b) - m * m, 0.0)
+    lo, hi = mean + a * std, mean + b * std
+
+    def density(x: Any) -> Any:
+        x = np.asarray(x, np.float64)
+        inside = (x >= lo) & (x <= hi)
+        z = (x - mean) / std
+        return np.where(inside, np.exp(-0.5 * z * z - half_log_2pi - log_z) / std, 0.0)
+
+    return Law(mean + std * m, std * math.sqrt(var), (lo, hi), density)
+
+
+def complex_law(std: float) -> Law:
+    """A complex law of mean 0 and ``E|z|^2 = std^2`` (no density on a line)."""
+    return Law(0.0, std, None, None)
+
+
+def haar_entry_law(scale: float, n: int) -> Law:
+    """One entry of ``scale`` times a Haar-random unit vector of ``R^n``.
+
+    Its density is proportional to ``(1 - (x / scale)^2)^((n - 3) / 2)`` on
+    ``[-|scale|, |scale|]`` (for n >= 3), its std ``|scale| / sqrt(n)``.
+    """
+    c = abs(scale)
+    if c == 0 or n == 0:
+        return point_law(0.0)
+    density = None
+    if n >= 3:
+        log_norm = (
+            math.lgamma(n / 2) - math.lgamma((n - 1) / 2) - 0.5 * math.log(math.pi)
         )
-    )
-    explicit = _explicit_axes(out_sharding)
-    if explicit:
-        draw = functools.partial(
-            _kernel,
-            static(init),
-            shape=shape,
-            dtype=dtype,
-            out_sharding=None,
-            blocks=blocks,
-        )
-        draw = jax.sharding.auto_axes(draw, out_sharding=out_sharding, axes=explicit)
-        if jax.sharding.get_abstract_mesh().empty:
-            # JAX needs the mesh in context for explicit axes; the sharding names it.
-            with jax.set_mesh(out_sharding.mesh):
-                return draw(key)
-        return draw(key)
-    return _kernel(static(init), key, shape, dtype, out_sharding, blocks)
 
+        def density(x: Any) -> Any:
+            u = np.clip(np.asarray(x, np.float64) / c, -1.0, 1.0)
+            with np.errstate(divide="ignore"):
+                return np.exp(log_norm + (n - 3) / 2 * np.log1p(-(u**2))) / c
 
-# ----------------------------------------------------------------------------
-# One draw, made in blocks.
-#
-# With ``jax_threefry_partitionable`` (JAX's default), word i of a threefry draw
-# of any shape is threefry2x32(key, (hi(i), lo(i))), i the row-major index. A key
-# of the implementation below carries a start index s and yields the words
-# s, s + 1, ...: the block of the whole draw that starts at s. An elementwise
-# law drawn with it in a block's shape gives that block of the whole draw, bit
-# for bit, with the scratch memory of one block (XLA's threefry on CPU needs
-# about three times its output in scratch).
-
-
-def _block_bits(key_words, bit_width, shape):
-    k1, k2, start = key_words[0], key_words[1], key_words[2]
-    lo = lax.iota(np.uint32, math.prod(shape)).reshape(shape) + start
-    hi = jnp.zeros(shape, np.uint32)  # indices stay below 2**31 (see draw_in_blocks)
-    bits1, bits2 = jex_random.threefry2x32_p.bind(k1, k2, hi, lo)
-    if bit_width == 64:
-        return lax.shift_left(bits1.astype(np.uint64), np.uint64(32)) | bits2.astype(
-            np.uint64
-        )
-    bits = bits1 ^ bits2
-    return bits if bit_width == 32 else bits.astype(np.dtype(f"uint{bit_width}"))
-
-
-def _threefry(key_words):
-    return jax.random.wrap_key_data(key_words[:2], impl="threefry2x32")
-
-
-def _block_split(key_words, shape):
-    keys = jax.random.key_data(jax.random.split(_threefry(key_words), shape))
-    start = jnp.broadcast_to(key_words[2], (*shape, 1))
-    return jnp.concatenate([keys, start], axis=-1)
-
-
-def _block_fold_in(key_words, data):
-    key = jax.random.key_data(jax.random.fold_in(_threefry(key_words), data))
-    return jnp.concatenate([key, key_words[2:]])
-
-
-def _block_seed(seed):
-    key = jax.random.key_data(jax.random.key(seed, impl="threefry2x32"))
-    return jnp.concatenate([key, jnp.zeros((1,), np.uint32)])
-
-
-_BLOCK_IMPL = jex_random.define_prng_impl(
-    key_shape=(3,),
-    seed=_block_seed,
-    split=_block_split,
-    random_bits=_block_bits,
-    fold_in=_block_fold_in,
-    name="jinit_threefry2x32_block",
-)
-
-#: The values per block of :func:`draw_in_blocks` (4 MiB of float32).
-BLOCK = 1 << 20
-
-
-def can_draw_in_blocks(init, shape, dtype, key, sharding) -> bool:
-    """Whether :func:`draw_in_blocks` gives ``init``'s values for this draw.
-
-    It does for an elementwise law (``init.elementwise``), a threefry ``key``
-    (typed, or raw of JAX's default implementation) with
-    ``jax_threefry_partitionable``, an output ``sharding`` that is None or fully
-    replicated (a sharded draw already makes each device draw its part),
-    and at least two blocks of values (fewer than 2**31 of them).
-    """
-    if not init.elementwise or not 2 * BLOCK <= math.prod(shape) < 2**31:
-        return False
-    if _checks.is_typed_key(key):
-        impl = str(jax.random.key_impl(key))
-    else:
-        impl = jax.config.jax_default_prng_impl
-    return (
-        impl == "threefry2x32"
-        and jax.config.jax_threefry_partitionable
-        and (sharding is None or sharding.is_fully_replicated)
-    )
-
-
-def draw_in_blocks(init, key, shape, dtype, block: int | None = None):
-    """``init._generate(key, shape, dtype)``, made ``block`` values at a time.
-
-    The flattened output is filled in a ``fori_loop`` over blocks; each block is
-    ``init._draw`` with a key whose words start at the block's index. The last
-    block ends at the end and overlaps the one before it, whose values it
-    writes again, identical: one loop body, compiled once. Same bits as the
-    whole draw (see :func:`can_draw_in_blocks` for when), a block's scratch
-    memory, and on CPU a faster draw, as each block stays in cache. ``block``
-    defaults to :data:`BLOCK` and must not exceed the number of values.
-    """
-    block = block or BLOCK
-    words = jax.random.key_data(key) if _checks.is_typed_key(key) else key
-    n = math.prod(shape)
-
-    def body(i, out):
-        start = jnp.minimum(i * block, n - block)
-        key_words = jnp.concatenate([words, start.astype(np.uint32)[None]])
-        part = init._draw(
-            jax.random.wrap_key_data(key_words, impl=_BLOCK_IMPL),
-            shape,
-            dtype,
-            (block,),
-        )
-        return lax.dynamic_update_slice(out, _as_bits(part), (start,))
-
-    out = lax.fori_loop(0, -(-n // block), body, _as_bits(jnp.zeros((n,), dtype)))
-    return lax.bitcast_convert_type(out, dtype).reshape(shape)
-
-
-def _as_bits(x):
-    """A real float array as unsigned ints of its width (complex as they are).
-
-    The blocks are written into a buffer of bits: XLA's CPU backend has no
-    bfloat16 dynamic-update-slice and would convert the whole buffer to float32
-    and back for every block (3x slower than the whole draw).
-    """
-    if is_complex(x.dtype) or jnp.finfo(x.dtype).bits < 8:
-        return x
-    return lax.bitcast_convert_type(x, np.dtype(f"uint{jnp.finfo(x.dtype).bits}"))
+    return Law(0.0, c / math.sqrt(n), (-c, c), density)
