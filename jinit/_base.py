@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import jax
 import numpy as np
@@ -35,9 +35,6 @@ class Init:
     #: made in blocks with the same bits (:func:`jinit._blocks.draw_in_blocks`).
     elementwise: ClassVar[bool] = False
     dtype_kind: ClassVar[str] = "random"
-    if TYPE_CHECKING:  # a field of every subclass, declared there (in its place)
-        #: The default dtype (None: JAX's default float).
-        dtype: DTypeLike | None
 
     def __call__(
         self,
@@ -51,7 +48,7 @@ class Init:
             shape,
             dtype,
             out_sharding,
-            default_dtype=self.dtype,
+            default_dtype=self._default_dtype(),
             dtype_kind=self.dtype_kind,
             random=self.random,
         )
@@ -71,12 +68,16 @@ class Init:
           ValueError, TypeError: the shape or dtype this initializer refuses.
         """
         shape = _checks.check_shape(shape)
-        dtype = _checks.resolve_dtype(dtype, self.dtype, self.dtype_kind)
+        dtype = _checks.resolve_dtype(dtype, self._default_dtype(), self.dtype_kind)
         _dispatch.check_init(self, shape, dtype)
         return self._law(shape, dtype)
 
     def _law(self, shape: tuple[int, ...], dtype: np.dtype) -> Law | None:
         return None
+
+    def _default_dtype(self) -> DTypeLike | None:
+        """The ``dtype`` field of a subclass (None: JAX's default float)."""
+        return getattr(self, "dtype", None)
 
     def _check(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
         """Shape- and dtype-dependent checks, in Python, at call time."""

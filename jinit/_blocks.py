@@ -86,10 +86,10 @@ def can_draw_in_blocks(init, shape, dtype, key, sharding) -> bool:
     if _checks.is_typed_key(key):
         impl = str(jax.random.key_impl(key))
     else:
-        impl = jax.config.jax_default_prng_impl
+        impl = _checks.config("jax_default_prng_impl")
     return (
         impl == "threefry2x32"
-        and jax.config.jax_threefry_partitionable
+        and _checks.config("jax_threefry_partitionable")
         and (sharding is None or sharding.is_fully_replicated)
     )
 

@@ -15,8 +15,20 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 
 from . import _errors
+
+
+def config(name: str) -> Any:
+    """The value of a JAX flag (``jax.config.<name>``), read by name."""
+    return getattr(jax.config, name)
+
+
+def is_tracer(x: Any) -> bool:
+    """Whether ``x`` is traced (inside jit, vmap, grad)."""
+    return isinstance(x, Tracer)
+
 
 _KEY_KINDS = "a PRNG key made by jax.random.key(seed) or jax.random.PRNGKey(seed)"
 
@@ -28,7 +40,7 @@ def _raw_key_shape(impl_name: str) -> tuple[int, ...]:
 
 @functools.lru_cache(maxsize=64)
 def _is_typed_key_dtype(dtype: Any) -> bool:
-    return bool(jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key))
+    return bool(jnp.issubdtype(dtype, jax.dtypes.prng_key))
 
 
 def is_typed_key(key: Any) -> bool:
@@ -53,7 +65,7 @@ def check_key(key: Any) -> None:
                 f"a key array of shape {key.shape}",
             )
         return
-    raw_shape = _raw_key_shape(jax.config.jax_default_prng_impl)
+    raw_shape = _raw_key_shape(config("jax_default_prng_impl"))
     if dtype == np.uint32 and key.shape == raw_shape:
         return
     if dtype == np.uint32 and key.shape[-len(raw_shape) :] == raw_shape:
@@ -129,7 +141,7 @@ def resolve_dtype(dtype: Any, default: Any = None, kind: str = "random") -> np.d
     ``kind="random"`` allows only signed floating and complex dtypes; ``"any"``
     allows every numeric and bool dtype (for constants).
     """
-    x64 = bool(jax.config.jax_enable_x64)
+    x64 = bool(config("jax_enable_x64"))
     if dtype is None:
         dtype = default
     if dtype is None:
@@ -251,7 +263,7 @@ def real_number(
     arg: str, value: Any, *, positive: bool = False, nonnegative: bool = False
 ) -> float:
     """Returns ``value`` as a finite Python float, checked when a builder is called."""
-    if isinstance(value, jax.core.Tracer):
+    if isinstance(value, Tracer):
         raise _errors.bad_type(arg, "a concrete number, not a traced value", value)
     if isinstance(value, np.ndarray | jax.Array) and value.shape == ():
         value = value.item()

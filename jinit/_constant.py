@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -96,7 +95,7 @@ def constant(value: Any, dtype: DTypeLike | None = None) -> Constant:
         representable in an integer/bool dtype; TypeError for a complex value
         and a real dtype.
     """
-    if isinstance(value, jax.core.Tracer):
+    if _checks.is_tracer(value):
         raise _errors.bad_type("value", "a concrete number or array", value)
     array = np.asarray(value)
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):

@@ -168,7 +168,7 @@ def use_blocks(
     """
     return (
         jax.default_backend() == "cpu"
-        and not isinstance(key, jax.core.Tracer)
+        and not _checks.is_tracer(key)
         and getattr(init, "elementwise", False)
         and _blocks.can_draw_in_blocks(init, shape, dtype, key, sharding)
     )
@@ -202,7 +202,7 @@ def run(
     shape: tuple[int, ...],
     dtype: np.dtype,
     out_sharding: Any = None,
-) -> jax.Array:
+) -> Any:
     """Runs ``init._generate(key, shape, dtype)`` in the cached jit kernel.
 
     A ``PartitionSpec`` is taken on the mesh set by ``jax.set_mesh``. A sharding

@@ -48,7 +48,7 @@ def compute_dtype(dtype: np.dtype) -> np.dtype:
 def real_dtype(dtype: np.dtype) -> np.dtype:
     """The real dtype of the computation: complex64 -> float32, narrow -> float32."""
     dtype = compute_dtype(dtype)
-    return np.dtype(np.zeros((), dtype).real.dtype)
+    return np.dtype(np.finfo(dtype).dtype)
 
 
 def is_complex(dtype: np.dtype) -> bool:
@@ -393,15 +393,16 @@ def haar_entry_law(scale: float, n: int) -> Law:
     c = abs(scale)
     if c == 0 or n == 0:
         return point_law(0.0)
-    density = None
+    density: Callable[[np.ndarray], np.ndarray] | None = None
     if n >= 3:
         log_norm = (
             math.lgamma(n / 2) - math.lgamma((n - 1) / 2) - 0.5 * math.log(math.pi)
         )
 
-        def density(x: Any) -> Any:
+        def _density(x: Any) -> Any:
             u = np.clip(np.asarray(x, np.float64) / c, -1.0, 1.0)
             with np.errstate(divide="ignore"):
                 return np.exp(log_norm + (n - 3) / 2 * np.log1p(-(u**2))) / c
 
+        density = _density
     return Law(0.0, c / math.sqrt(n), (-c, c), density)

@@ -119,7 +119,7 @@ class Orthogonal(Init):
             raise _errors.bad_value("shape", "at least 2-D for orthogonal", shape)
         _column_axis(self.column_axis, len(shape))
 
-    def _law(self, shape, dtype):
+    def _law(self, shape, dtype) -> _laws.Law | None:
         n_cols = shape[_column_axis(self.column_axis, len(shape))]
         n = max(n_cols, math.prod(shape) // max(n_cols, 1))
         if _laws.is_complex(dtype):
@@ -234,7 +234,7 @@ class DeltaOrthogonal(Orthogonal):
             )
         _column_axis(self.column_axis, 2)
 
-    def _law(self, shape, dtype):
+    def _law(self, shape, dtype) -> _laws.Law | None:
         return None  # zeros but at the centre tap: no one law
 
     def _generate(self, key, shape, dtype):
@@ -396,7 +396,7 @@ def stft_window(name: str, length: int, periodic: bool) -> np.ndarray:
     import scipy.signal  # only named windows need SciPy
 
     try:
-        return scipy.signal.get_window(name, length, periodic)
+        return np.asarray(scipy.signal.get_window(name, length, periodic))
     except ValueError:
         raise _errors.bad_value(
             "window", "a window name of scipy.signal.windows", name

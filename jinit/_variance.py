@@ -58,9 +58,7 @@ class VarianceScaling(Init):
             return _laws.normal_law(0.0, sigma)
         return _laws.truncated_normal_law(0.0, sigma / _laws.TRUNC_STD, -2.0, 2.0)
 
-    def _multiplier(
-        self, shape: tuple[int, ...], dtype: Any = np.float32
-    ) -> np.generic:
+    def _multiplier(self, shape: tuple[int, ...], dtype: Any = np.float32) -> Any:
         """The factor the standard law is multiplied by, in the real compute dtype.
 
         Not the std of the values (that is :meth:`sigma`, or ``law(shape).std``):
@@ -180,7 +178,9 @@ def variance_scaling(
     )
 
 
-def _preset(name: str, scale: float, mode: str, distribution: str, paper: str):
+def _preset(
+    name: str, scale: float, mode: Mode, distribution: Distribution, paper: str
+):
     def builder(
         in_axis: Axis = -2,
         out_axis: Axis = -1,
@@ -194,7 +194,7 @@ def _preset(name: str, scale: float, mode: str, distribution: str, paper: str):
             in_axis,
             out_axis,
             batch_axis,
-            dtype,  # type: ignore[arg-type]
+            dtype,
         )
 
     builder.__name__ = builder.__qualname__ = name

@@ -118,7 +118,7 @@ def _floatx() -> str:
     keras = sys.modules.get("keras")
     config = getattr(keras, "config", None)
     floatx = getattr(config, "floatx", None)
-    return floatx() if callable(floatx) else "float32"
+    return str(floatx()) if callable(floatx) else "float32"
 
 
 def _default_seed() -> int:

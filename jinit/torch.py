@@ -454,6 +454,5 @@ def bias_default(
             _checks.check_axis_spec("out_axis", out_axis),
             _checks.check_axis_spec("batch_axis", batch_axis),
         )
-    fan_in = _checks.real_number("fan_in", fan_in, nonnegative=True)
-    bound = _bias_bound(fan_in)
+    bound = _bias_bound(_checks.real_number("fan_in", fan_in, nonnegative=True))
     return Uniform(-bound, bound, _checks.check_builder_dtype(dtype))
