@@ -1,4 +1,4 @@
-"""The registry of jinit's initializers and the generator of ``docs/reference.md``.
+"""The generator of ``docs/reference.md``: a documentation tool, not part of jinit.
 
 One tuple, :data:`REGISTRY`, holds for every public initializer its law, its names
 in JAX, Keras and PyTorch (with the defaults they use there and where their
@@ -10,7 +10,7 @@ installed JAX, Keras and PyTorch, and every default against their signatures.
 
 Regenerate with::
 
-    python -m jinit._reference docs/reference.md
+    python docs/gen_reference.py docs/reference.md
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 import jinit
-
-from . import torch as _torch
+import jinit.torch as _torch
 
 Framework = Literal["jax", "keras", "torch"]
 
@@ -113,7 +112,7 @@ class Entry:
 
 def _is_initializer(obj: Any) -> bool:
     """A builder returning a core initializer, or a core initializer itself."""
-    from ._base import Init
+    from jinit._base import Init
 
     if isinstance(obj, Init):
         return True
@@ -607,7 +606,7 @@ REGISTRY: tuple[Entry, ...] = (
 
 def _phi(x: np.ndarray) -> np.ndarray:
     """The standard normal CDF, in float64."""
-    return 0.5 * (1.0 + np.frompyfunc(math.erf, 1, 1)(x / math.sqrt(2)).astype(float))
+    return 0.5 * (1.0 + np.vectorize(math.erf, otypes=[float])(x / math.sqrt(2)))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -634,7 +633,7 @@ class Activation:
       name: the name (as ``jinit.models`` and ``jinit report`` spell it).
       fn: ``fn(x, derivative) -> array`` in float64.
       torch: its name for ``torch.nn.init.calculate_gain``, if PyTorch has one.
-      guide: what the Keras guides (``../shared/seeds``) recommend for it.
+      guide: what the Keras guides (keras.io developer guides) recommend for it.
       use: jinit's recommendation.
     """
 
