@@ -18,14 +18,18 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import pathlib
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import numpy as np
 
-import jinit
-import jinit.torch as _torch
+if __name__ == "__main__":  # run as a script: the jinit of this checkout
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+import jinit  # noqa: E402
+import jinit.torch as _torch  # noqa: E402
 
 Framework = Literal["jax", "keras", "torch"]
 
