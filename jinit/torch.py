@@ -31,7 +31,7 @@ import dataclasses
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import jax
 
@@ -420,8 +420,32 @@ class BiasDefault:
         )
 
 
+@overload
 def bias_default(
-    fan_in: int | None = None,
+    fan_in: None = None,
+    *,
+    weight: str = "kernel",
+    in_axis: Axis = -2,
+    out_axis: Axis = -1,
+    batch_axis: Axis = (),
+    dtype: DTypeLike | None = None,
+) -> BiasDefault: ...
+
+
+@overload
+def bias_default(
+    fan_in: float,
+    *,
+    weight: str = "kernel",
+    in_axis: Axis = -2,
+    out_axis: Axis = -1,
+    batch_axis: Axis = (),
+    dtype: DTypeLike | None = None,
+) -> Uniform: ...
+
+
+def bias_default(
+    fan_in: float | None = None,
     *,
     weight: str = "kernel",
     in_axis: Axis = -2,
