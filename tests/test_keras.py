@@ -552,3 +552,25 @@ def test_registration_waits_for_keras_to_be_imported():
         "assert type(o) is jk.HeNormal and o.seed == 3, o"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=900)
+
+
+@pytest.mark.parametrize(
+    "name", sorted({cls.__name__ for cls in jk.NAMES.values()}), ids=str
+)
+def test_a_partition_spec_reaches_every_initializer(name):
+    """Every class honours ``out_sharding`` (STFT dropped a PartitionSpec)."""
+    from jax.sharding import PartitionSpec as P
+
+    shape = (16, 1, 9) if name == "STFT" else (16, 8)
+    init = getattr(jk, name)(**({"seed": 1} if "seed" in _params(name) else {}))
+    mesh = jax.make_mesh((8,), ("x",))
+    with jax.set_mesh(mesh):
+        out = init(shape, out_sharding=P("x"))
+    assert out.sharding.spec[0] == "x", out.sharding
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(init(shape)))
+
+
+def _params(name):
+    import inspect
+
+    return inspect.signature(getattr(jk, name)).parameters

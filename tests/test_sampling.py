@@ -289,3 +289,36 @@ def test_a_far_tail_draw_in_blocks_has_the_bits_of_the_whole_draw(x64):
             whole = init(key, (13, 29), dtype)
             parts = blocks(init, key, (13, 29), dtype, 64)
             np.testing.assert_array_equal(np.asarray(parts), np.asarray(whole))
+
+
+def test_config_key_is_the_one_bit_exact_identity():
+    key = _dispatch.config_key
+    assert key(jinit.constant(0.0)) == key(jinit.constant(0.0))
+    assert key(jinit.constant(-0.0)) != key(jinit.constant(0.0))  # == calls them equal
+    assert key(jinit.normal(0.1, mean=-0.0)) != key(jinit.normal(0.1))
+    assert key(jinit.he_normal()) == key(jinit.he_normal())
+    assert key(jinit.he_normal()) != key(jinit.lecun_normal())
+    jax_init = jax.nn.initializers.he_normal()  # a hashable foreign callable: itself
+    assert key(jax_init) == key(jax_init) and key(jax_init) != key(jinit.he_normal())
+
+    class Unhashable:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, key, shape, dtype=None):
+            return jax.numpy.zeros(shape, dtype)
+
+    a, b = Unhashable(), Unhashable()
+    assert key(a) == key(a) and key(a) != key(b)  # by identity, while they live
+    hash(key(a))
+
+
+def test_equal_configurations_share_one_kernel_and_checks_cache():
+    shape = (3, 17)  # a shape no other test draws
+    before = _dispatch.kernel._cache_size()
+    for _ in range(2):
+        jinit.constant(0.0)(None, shape)
+        jinit.constant(0.0)(None, shape)
+    assert _dispatch.kernel._cache_size() == before + 1
+    minus = jinit.constant(-0.0)(None, shape)
+    assert _dispatch.kernel._cache_size() == before + 2
+    assert np.signbit(np.asarray(minus)).all()
