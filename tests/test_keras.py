@@ -574,3 +574,14 @@ def _params(name):
     import inspect
 
     return inspect.signature(getattr(jk, name)).parameters
+
+
+@pytest.mark.standard_promotion
+def test_get_of_an_array_is_kerass():
+    """keras.initializers.get(array): the array, cast, for its own shape only."""
+    array = np.linspace(-1.0, 1.0, 15, dtype=np.float32).reshape(5, 3)
+    for dtype in ["float32", "float16"]:
+        assert_same_bits(jk.get(array)((5, 3), dtype), KI.get(array)((5, 3), dtype))
+    assert_same_bits(jk.get(jnp.asarray(array))((5, 3)), KI.get(array)((5, 3)))
+    with pytest.raises(ValueError, match="`shape` must be the array's shape"):
+        jk.get(array)((3, 5))

@@ -74,6 +74,7 @@ __all__ = [
     "ReusedSeedWarning",
     "STFT",
     "SeedGenerator",
+    "Tensor",
     "TruncatedNormal",
     "VarianceScaling",
     "Zeros",
@@ -107,6 +108,7 @@ from ._structured import Constant as Constant
 from ._structured import Identity as Identity
 from ._structured import Ones as Ones
 from ._structured import Orthogonal as Orthogonal
+from ._structured import Tensor as Tensor
 from ._structured import Zeros as Zeros
 
 # Keras' module-level aliases (keras.initializers.glorot_uniform is the class).
@@ -131,7 +133,13 @@ variance_scaling = VarianceScaling
 zeros = zero = Zeros
 
 # One public home for every class (reprs, pickles, saved module names).
-for _cls in (*set(NAMES.values()), Initializer, RandomInitializer, SeedGenerator):
+for _cls in (
+    *set(NAMES.values()),
+    Initializer,
+    RandomInitializer,
+    SeedGenerator,
+    Tensor,
+):
     _cls.__module__ = __name__
 for _cls in (ReusedSeedWarning,):
     _cls.__module__ = __name__

@@ -6,6 +6,9 @@ import importlib.abc
 import sys
 from typing import Any
 
+import jax
+import numpy as np
+
 from .. import _errors
 from ._base import Initializer
 from ._laws import RandomNormal, RandomUniform, TruncatedNormal
@@ -18,7 +21,7 @@ from ._presets import (
     LecunUniform,
     VarianceScaling,
 )
-from ._structured import STFT, Constant, Identity, Ones, Orthogonal, Zeros
+from ._structured import STFT, Constant, Identity, Ones, Orthogonal, Tensor, Zeros
 
 # ----------------------------------------------------------------------------
 # Keras' names and aliases, get / serialize / deserialize.
@@ -126,6 +129,8 @@ def get(identifier: Any) -> Any:
     * a Keras initializer object: the jinit.keras one drawing the same values
       (same seed, or the same seed generator);
     * a jinit.keras initializer or any other callable: returned as is;
+    * an array (NumPy or JAX): an initializer returning it, cast to the dtype,
+      for its own shape (:class:`Tensor`);
     * None: None.
 
     Raises:
@@ -143,6 +148,8 @@ def get(identifier: Any) -> Any:
         return _from_keras(identifier)
     if callable(identifier) and not isinstance(identifier, type):
         return identifier
+    if isinstance(identifier, np.ndarray | np.generic | jax.Array):
+        return Tensor(identifier)
     raise _errors.bad_value(
         "identifier",
         "an initializer name, a config dict, an initializer or a callable",

@@ -106,6 +106,21 @@ class Constant(Initializer):
         return super().from_config(config)
 
 
+class Tensor(Constant):
+    """Keras' ``initializers.get(array)``: the array itself, for its shape only.
+
+    Values are the array cast to the dtype (a Keras-style call, ``init(shape,
+    dtype)``, like any other); a shape other than the array's is refused.
+    """
+
+    def _check(self, shape, dtype):
+        if shape != np.shape(self.value):
+            raise _errors.bad_value(
+                "shape", f"the array's shape {np.shape(self.value)}", shape
+            )
+        super()._check(shape, dtype)
+
+
 class Identity(Initializer):
     """Keras' ``Identity``: ``gain * eye(n, m)`` for a 2-D shape ``(n, m)``.
 
