@@ -30,6 +30,7 @@ if __name__ == "__main__":  # run as a script: the jinit of this checkout
 
 import jinit  # noqa: E402
 import jinit.torch as _torch  # noqa: E402
+from jinit._variance import PRESETS  # noqa: E402
 
 Framework = Literal["jax", "keras", "torch"]
 
@@ -151,6 +152,12 @@ _TORCH_FANS = (
 )
 
 
+def _preset(name: str) -> str:
+    """The formula of a preset, read from the one table (``jinit._variance.PRESETS``)."""
+    scale, mode, dist, _ = PRESETS[name]
+    return _vs(str(scale), mode, dist)
+
+
 def _vs(scale: str, mode: str, dist: str) -> str:
     n = {
         "fan_in": "fan_in",
@@ -212,8 +219,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         name="glorot_uniform",
         law="U(±√(6 / (fan_in + fan_out)))",
-        formula=_vs("1.0", "fan_avg", "uniform")
-        + "; i.e. `L = √(6 / (fan_in + fan_out))`.",
+        formula=_preset("glorot_uniform") + "; i.e. `L = √(6 / (fan_in + fan_out))`.",
         names=(
             Name("jax", "glorot_uniform"),
             Name("keras", "GlorotUniform", shim="jinit.keras.GlorotUniform"),
@@ -234,7 +240,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         name="glorot_normal",
         law="truncated N, σ = √(2 / (fan_in + fan_out))",
-        formula=_vs("1.0", "fan_avg", "truncated_normal"),
+        formula=_preset("glorot_normal"),
         names=(
             Name("jax", "glorot_normal"),
             Name("keras", "GlorotNormal", shim="jinit.keras.GlorotNormal"),
@@ -256,7 +262,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         name="he_uniform",
         law="U(±√(6 / fan_in))",
-        formula=_vs("2.0", "fan_in", "uniform") + "; i.e. `L = √(6 / fan_in)`.",
+        formula=_preset("he_uniform") + "; i.e. `L = √(6 / fan_in)`.",
         names=(
             Name("jax", "he_uniform"),
             Name("keras", "HeUniform", shim="jinit.keras.HeUniform"),
@@ -278,7 +284,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         name="he_normal",
         law="truncated N, σ = √(2 / fan_in)",
-        formula=_vs("2.0", "fan_in", "truncated_normal"),
+        formula=_preset("he_normal"),
         names=(
             Name("jax", "he_normal"),
             Name("keras", "HeNormal", shim="jinit.keras.HeNormal"),
@@ -302,7 +308,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         name="lecun_uniform",
         law="U(±√(3 / fan_in))",
-        formula=_vs("1.0", "fan_in", "uniform") + "; i.e. `L = √(3 / fan_in)`.",
+        formula=_preset("lecun_uniform") + "; i.e. `L = √(3 / fan_in)`.",
         names=(
             Name("jax", "lecun_uniform"),
             Name("keras", "LecunUniform", shim="jinit.keras.LecunUniform"),
@@ -319,7 +325,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         name="lecun_normal",
         law="truncated N, σ = √(1 / fan_in)",
-        formula=_vs("1.0", "fan_in", "truncated_normal"),
+        formula=_preset("lecun_normal"),
         names=(
             Name("jax", "lecun_normal"),
             Name("keras", "LecunNormal", shim="jinit.keras.LecunNormal"),

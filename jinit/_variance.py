@@ -178,9 +178,21 @@ def variance_scaling(
     )
 
 
-def _preset(
-    name: str, scale: float, mode: Mode, distribution: Distribution, paper: str
-):
+#: The one table of presets: name -> (scale, mode, distribution, paper). The
+#: builders below, jinit.keras' classes and the reference read it.
+PRESETS: dict[str, tuple[float, Mode, Distribution, str]] = {
+    "glorot_uniform": (1.0, "fan_avg", "uniform", "Glorot uniform"),
+    "glorot_normal": (1.0, "fan_avg", "truncated_normal", "Glorot normal"),
+    "he_uniform": (2.0, "fan_in", "uniform", "He uniform"),
+    "he_normal": (2.0, "fan_in", "truncated_normal", "He normal"),
+    "lecun_uniform": (1.0, "fan_in", "uniform", "LeCun uniform"),
+    "lecun_normal": (1.0, "fan_in", "truncated_normal", "LeCun normal"),
+}
+
+
+def _preset(name: str):
+    scale, mode, distribution, paper = PRESETS[name]
+
     def builder(
         in_axis: Axis = -2,
         out_axis: Axis = -1,
@@ -206,16 +218,12 @@ def _preset(
     return builder
 
 
-glorot_uniform = _preset("glorot_uniform", 1.0, "fan_avg", "uniform", "Glorot uniform")
-glorot_normal = _preset(
-    "glorot_normal", 1.0, "fan_avg", "truncated_normal", "Glorot normal"
-)
-he_uniform = _preset("he_uniform", 2.0, "fan_in", "uniform", "He uniform")
-he_normal = _preset("he_normal", 2.0, "fan_in", "truncated_normal", "He normal")
-lecun_uniform = _preset("lecun_uniform", 1.0, "fan_in", "uniform", "LeCun uniform")
-lecun_normal = _preset(
-    "lecun_normal", 1.0, "fan_in", "truncated_normal", "LeCun normal"
-)
+glorot_uniform = _preset("glorot_uniform")
+glorot_normal = _preset("glorot_normal")
+he_uniform = _preset("he_uniform")
+he_normal = _preset("he_normal")
+lecun_uniform = _preset("lecun_uniform")
+lecun_normal = _preset("lecun_normal")
 xavier_uniform = glorot_uniform
 xavier_normal = glorot_normal
 kaiming_uniform = he_uniform

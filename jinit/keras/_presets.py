@@ -12,6 +12,7 @@ import numpy as np
 from .. import _checks, _dispatch, _errors, _laws
 from .. import _distributions as _core_dist
 from .._fans import compute_fans
+from .._variance import PRESETS
 from ._base import RandomInitializer
 from ._laws import _STD_NORMAL, _STD_TRUNCATED, _scaled
 from ._seeds import _seed_config
@@ -162,7 +163,7 @@ class GlorotUniform(_Preset):
     ``VarianceScaling(1.0, "fan_avg", "uniform")``. Glorot & Bengio (2010).
     """
 
-    preset = (1.0, "fan_avg", "uniform")
+    preset = PRESETS["glorot_uniform"][:3]
 
 
 class GlorotNormal(_Preset):
@@ -171,7 +172,7 @@ class GlorotNormal(_Preset):
     ``VarianceScaling(1.0, "fan_avg", "truncated_normal")``. Glorot & Bengio (2010).
     """
 
-    preset = (1.0, "fan_avg", "truncated_normal")
+    preset = PRESETS["glorot_normal"][:3]
 
 
 class HeUniform(_Preset):
@@ -180,7 +181,7 @@ class HeUniform(_Preset):
     ``VarianceScaling(2.0, "fan_in", "uniform")``. He et al. (2015).
     """
 
-    preset = (2.0, "fan_in", "uniform")
+    preset = PRESETS["he_uniform"][:3]
 
 
 class HeNormal(_Preset):
@@ -189,7 +190,7 @@ class HeNormal(_Preset):
     ``VarianceScaling(2.0, "fan_in", "truncated_normal")``. He et al. (2015).
     """
 
-    preset = (2.0, "fan_in", "truncated_normal")
+    preset = PRESETS["he_normal"][:3]
 
 
 class LecunUniform(_Preset):
@@ -198,7 +199,7 @@ class LecunUniform(_Preset):
     ``VarianceScaling(1.0, "fan_in", "uniform")``. LeCun et al. (1998).
     """
 
-    preset = (1.0, "fan_in", "uniform")
+    preset = PRESETS["lecun_uniform"][:3]
 
 
 class LecunNormal(_Preset):
@@ -207,4 +208,4 @@ class LecunNormal(_Preset):
     ``VarianceScaling(1.0, "fan_in", "truncated_normal")``. LeCun et al. (1998).
     """
 
-    preset = (1.0, "fan_in", "truncated_normal")
+    preset = PRESETS["lecun_normal"][:3]
