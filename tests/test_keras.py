@@ -6,6 +6,7 @@ saved from jinit's own output.
 """
 
 import json
+import math
 import random
 import warnings
 
@@ -585,3 +586,37 @@ def test_get_of_an_array_is_kerass():
     assert_same_bits(jk.get(jnp.asarray(array))((5, 3)), KI.get(array)((5, 3)))
     with pytest.raises(ValueError, match="`shape` must be the array's shape"):
         jk.get(array)((3, 5))
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, shape",
+    [
+        ("RandomNormal", {"mean": 0.3, "stddev": 1.7}, (512, 512)),
+        ("TruncatedNormal", {"mean": -1.0, "stddev": 0.2}, (512, 512)),
+        ("RandomUniform", {"minval": -3.0, "maxval": 2.5}, (512, 512)),
+        (
+            "VarianceScaling",
+            {"mode": "fan_out", "distribution": "untruncated_normal"},
+            (256, 1024),
+        ),
+        ("GlorotUniform", {}, (3, 3, 64, 256)),
+        ("HeNormal", {}, (512, 512)),
+        ("Orthogonal", {"gain": 2.0}, (512, 256)),
+    ],
+    ids=str,
+)
+@pytest.mark.standard_promotion
+def test_law_matches_a_large_sample_drawn_by_keras(name, kwargs, shape):
+    law = getattr(jk, name)(**kwargs).law(shape)
+    x = np.asarray(getattr(KI, name)(**kwargs, seed=17)(shape), np.float64).ravel()
+    dev = (x - law.mean) ** 2
+    n = x.size
+    assert abs(x.mean() - law.mean) <= 6 * law.std / math.sqrt(n)
+    assert abs(dev.mean() - law.std**2) <= 6 * dev.std() / math.sqrt(n)
+    assert law.support[0] <= x.min() and x.max() <= law.support[1]
+
+
+def test_law_is_none_where_values_share_no_law():
+    assert jk.Identity().law((3, 3)) is None
+    assert jk.STFT().law((16, 1, 9)) is None
+    assert jk.Zeros().law((2,)).std == 0.0 and jk.Ones().law((2,)).mean == 1.0

@@ -10,6 +10,7 @@ import jax
 import numpy as np
 
 from .. import _dispatch, _errors
+from .. import _laws as _core_laws
 from .._types import DTypeLike, OutSharding
 from ._seeds import ReusedSeedWarning, _check_seed, _default_seed, _floatx, _seed_config
 
@@ -59,6 +60,27 @@ class Initializer:
         if key is None:
             key = self._next_key()
         return self._generate(key, shape, dtype, out_sharding)
+
+    def law(self, shape: Any, dtype: DTypeLike | None = None) -> _core_laws.Law | None:
+        """The law of one value drawn for ``shape`` (see :meth:`jinit.Init.law`).
+
+        ``dtype=None`` is Keras' ``floatx()``. None where the values share no law
+        (Identity, STFT, array constants).
+        """
+        _, shape, dtype = _dispatch.check_call(
+            None,
+            shape,
+            dtype,
+            None,
+            default_dtype=_floatx(),
+            dtype_kind=self.dtype_kind,
+            random=False,
+        )
+        self._check(shape, dtype)
+        return self._law(shape, dtype)
+
+    def _law(self, shape: tuple[int, ...], dtype: np.dtype) -> _core_laws.Law | None:
+        return None
 
     def _check(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
         """Shape- and dtype-dependent checks, before any key is drawn."""

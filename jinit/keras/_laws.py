@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import _checks, _dispatch
 from .. import _distributions as _core_dist
+from .. import _laws as _core_laws
 from ._base import RandomInitializer
 
 #: Dtypes in which the values are Keras' own, bit for bit.
@@ -49,6 +50,9 @@ class RandomNormal(RandomInitializer):
         self.stddev = _checks.real_number("stddev", stddev)
         super().__init__(seed)
 
+    def _law(self, shape, dtype):
+        return _core_dist.Normal(self.stddev, self.mean)._law(shape, dtype)
+
     def _generate(self, key, shape, dtype, out_sharding):
         return _scaled(
             _STD_NORMAL, key, shape, dtype, out_sharding, self.stddev, self.mean
@@ -78,6 +82,9 @@ class TruncatedNormal(RandomInitializer):
     def _check(self, shape, dtype):
         _checks.check_real_dtype("TruncatedNormal", dtype)
 
+    def _law(self, shape, dtype):
+        return _core_laws.truncated_normal_law(self.mean, self.stddev, -2.0, 2.0)
+
     def _generate(self, key, shape, dtype, out_sharding):
         return _scaled(
             _STD_TRUNCATED, key, shape, dtype, out_sharding, self.stddev, self.mean
@@ -103,6 +110,9 @@ class RandomUniform(RandomInitializer):
 
     def _check(self, shape, dtype):
         _checks.check_real_dtype("RandomUniform", dtype)
+
+    def _law(self, shape, dtype):
+        return _core_laws.uniform_law(self.minval, self.maxval)
 
     def _generate(self, key, shape, dtype, out_sharding):
         core = _core_dist.Uniform(self.minval, self.maxval)

@@ -9,8 +9,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .. import _checks, _dispatch, _errors, _laws
+from .. import _checks, _dispatch, _errors
 from .. import _distributions as _core_dist
+from .. import _laws as _core_laws
 from .._fans import compute_fans
 from .._variance import PRESETS
 from ._base import RandomInitializer
@@ -47,7 +48,7 @@ def _variance_plan(scale, mode, distribution, input_axes, output_axes, shape):
         limit = math.sqrt(3.0 * scale)
         return _core_dist.Uniform(-limit, limit), None
     if distribution == "truncated_normal":
-        return _STD_TRUNCATED, math.sqrt(scale) / _laws.TRUNC_STD
+        return _STD_TRUNCATED, math.sqrt(scale) / _core_laws.TRUNC_STD
     return _STD_NORMAL, math.sqrt(scale)
 
 
@@ -117,6 +118,14 @@ class VarianceScaling(RandomInitializer):
         self._plan(shape)
         if self.distribution != "untruncated_normal":
             _checks.check_real_dtype(f"VarianceScaling({self.distribution!r})", dtype)
+
+    def _law(self, shape, dtype):
+        law, stddev = self._plan(shape)
+        if stddev is None:  # uniform
+            return law._law(shape, dtype)
+        if law is _STD_NORMAL:
+            return _core_dist.Normal(stddev)._law(shape, dtype)
+        return _core_laws.truncated_normal_law(0.0, stddev, -2.0, 2.0)
 
     def _generate(self, key, shape, dtype, out_sharding):
         law, stddev = self._plan(shape)

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _checks, _dispatch, _errors
 from .. import _constant as _core_constant
+from .. import _laws as _core_laws
 from .. import _structured as _core_structured
 from ._base import Initializer, RandomInitializer
 
@@ -45,6 +46,9 @@ class Orthogonal(RandomInitializer):
     def _core(self) -> _core_structured.Orthogonal:
         return _core_structured.Orthogonal(self.gain, -1)
 
+    def _law(self, shape, dtype):
+        return self._core()._law(shape, dtype)
+
     def _generate(self, key, shape, dtype, out_sharding):
         return _dispatch.run(self._core(), key, shape, dtype, out_sharding)
 
@@ -57,6 +61,9 @@ class Zeros(Initializer):
 
     dtype_kind = "any"
 
+    def _law(self, shape, dtype):
+        return _core_laws.point_law(0.0)
+
     def _generate(self, key, shape, dtype, out_sharding):
         return _dispatch.run(_core_constant.zeros, None, shape, dtype, out_sharding)
 
@@ -65,6 +72,9 @@ class Ones(Initializer):
     """Keras' ``Ones``: fills with 1 (any numeric or bool dtype)."""
 
     dtype_kind = "any"
+
+    def _law(self, shape, dtype):
+        return _core_laws.point_law(1.0)
 
     def _generate(self, key, shape, dtype, out_sharding):
         return _dispatch.run(_core_constant.ones, None, shape, dtype, out_sharding)
@@ -85,6 +95,9 @@ class Constant(Initializer):
 
     def _check(self, shape, dtype):
         self._core._check(shape, dtype)
+
+    def _law(self, shape, dtype):
+        return self._core._law(shape, dtype)
 
     def _generate(self, key, shape, dtype, out_sharding):
         # Keras' ``cast(value) * ones``: keeps -0.0 (and NaN payloads) as Keras does.
