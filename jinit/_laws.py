@@ -89,7 +89,7 @@ def truncated_normal(key, shape, dtype, lower, upper):
       one: the bound). See jax-ml/jax#10951.
 
     Values lie strictly inside (lower, upper) wherever the dtype has a value
-    there.
+    there (else on the bounds rounded to the dtype).
     """
     lo = np.asarray(lower, dtype)
     hi = np.asarray(upper, dtype)
@@ -102,11 +102,11 @@ def truncated_normal(key, shape, dtype, lower, upper):
         out = sqrt2 * lax.erf_inv(u)
     else:
         out = _tail_truncated_normal(key, shape, dtype, float(lower), float(upper))
-    return jnp.clip(
-        out,
-        np.nextafter(lo, np.asarray(np.inf, dtype)),
-        np.nextafter(hi, np.asarray(-np.inf, dtype)),
-    )
+    lo_in = np.nextafter(lo, np.asarray(np.inf, dtype))
+    hi_in = np.nextafter(hi, np.asarray(-np.inf, dtype))
+    if lo_in > hi_in:  # no value of the dtype strictly inside: the closed interval
+        lo_in, hi_in = lo, hi
+    return jnp.clip(out, lo_in, hi_in)
 
 
 _LOG_2PI = math.log(2 * math.pi)
