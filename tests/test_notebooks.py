@@ -11,6 +11,7 @@ Only a cell that runs for :data:`HANG_GUARD_S` is stopped, as hung.
 
 from __future__ import annotations
 
+import os
 import pathlib
 
 import pytest
@@ -73,6 +74,12 @@ def test_notebook_runs(path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     monkeypatch.delenv("XLA_FLAGS", raising=False)
+    # The kernel imports the jinit of this checkout, not whichever is installed.
+    root = str(NOTEBOOKS_DIR.parent)
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    )
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb,
