@@ -1,23 +1,20 @@
-"""The base every initializer shares: check in Python, then one cached dispatch."""
+"""The base every initializer shares: check in Python, then one cached dispatch.
+
+The pipeline itself is :mod:`jinit._dispatch`, shared with :mod:`jinit.keras`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from typing import Any, ClassVar
 
 import jax
 import numpy as np
 
-from . import _checks, _sampling
+from . import _checks, _dispatch
+from ._laws import Law
 from ._types import DTypeLike, Key, OutSharding, Shape
-
-
-@functools.lru_cache(maxsize=4096)
-def _checked(init: Init, shape: tuple[int, ...], dtype: np.dtype) -> None:
-    """Runs ``init._check`` once per (configuration, shape, dtype); errors re-raise."""
-    init._check(shape, dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +32,7 @@ class Init:
     #: Whether value i of a draw depends on the key's word i alone, and on the
     #: shape only through scalars such as the fans: such a law implements
     #: ``_draw`` (``_generate`` then draws flat) and a large draw of it can be
-    #: made in blocks with the same bits (:func:`jinit._sampling.draw_in_blocks`).
+    #: made in blocks with the same bits (:func:`jinit._blocks.draw_in_blocks`).
     elementwise: ClassVar[bool] = False
     dtype_kind: ClassVar[str] = "random"
 
@@ -46,15 +43,41 @@ class Init:
         dtype: DTypeLike | None = None,
         out_sharding: OutSharding = None,
     ) -> jax.Array:
-        if self.random:
-            _checks.check_key(key)
-        else:
-            key = None  # deterministic: the key is ignored, as in JAX
+        key, shape, dtype = _dispatch.check_call(
+            key,
+            shape,
+            dtype,
+            out_sharding,
+            default_dtype=self._default_dtype(),
+            dtype_kind=self.dtype_kind,
+            random=self.random,
+        )
+        _dispatch.check_init(self, shape, dtype)
+        return _dispatch.run(self, key, shape, dtype, out_sharding)
+
+    def law(self, shape: Shape, dtype: DTypeLike | None = None) -> Law | None:
+        """The law of one value drawn for ``shape`` and ``dtype``, or None.
+
+        The one answer to "what does this initializer draw" (mean, std,
+        support, density): for the i.i.d. laws (uniform, normal, truncated
+        normal, variance scaling, orthogonal entries, sparse, scalar constants);
+        None where the values do not share one law (identity, dirac,
+        delta-orthogonal, array constants).
+
+        Raises:
+          ValueError, TypeError: the shape or dtype this initializer refuses.
+        """
         shape = _checks.check_shape(shape)
-        dtype = _checks.resolve_dtype(dtype, self.dtype, self.dtype_kind)
-        _checks.check_sharding(out_sharding)
-        _checked(self, shape, dtype)
-        return _sampling.run(self, key, shape, dtype, out_sharding)
+        dtype = _checks.resolve_dtype(dtype, self._default_dtype(), self.dtype_kind)
+        _dispatch.check_init(self, shape, dtype)
+        return self._law(shape, dtype)
+
+    def _law(self, shape: tuple[int, ...], dtype: np.dtype) -> Law | None:
+        return None
+
+    def _default_dtype(self) -> DTypeLike | None:
+        """The ``dtype`` field of a subclass (None: JAX's default float)."""
+        return getattr(self, "dtype", None)
 
     def _check(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
         """Shape- and dtype-dependent checks, in Python, at call time."""

@@ -15,8 +15,20 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 
 from . import _errors
+
+
+def config(name: str) -> Any:
+    """The value of a JAX flag (``jax.config.<name>``), read by name."""
+    return getattr(jax.config, name)
+
+
+def is_tracer(x: Any) -> bool:
+    """Whether ``x`` is traced (inside jit, vmap, grad)."""
+    return isinstance(x, Tracer)
+
 
 _KEY_KINDS = "a PRNG key made by jax.random.key(seed) or jax.random.PRNGKey(seed)"
 
@@ -28,7 +40,7 @@ def _raw_key_shape(impl_name: str) -> tuple[int, ...]:
 
 @functools.lru_cache(maxsize=64)
 def _is_typed_key_dtype(dtype: Any) -> bool:
-    return bool(jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key))
+    return bool(jnp.issubdtype(dtype, jax.dtypes.prng_key))
 
 
 def is_typed_key(key: Any) -> bool:
@@ -53,7 +65,7 @@ def check_key(key: Any) -> None:
                 f"a key array of shape {key.shape}",
             )
         return
-    raw_shape = _raw_key_shape(jax.config.jax_default_prng_impl)
+    raw_shape = _raw_key_shape(config("jax_default_prng_impl"))
     if dtype == np.uint32 and key.shape == raw_shape:
         return
     if dtype == np.uint32 and key.shape[-len(raw_shape) :] == raw_shape:
@@ -129,7 +141,7 @@ def resolve_dtype(dtype: Any, default: Any = None, kind: str = "random") -> np.d
     ``kind="random"`` allows only signed floating and complex dtypes; ``"any"``
     allows every numeric and bool dtype (for constants).
     """
-    x64 = bool(jax.config.jax_enable_x64)
+    x64 = bool(config("jax_enable_x64"))
     if dtype is None:
         dtype = default
     if dtype is None:
@@ -153,14 +165,53 @@ def check_real_dtype(name: str, dtype: np.dtype) -> None:
         )
 
 
-def check_sharding(out_sharding: Any) -> None:
-    if out_sharding is None or isinstance(
-        out_sharding, jax.sharding.Sharding | jax.sharding.PartitionSpec
-    ):
+def check_sharding(out_sharding: Any, shape: tuple[int, ...] | None = None) -> None:
+    """Checks an output sharding, and that it fits ``shape`` when given.
+
+    A ``PartitionSpec`` (on its own, or a ``NamedSharding``'s) must have at most
+    one entry per axis of the shape (JAX refuses a longer one; silently cutting
+    it would drop a sharding), and the mesh axes of each entry must divide that
+    axis' size (else JAX raises deep inside, or replicates). A bare
+    ``PartitionSpec`` is checked against the mesh set by ``jax.set_mesh``, if any.
+    """
+    if out_sharding is None:
         return
-    raise _errors.bad_type(
-        "out_sharding", "None, a jax.sharding.Sharding or a PartitionSpec", out_sharding
-    )
+    if not isinstance(out_sharding, jax.sharding.Sharding | jax.sharding.PartitionSpec):
+        raise _errors.bad_type(
+            "out_sharding",
+            "None, a jax.sharding.Sharding or a PartitionSpec",
+            out_sharding,
+        )
+    if shape is None:
+        return
+    if isinstance(out_sharding, jax.sharding.NamedSharding):
+        spec, mesh = out_sharding.spec, out_sharding.mesh
+    elif isinstance(out_sharding, jax.sharding.PartitionSpec):
+        spec, mesh = out_sharding, jax.sharding.get_abstract_mesh()
+    else:
+        return
+    if len(spec) > len(shape):
+        raise _errors.bad_value(
+            "out_sharding",
+            f"a PartitionSpec of at most {len(shape)} entries (one per axis) for the "
+            f"shape {shape}",
+            spec,
+        )
+    sizes = dict(getattr(mesh, "shape", {}) or {})
+    for dim, entry in zip(shape, spec, strict=False):
+        if entry is None or entry is jax.sharding.PartitionSpec.UNCONSTRAINED:
+            continue
+        names = entry if isinstance(entry, tuple) else (entry,)
+        if not all(name in sizes for name in names):
+            continue  # an unknown axis: JAX's own error names it
+        parts = math.prod(sizes[name] for name in names)
+        if dim % parts:
+            raise _errors.bad_value(
+                "out_sharding",
+                f"a sharding whose mesh axes divide the shape {shape} (axis of size "
+                f"{dim} split {parts} ways by {entry!r})",
+                spec,
+            )
 
 
 def check_axes(arg: str, axis: Any, ndim: int) -> tuple[int, ...]:
@@ -212,7 +263,7 @@ def real_number(
     arg: str, value: Any, *, positive: bool = False, nonnegative: bool = False
 ) -> float:
     """Returns ``value`` as a finite Python float, checked when a builder is called."""
-    if isinstance(value, jax.core.Tracer):
+    if isinstance(value, Tracer):
         raise _errors.bad_type(arg, "a concrete number, not a traced value", value)
     if isinstance(value, np.ndarray | jax.Array) and value.shape == ():
         value = value.item()

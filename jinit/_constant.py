@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _checks, _errors
 from ._base import Init
+from ._laws import point_law
 from ._types import DTypeLike
 
 
@@ -68,6 +68,11 @@ class Constant(Init):
                     "value", f"exactly representable in dtype {dtype}", self.value
                 )
 
+    def _law(self, shape, dtype):
+        if isinstance(self.value, _Frozen):
+            return None  # an array: no one law
+        return point_law(float(np.real(self.value)))
+
     def _generate(self, key, shape, dtype):
         return jnp.broadcast_to(jnp.asarray(self._array(), dtype), shape)
 
@@ -90,7 +95,7 @@ def constant(value: Any, dtype: DTypeLike | None = None) -> Constant:
         representable in an integer/bool dtype; TypeError for a complex value
         and a real dtype.
     """
-    if isinstance(value, jax.core.Tracer):
+    if _checks.is_tracer(value):
         raise _errors.bad_type("value", "a concrete number or array", value)
     array = np.asarray(value)
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from . import _checks, _errors, _sampling
+from . import _checks, _errors, _laws
 from ._base import Init
 from ._types import Bounds, DTypeLike
 
@@ -22,10 +22,13 @@ class Uniform(Init):
     def _check(self, shape, dtype):
         _checks.check_real_dtype("uniform", dtype)
 
+    def _law(self, shape, dtype):
+        return _laws.uniform_law(self.minval, self.maxval)
+
     def _draw(self, key, shape, dtype, draw_shape):
-        cdt = _sampling.compute_dtype(dtype)
-        x = _sampling.uniform(key, draw_shape, cdt, self.minval, self.maxval)
-        return _sampling.round_into(x, dtype)
+        cdt = _laws.compute_dtype(dtype)
+        x = _laws.uniform(key, draw_shape, cdt, self.minval, self.maxval)
+        return _laws.round_into(x, dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,9 +40,14 @@ class Normal(Init):
     mean: float = 0.0
     dtype: DTypeLike | None = None
 
+    def _law(self, shape, dtype):
+        if _laws.is_complex(dtype):
+            return dataclasses.replace(_laws.complex_law(self.stddev), mean=self.mean)
+        return _laws.normal_law(self.mean, self.stddev)
+
     def _draw(self, key, shape, dtype, draw_shape):
-        x = _sampling.normal(key, draw_shape, _sampling.compute_dtype(dtype))
-        return _sampling.scale_and_round(
+        x = _laws.normal(key, draw_shape, _laws.compute_dtype(dtype))
+        return _laws.scale_and_round(
             x, dtype, scale=self.stddev, shift=self.mean or None
         )
 
@@ -59,23 +67,35 @@ class TruncatedNormal(Init):
     def _check(self, shape, dtype):
         _checks.check_real_dtype("truncated_normal", dtype)
 
-    def _draw(self, key, shape, dtype, draw_shape):
-        cdt = _sampling.compute_dtype(dtype)
+    def _standard_bounds(self) -> tuple[float, float]:
         if self.bounds == "relative":
-            z = _sampling.truncated_normal(key, draw_shape, cdt, self.lower, self.upper)
-            return _sampling.scale_and_round(
+            return self.lower, self.upper
+        return (
+            (self.lower - self.mean) / self.stddev,
+            (self.upper - self.mean) / self.stddev,
+        )
+
+    def _law(self, shape, dtype):
+        return _laws.truncated_normal_law(
+            self.mean, self.stddev, *self._standard_bounds()
+        )
+
+    def _draw(self, key, shape, dtype, draw_shape):
+        cdt = _laws.compute_dtype(dtype)
+        if self.bounds == "relative":
+            z = _laws.truncated_normal(key, draw_shape, cdt, self.lower, self.upper)
+            return _laws.scale_and_round(
                 z, dtype, scale=self.stddev, shift=self.mean or None
             )
         # Absolute bounds: standardize, draw, map back, and keep the rounded
         # values inside [lower, upper] in the output dtype.
-        lo = (self.lower - self.mean) / self.stddev
-        hi = (self.upper - self.mean) / self.stddev
-        z = _sampling.truncated_normal(key, draw_shape, cdt, lo, hi)
+        lo, hi = self._standard_bounds()
+        z = _laws.truncated_normal(key, draw_shape, cdt, lo, hi)
         clip = (
-            _sampling.inside(self.lower, dtype, float("inf")),
-            _sampling.inside(self.upper, dtype, float("-inf")),
+            _laws.inside(self.lower, dtype, float("inf")),
+            _laws.inside(self.upper, dtype, float("-inf")),
         )
-        x = _sampling.scale_and_round(
+        x = _laws.scale_and_round(
             z, dtype, scale=self.stddev, shift=self.mean or None, clip=clip
         )
         return x
@@ -143,7 +163,10 @@ def truncated_normal(
     the std after truncation to (-2, 2) is ``0.8796 * stddev`` (variance_scaling
     divides by that constant, this does not). The sampler keeps the std for tiny
     stds with wide bounds (no values on the bounds, no outliers), unlike
-    PyTorch's ``trunc_normal_``.
+    PyTorch's ``trunc_normal_``, and follows the law for bounds anywhere, e.g.
+    (8, 9) or absolute bounds 25 stds away, where JAX's inverse CDF returns the
+    bound (jax-ml/jax#10951): such intervals are inverted on the lower-tail
+    side, chosen from the bounds in Python (see :func:`jinit._laws.truncated_normal`).
 
     Same values as ``jax.nn.initializers.truncated_normal`` in float32/float64 for
     relative bounds and ``mean=0``.

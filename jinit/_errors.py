@@ -38,13 +38,31 @@ def bad_type(arg: str, allowed: str, got: Any) -> TypeError:
     return TypeError(f"`{arg}` must be {allowed}; got {shown}.")
 
 
+#: Names from other libraries that a close match would answer with the wrong
+#: choice: Keras' "untruncated_normal" is one letter pair from "truncated_normal",
+#: its opposite. Each maps to (the choice meant, why).
+_SYNONYMS: dict[str, tuple[str, str]] = {
+    "untruncated_normal": ("normal", "jinit's 'normal' is untruncated"),
+    "gaussian": ("normal", "jinit's 'normal' is untruncated"),
+}
+
+
+def _hint(got: str, allowed: tuple[str, ...]) -> str:
+    """The "Did you mean" hint: a known synonym, a case-insensitive match, else
+    the closest spelling (difflib), compared in lower case."""
+    synonym = _SYNONYMS.get(got.lower())
+    if synonym is not None and synonym[0] in allowed:
+        return f" Did you mean {synonym[0]!r}? ({synonym[1]}.)"
+    lower = {a.lower(): a for a in reversed(allowed)}
+    if got.lower() in lower:
+        return f" Did you mean {lower[got.lower()]!r}?"
+    close = difflib.get_close_matches(got.lower(), list(lower), n=1)
+    return f" Did you mean {lower[close[0]]!r}?" if close else ""
+
+
 def bad_choice(arg: str, got: Any, allowed: Iterable[str]) -> ValueError:
     """A ValueError for a string that is not one of the allowed choices."""
     allowed = tuple(allowed)
     listed = "one of " + ", ".join(repr(a) for a in allowed)
-    hint = ""
-    if isinstance(got, str):
-        close = difflib.get_close_matches(got, allowed, n=1)
-        if close:
-            hint = f" Did you mean {close[0]!r}?"
+    hint = _hint(got, allowed) if isinstance(got, str) else ""
     return ValueError(_message(arg, listed, got, hint))

@@ -168,9 +168,9 @@ def _recording_linen(records: dict[tuple[str, ...], _Call]):
 
     original = nn.Module.param
 
-    def param(self, name, init_fn, *init_args, unbox=True, **init_kwargs):
+    def param(self: Any, name, init_fn, *init_args, unbox=True, **init_kwargs):
         fields = {}
-        if dataclasses.is_dataclass(self):
+        if dataclasses.is_dataclass(type(self)):
             for f in dataclasses.fields(self):
                 value = getattr(self, f.name, None)
                 if f.name.endswith("_init") and callable(value):

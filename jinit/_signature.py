@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _errors, _sampling
+from . import _blocks, _checks, _errors
 from ._base import Init
 from ._constant import Constant
 from ._fans import compute_fans
@@ -220,14 +220,14 @@ def draw(
 
     The one definition of what a leaf with a signature holds; see :func:`plan`.
     ``blocks`` draws an elementwise law in blocks with the same bits
-    (:func:`jinit._sampling.draw_in_blocks`).
+    (:func:`jinit._blocks.draw_in_blocks`).
     """
     init, draw_shape, per_layer = plan(init, signature, shape)
     if getattr(init, "draws_stack", False):
         return _call(init, key, shape, dtype)
     layers = signature.layers(shape)
     if blocks and not per_layer:
-        out = _sampling.draw_in_blocks(init, key, draw_shape, np.dtype(dtype))
+        out = _blocks.draw_in_blocks(init, key, draw_shape, np.dtype(dtype))
     elif not per_layer or not layers:
         out = _call(init, key, draw_shape, dtype)
     else:
@@ -265,7 +265,7 @@ def fans(init: Any, signature: Signature | None, shape: tuple[int, ...]):
             return compute_fans(shape)
     if isinstance(init, VarianceScaling):
         adapted, draw_shape, per_layer = plan(init, signature, shape)
-        if per_layer:
+        if per_layer or not isinstance(adapted, VarianceScaling):
             return compute_fans(signature.shape, init.in_axis, init.out_axis)
         return compute_fans(
             draw_shape, adapted.in_axis, adapted.out_axis, adapted.batch_axis

@@ -11,8 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import _checks, _errors, _sampling
+from . import _checks, _errors, _laws
 from ._base import Init
+from ._distributions import Normal
 from ._types import ORTHOGONAL_METHODS, DTypeLike, OrthogonalMethod
 
 
@@ -118,13 +119,20 @@ class Orthogonal(Init):
             raise _errors.bad_value("shape", "at least 2-D for orthogonal", shape)
         _column_axis(self.column_axis, len(shape))
 
+    def _law(self, shape, dtype) -> _laws.Law | None:
+        n_cols = shape[_column_axis(self.column_axis, len(shape))]
+        n = max(n_cols, math.prod(shape) // max(n_cols, 1))
+        if _laws.is_complex(dtype):
+            return _laws.complex_law(abs(self.scale) / math.sqrt(max(n, 1)))
+        return _laws.haar_entry_law(self.scale, n)
+
     def _generate(self, key, shape, dtype):
         if 0 in shape:
             return jnp.zeros(shape, dtype)
-        cdt = _sampling.compute_dtype(dtype)
+        cdt = _laws.compute_dtype(dtype)
         axis = _column_axis(self.column_axis, len(shape))
         q = _orthogonal(key, shape, cdt, axis, self.method)
-        return _sampling.scale_and_round(q, dtype, scale=self.scale)
+        return _laws.scale_and_round(q, dtype, scale=self.scale)
 
 
 def orthogonal(
@@ -226,6 +234,9 @@ class DeltaOrthogonal(Orthogonal):
             )
         _column_axis(self.column_axis, 2)
 
+    def _law(self, shape, dtype) -> _laws.Law | None:
+        return None  # zeros but at the centre tap: no one law
+
     def _generate(self, key, shape, dtype):
         matrix = super()._generate(key, shape[-2:], dtype)
         centre = tuple((k - 1) // 2 for k in shape[:-2])
@@ -280,9 +291,9 @@ class Identity(Init):
         eye = lax.broadcasted_iota(
             np.int32, shape, len(shape) - 2
         ) == lax.broadcasted_iota(np.int32, shape, len(shape) - 1)
-        return _sampling.round_into(
-            eye.astype(_sampling.real_dtype(dtype))
-            * np.asarray(self.gain, _sampling.real_dtype(dtype)),
+        return _laws.round_into(
+            eye.astype(_laws.real_dtype(dtype))
+            * np.asarray(self.gain, _laws.real_dtype(dtype)),
             dtype,
         )
 
@@ -331,9 +342,9 @@ class Dirac(Init):
         for axis, k in enumerate(shape[:-2]):
             tap = (k - 1) // 2 if self.even_tap == "low" else k // 2
             hit = hit & (iota(axis) == tap)
-        return _sampling.round_into(
-            hit.astype(_sampling.real_dtype(dtype))
-            * np.asarray(self.scale, _sampling.real_dtype(dtype)),
+        return _laws.round_into(
+            hit.astype(_laws.real_dtype(dtype))
+            * np.asarray(self.scale, _laws.real_dtype(dtype)),
             dtype,
         )
 
@@ -374,3 +385,107 @@ def dirac(
         raise _errors.bad_choice("even_tap", even_tap, ("low", "high"))
     scale = _checks.real_number("scale", scale)
     return Dirac(groups, scale, even_tap, _checks.check_builder_dtype(dtype))
+
+
+# ----------------------------------------------------------------------------
+# The windowed-DFT kernel of Keras' STFT.
+
+
+def stft_window(name: str, length: int, periodic: bool) -> np.ndarray:
+    """``scipy.signal.get_window(name, length, periodic)`` (SciPy is optional)."""
+    import scipy.signal  # only named windows need SciPy
+
+    try:
+        return np.asarray(scipy.signal.get_window(name, length, periodic))
+    except ValueError:
+        raise _errors.bad_value(
+            "window", "a window name of scipy.signal.windows", name
+        ) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class STFTKernel(Init):
+    """One side of a windowed DFT as a conv kernel ``(T, C, F)``: Keras' ``STFT``.
+
+    ``kernel[t, :, f] = cos(-2 t f / (2 (F - 1)) pi) w[t] / s`` (``"real"``;
+    ``sin`` for ``"imag"``), ``w`` the window (a ``scipy.signal.windows`` name,
+    ``T`` values, or None for 1) and ``s`` its L2 norm (``"density"``), L1 norm
+    (``"spectrum"``) or 1 (None), in Keras' operations and order. See
+    :class:`jinit.keras.STFT` for the arguments. The key is ignored.
+    """
+
+    side: str = "real"
+    window: str | tuple[float, ...] | None = "hann"
+    scaling: str | None = "density"
+    periodic: bool = False
+    dtype: DTypeLike | None = None
+
+    random = False
+
+    def _check(self, shape, dtype):
+        if len(shape) != 3:
+            raise _errors.bad_value(
+                "shape", "3-D (frame_length, channels, fft_bins) for STFT", shape
+            )
+        if isinstance(self.window, tuple) and len(self.window) != shape[0]:
+            raise _errors.bad_value(
+                "window", f"{shape[0]} values (the frame length)", list(self.window)
+            )
+
+    def _generate(self, key, shape, dtype):
+        frame_length, _, fft_length = shape
+        win, scaling = None, None
+        if self.window is not None:
+            win = self.window
+            if isinstance(win, str):
+                win = stft_window(win, frame_length, self.periodic)
+            win = jnp.reshape(jnp.asarray(win, dtype), (frame_length, 1, 1))
+            if self.scaling == "density":
+                scaling = jnp.sqrt(jnp.sum(jnp.square(win)))
+            elif self.scaling == "spectrum":
+                scaling = jnp.sum(jnp.abs(win))
+        # Keras' operations, one by one: ints enter as exact floats of the dtype.
+        freq = jnp.reshape(jnp.arange(fft_length, dtype=dtype), (1, 1, fft_length))
+        freq = freq / np.asarray((fft_length - 1) * 2, dtype)
+        time = jnp.reshape(jnp.arange(frame_length, dtype=dtype), (frame_length, 1, 1))
+        args = (np.asarray(-2, dtype) * time) * freq
+        args = args * jnp.arccos(np.asarray(-1, dtype))
+        kernel = jnp.cos(args) if self.side == "real" else jnp.sin(args)
+        if win is not None:
+            kernel = kernel * win
+            if scaling is not None:
+                kernel = kernel / scaling
+        return jnp.broadcast_to(kernel, shape)
+
+
+# ----------------------------------------------------------------------------
+# Sparse: the core's normal law and a random zero mask (PyTorch's sparse_).
+
+
+@dataclasses.dataclass(frozen=True)
+class Sparse(Init):
+    """N(0, std^2) with ``ceil(sparsity * out)`` zeros per input row. See :func:`jinit.torch.sparse`."""
+
+    sparsity: float = 0.1
+    std: float = 0.01
+    dtype: DTypeLike | None = None
+
+    def _check(self, shape, dtype):
+        if len(shape) != 2:
+            raise _errors.bad_value("shape", "2-D (in, out) for sparse", shape)
+
+    def _law(self, shape, dtype):
+        # A zero with probability k / out, else N(0, std^2): an atom, no density.
+        k = math.ceil(self.sparsity * shape[1])
+        std = self.std * math.sqrt(1 - k / shape[1]) if shape[1] else 0.0
+        return _laws.Law(0.0, std, (-math.inf, math.inf), None)
+
+    def _generate(self, key, shape, dtype):
+        key_values, key_mask = jax.random.split(key)
+        values = Normal(self.std)._generate(key_values, shape, dtype)
+        num_zeros = math.ceil(self.sparsity * shape[1])
+        # A uniformly random subset of exactly num_zeros outputs per input row:
+        # the ranks of i.i.d. uniforms are a uniformly random permutation.
+        u = jax.random.uniform(key_mask, shape, np.float32)
+        ranks = jnp.argsort(jnp.argsort(u, axis=1), axis=1)
+        return jnp.where(ranks < num_zeros, jnp.zeros((), dtype), values)

@@ -12,7 +12,7 @@ compiled function, called once per leaf: compilation scales with the number of
 groups (a dozen for a transformer of any depth), not with the number of leaves,
 and each leaf is its own buffer from the start (nothing is stacked and split).
 A large leaf of an elementwise law is drawn in blocks with the same bits
-(``_sampling.draw_in_blocks``), so the scratch memory of a draw is that of one
+(``_blocks.draw_in_blocks``), so the scratch memory of a draw is that of one
 block, not about three times the largest leaf.
 """
 
@@ -35,7 +35,7 @@ import numpy as np
 from jax import lax
 from jax.sharding import NamedSharding, Sharding
 
-from . import _checks, _errors, _sampling, _signature
+from . import _blocks, _checks, _dispatch, _errors, _signature
 from ._base import Init
 from ._signature import Signature
 from ._variance import VarianceScaling
@@ -316,7 +316,7 @@ class _Group:
     sharding: Sharding | None
     # The exact (bitwise) configuration: -0.0 and 0.0 configurations never merge.
     exact: Any = None
-    # Drawn in blocks of the flattened leaf (_sampling.draw_in_blocks).
+    # Drawn in blocks of the flattened leaf (_blocks.draw_in_blocks).
     blocks: bool = False
     # How the module calls this leaf's initializer (None: as stored).
     signature: Signature | None = None
@@ -331,7 +331,7 @@ class _Group:
                 self.init, key, self.shape, self.dtype, self.signature, self.blocks
             )
         elif self.blocks:
-            out = _sampling.draw_in_blocks(self.init, key, self.shape, self.dtype)
+            out = _blocks.draw_in_blocks(self.init, key, self.shape, self.dtype)
         elif isinstance(self.init, Init):
             out = self.init._generate(key, self.shape, self.dtype)
         else:
@@ -364,7 +364,9 @@ def _check_leaf(
             if per_layer:
                 call_shape = signature.shape
         if isinstance(init, Init):
-            dtype = _checks.resolve_dtype(leaf.spec.dtype, init.dtype, init.dtype_kind)
+            dtype = _checks.resolve_dtype(
+                leaf.spec.dtype, init._default_dtype(), init.dtype_kind
+            )
             init._check(call_shape, dtype)
         else:
             dtype = np.dtype(leaf.spec.dtype)
@@ -651,13 +653,14 @@ def _group(p: Planned, key: Any, traced: bool) -> _Group:
     init, draw_shape, per_layer = p.init, p.shape, False
     if p.signature is not None:
         init, draw_shape, per_layer = _signature.plan(p.init, p.signature, p.shape)
+    # The one blocks policy of direct calls (jinit._dispatch.use_blocks).
     blocks = (
         isinstance(init, Init)
         and not per_layer
         and not traced
-        and _sampling.can_draw_in_blocks(init, draw_shape, p.dtype, key, p.sharding)
+        and _dispatch.use_blocks(init, draw_shape, p.dtype, key, p.sharding)
     )
-    exact = _sampling.static(p.init) if isinstance(p.init, Init) else None
+    exact = _dispatch.config_key(p.init) if isinstance(p.init, Init) else None
     # Only the layout decides a draw: leaves of different modules share groups.
     layout = None
     if p.signature is not None:
@@ -680,7 +683,7 @@ def _draw(planned: list[Planned], key: Any, progress: bool | None) -> dict[int, 
     else:
         impl, key_data = None, key
     # Under a trace, the caller's program may shard a leaf: no blocks there.
-    traced = isinstance(key_data, jax.core.Tracer)
+    traced = _checks.is_tracer(key_data)
     drawn = [p for p in planned if p.init is not None]
     todo = [(p.index, _group(p, key, traced)) for p in drawn]
     hashes = np.array([path_hash(p.path) for p in drawn], np.uint32).reshape(-1, 2)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, ClassVar
 
 import numpy as np
 
-from . import _checks, _errors, _sampling
+from . import _checks, _errors, _laws
 from ._base import Init
 from ._fans import compute_fans
 from ._types import DISTRIBUTIONS, MODES, Axis, Distribution, DTypeLike, Mode
@@ -40,8 +41,29 @@ class VarianceScaling(Init):
     def _check(self, shape, dtype):
         compute_fans(shape, self.in_axis, self.out_axis, self.batch_axis)
 
-    def std(self, shape: tuple[int, ...], dtype: Any = np.float32) -> np.generic:
+    def sigma(self, shape: tuple[int, ...]) -> float:
+        """The std of the values, ``sqrt(scale / n)`` (n the ``mode`` fan of shape)."""
+        fan_in, fan_out = compute_fans(
+            shape, self.in_axis, self.out_axis, self.batch_axis
+        )
+        return math.sqrt(self.scale / _denominator(self.mode, fan_in, fan_out))
+
+    def _law(self, shape, dtype):
+        sigma = self.sigma(shape)
+        if _laws.is_complex(dtype):
+            return _laws.complex_law(sigma)
+        if self.distribution == "uniform":
+            return _laws.uniform_law(-math.sqrt(3) * sigma, math.sqrt(3) * sigma)
+        if self.distribution == "normal":
+            return _laws.normal_law(0.0, sigma)
+        return _laws.truncated_normal_law(0.0, sigma / _laws.TRUNC_STD, -2.0, 2.0)
+
+    def _multiplier(self, shape: tuple[int, ...], dtype: Any = np.float32) -> Any:
         """The factor the standard law is multiplied by, in the real compute dtype.
+
+        Not the std of the values (that is :meth:`sigma`, or ``law(shape).std``):
+        for the truncated normal it is ``sigma / 0.8796``, for the uniform on
+        [-1, 1) ``sqrt(3) sigma``.
 
         Computed as ``jax.nn.initializers`` does, in the compute dtype's arithmetic:
         ``variance = scale / n`` rounded to it, then ``sqrt(variance) / 0.8796...``
@@ -51,35 +73,35 @@ class VarianceScaling(Init):
         fan_in, fan_out = compute_fans(
             shape, self.in_axis, self.out_axis, self.batch_axis
         )
-        rdt = _sampling.real_dtype(np.dtype(dtype))
+        rdt = _laws.real_dtype(np.dtype(dtype))
         variance = np.asarray(
             self.scale / _denominator(self.mode, fan_in, fan_out), rdt
         )
-        complex_ = _sampling.is_complex(np.dtype(dtype))
+        complex_ = _laws.is_complex(np.dtype(dtype))
         if self.distribution == "uniform" and not complex_:
             return np.sqrt(np.asarray(3, rdt) * variance)
         if self.distribution == "truncated_normal":
-            trunc = _sampling.COMPLEX_TRUNC_STD if complex_ else _sampling.TRUNC_STD
+            trunc = _laws.COMPLEX_TRUNC_STD if complex_ else _laws.TRUNC_STD
             return np.sqrt(variance) / np.asarray(trunc, rdt)
         return np.sqrt(variance)
 
     def _draw(self, key, shape, dtype, draw_shape):
-        cdt = _sampling.compute_dtype(dtype)
-        std = self.std(shape, dtype)
-        if _sampling.is_complex(dtype):
+        cdt = _laws.compute_dtype(dtype)
+        std = self._multiplier(shape, dtype)
+        if _laws.is_complex(dtype):
             if self.distribution == "truncated_normal":
-                x = _sampling.complex_truncated_normal(key, draw_shape, cdt, 2.0)
+                x = _laws.complex_truncated_normal(key, draw_shape, cdt, 2.0)
             elif self.distribution == "normal":
-                x = _sampling.normal(key, draw_shape, cdt)
+                x = _laws.normal(key, draw_shape, cdt)
             else:
-                x = _sampling.complex_uniform(key, draw_shape, cdt)
+                x = _laws.complex_uniform(key, draw_shape, cdt)
         elif self.distribution == "truncated_normal":
-            x = _sampling.truncated_normal(key, draw_shape, cdt, -2.0, 2.0)
+            x = _laws.truncated_normal(key, draw_shape, cdt, -2.0, 2.0)
         elif self.distribution == "normal":
-            x = _sampling.normal(key, draw_shape, cdt)
+            x = _laws.normal(key, draw_shape, cdt)
         else:
-            x = _sampling.uniform(key, draw_shape, cdt, -1.0, 1.0)
-        return _sampling.scale_and_round(x, dtype, scale=std)
+            x = _laws.uniform(key, draw_shape, cdt, -1.0, 1.0)
+        return _laws.scale_and_round(x, dtype, scale=std)
 
 
 def variance_scaling(
@@ -156,7 +178,21 @@ def variance_scaling(
     )
 
 
-def _preset(name: str, scale: float, mode: str, distribution: str, paper: str):
+#: The one table of presets: name -> (scale, mode, distribution, paper). The
+#: builders below, jinit.keras' classes and the reference read it.
+PRESETS: dict[str, tuple[float, Mode, Distribution, str]] = {
+    "glorot_uniform": (1.0, "fan_avg", "uniform", "Glorot uniform"),
+    "glorot_normal": (1.0, "fan_avg", "truncated_normal", "Glorot normal"),
+    "he_uniform": (2.0, "fan_in", "uniform", "He uniform"),
+    "he_normal": (2.0, "fan_in", "truncated_normal", "He normal"),
+    "lecun_uniform": (1.0, "fan_in", "uniform", "LeCun uniform"),
+    "lecun_normal": (1.0, "fan_in", "truncated_normal", "LeCun normal"),
+}
+
+
+def _preset(name: str):
+    scale, mode, distribution, paper = PRESETS[name]
+
     def builder(
         in_axis: Axis = -2,
         out_axis: Axis = -1,
@@ -170,7 +206,7 @@ def _preset(name: str, scale: float, mode: str, distribution: str, paper: str):
             in_axis,
             out_axis,
             batch_axis,
-            dtype,  # type: ignore[arg-type]
+            dtype,
         )
 
     builder.__name__ = builder.__qualname__ = name
@@ -182,16 +218,12 @@ def _preset(name: str, scale: float, mode: str, distribution: str, paper: str):
     return builder
 
 
-glorot_uniform = _preset("glorot_uniform", 1.0, "fan_avg", "uniform", "Glorot uniform")
-glorot_normal = _preset(
-    "glorot_normal", 1.0, "fan_avg", "truncated_normal", "Glorot normal"
-)
-he_uniform = _preset("he_uniform", 2.0, "fan_in", "uniform", "He uniform")
-he_normal = _preset("he_normal", 2.0, "fan_in", "truncated_normal", "He normal")
-lecun_uniform = _preset("lecun_uniform", 1.0, "fan_in", "uniform", "LeCun uniform")
-lecun_normal = _preset(
-    "lecun_normal", 1.0, "fan_in", "truncated_normal", "LeCun normal"
-)
+glorot_uniform = _preset("glorot_uniform")
+glorot_normal = _preset("glorot_normal")
+he_uniform = _preset("he_uniform")
+he_normal = _preset("he_normal")
+lecun_uniform = _preset("lecun_uniform")
+lecun_normal = _preset("lecun_normal")
 xavier_uniform = glorot_uniform
 xavier_normal = glorot_normal
 kaiming_uniform = he_uniform

@@ -495,7 +495,9 @@ def _linen_mesh(mesh: Any) -> Any:
     """
     if mesh is not None:
         if isinstance(mesh, jax.sharding.Mesh):
-            return _tree.auto_axes(jax.sharding.NamedSharding(mesh, P())).mesh
+            auto = _tree.auto_axes(jax.sharding.NamedSharding(mesh, P()))
+            assert isinstance(auto, jax.sharding.NamedSharding)  # for pyright
+            return auto.mesh
         return mesh
     context = jax.sharding.get_abstract_mesh()
     if not context.empty and context.explicit_axes:
@@ -572,12 +574,13 @@ def linen_logical_partitioning(
       ...     jinit.he_normal(), ("embed", "mlp"), mesh, rules))
     """
     from flax import linen as nn
+    from flax.linen import spmd
 
     logical = tuple(_spec(names))
     _check_mesh(mesh)
 
     def wrapper(key, shape, dtype=None):
-        spec = nn.logical_to_mesh_axes(logical, rules)
+        spec = spmd.logical_to_mesh_axes(logical, rules)
         value = init(key, shape, dtype, out_sharding=_sharding(spec, mesh))
         return nn.LogicallyPartitioned(
             value, logical, mesh=_linen_mesh(mesh), rules=rules

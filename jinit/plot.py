@@ -56,7 +56,7 @@ def density(init: Any, shape: tuple[int, ...]) -> Any:
       A function of a NumPy array, or None.
     """
     if isinstance(init, VarianceScaling):
-        s = float(init.std(shape))
+        s = float(init._multiplier(shape))
         if init.distribution == "uniform":
             return lambda x: np.where(np.abs(x) <= s, 0.5 / s, 0.0)
         if init.distribution == "normal":

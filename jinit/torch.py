@@ -31,14 +31,11 @@ import dataclasses
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 from . import _checks, _errors
-from ._base import Init
 from ._constant import Constant
 from ._constant import constant as _core_constant
 from ._constant import ones as _core_ones
@@ -47,7 +44,7 @@ from ._distributions import Normal, TruncatedNormal, Uniform
 from ._distributions import normal as _core_normal
 from ._distributions import truncated_normal as _core_truncated_normal
 from ._fans import compute_fans
-from ._structured import Dirac, Identity, Orthogonal
+from ._structured import Dirac, Identity, Orthogonal, Sparse
 from ._structured import dirac as _core_dirac
 from ._structured import identity as _core_identity
 from ._structured import orthogonal as _core_orthogonal
@@ -329,29 +326,6 @@ def kaiming_normal(
 # sparse: the core's normal law and a random zero mask.
 
 
-@dataclasses.dataclass(frozen=True)
-class Sparse(Init):
-    """N(0, std^2) with ``ceil(sparsity * out)`` zeros per input row. See :func:`sparse`."""
-
-    sparsity: float = 0.1
-    std: float = 0.01
-    dtype: DTypeLike | None = None
-
-    def _check(self, shape, dtype):
-        if len(shape) != 2:
-            raise _errors.bad_value("shape", "2-D (in, out) for sparse", shape)
-
-    def _generate(self, key, shape, dtype):
-        key_values, key_mask = jax.random.split(key)
-        values = Normal(self.std)._generate(key_values, shape, dtype)
-        num_zeros = math.ceil(self.sparsity * shape[1])
-        # A uniformly random subset of exactly num_zeros outputs per input row:
-        # the ranks of i.i.d. uniforms are a uniformly random permutation.
-        u = jax.random.uniform(key_mask, shape, np.float32)
-        ranks = jnp.argsort(jnp.argsort(u, axis=1), axis=1)
-        return jnp.where(ranks < num_zeros, jnp.zeros((), dtype), values)
-
-
 def sparse(
     sparsity: float, std: float = 0.01, dtype: DTypeLike | None = None
 ) -> Sparse:
@@ -446,8 +420,32 @@ class BiasDefault:
         )
 
 
+@overload
 def bias_default(
-    fan_in: int | None = None,
+    fan_in: None = None,
+    *,
+    weight: str = "kernel",
+    in_axis: Axis = -2,
+    out_axis: Axis = -1,
+    batch_axis: Axis = (),
+    dtype: DTypeLike | None = None,
+) -> BiasDefault: ...
+
+
+@overload
+def bias_default(
+    fan_in: float,
+    *,
+    weight: str = "kernel",
+    in_axis: Axis = -2,
+    out_axis: Axis = -1,
+    batch_axis: Axis = (),
+    dtype: DTypeLike | None = None,
+) -> Uniform: ...
+
+
+def bias_default(
+    fan_in: float | None = None,
     *,
     weight: str = "kernel",
     in_axis: Axis = -2,
@@ -480,6 +478,5 @@ def bias_default(
             _checks.check_axis_spec("out_axis", out_axis),
             _checks.check_axis_spec("batch_axis", batch_axis),
         )
-    fan_in = _checks.real_number("fan_in", fan_in, nonnegative=True)
-    bound = _bias_bound(fan_in)
+    bound = _bias_bound(_checks.real_number("fan_in", fan_in, nonnegative=True))
     return Uniform(-bound, bound, _checks.check_builder_dtype(dtype))

@@ -249,3 +249,61 @@ def test_errors_are_raised_before_tracing():
 def test_float64_works_under_x64(x64):
     assert jinit.normal()(KEY, (3,), jnp.float64).dtype == jnp.float64
     assert jinit.normal()(KEY, (3,)).dtype == jnp.float64  # x64's default float
+
+
+@pytest.mark.parametrize(
+    "build, hint",
+    [
+        # The opposite law is one letter pair away: say what jinit's "normal" is.
+        (
+            lambda: jinit.variance_scaling(1.0, "fan_in", "untruncated_normal"),
+            "Did you mean 'normal'? (jinit's 'normal' is untruncated.)",
+        ),
+        # A case-insensitive match comes before the closest spelling ('selu').
+        (lambda: jinit.torch.calculate_gain("Relu"), "Did you mean 'relu'?"),
+        (
+            lambda: jinit.torch.calculate_gain("LEAKY_RELU"),
+            "Did you mean 'leaky_relu'?",
+        ),
+        (lambda: jinit.variance_scaling(1.0, "FAN_OUT", "normal"), "'fan_out'?"),
+    ],
+)
+def test_hints_point_the_right_way(build, hint):
+    import jinit.torch  # noqa: F401
+
+    with pytest.raises(ValueError) as info:
+        build()
+    assert str(info.value).endswith(hint)
+
+
+def test_a_hint_is_one_closest_choice_or_none():
+    with pytest.raises(ValueError) as info:
+        jinit.variance_scaling(1.0, "fan_in", "zzzz")
+    assert "Did you mean" not in str(info.value)
+
+
+@pytest.mark.parametrize("spec_of", ["named", "bare"])
+def test_a_partition_spec_longer_than_the_rank_is_refused(spec_of):
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    mesh = jax.make_mesh((2, 4), ("a", "b"))
+    spec = PartitionSpec("a", "b", None)
+    sharding = NamedSharding(mesh, spec) if spec_of == "named" else spec
+    with jax.set_mesh(mesh):
+        with pytest.raises(ValueError, match=r"`out_sharding` must be a Partitio"):
+            jinit.he_normal()(KEY, (8, 4), out_sharding=sharding)
+        with pytest.raises(ValueError, match="at most 1 entries"):
+            jinit.normal()(KEY, (8,), out_sharding=sharding)
+
+
+@pytest.mark.parametrize("axis_type", ["Explicit", "Auto"])
+def test_a_sharding_that_does_not_divide_the_shape_is_refused(axis_type):
+    """Auto axes silently replicated a (7, 3) leaf split 8 ways; Explicit raised raw."""
+    from jax.sharding import AxisType, NamedSharding, PartitionSpec
+
+    mesh = jax.make_mesh((8,), ("x",), axis_types=(getattr(AxisType, axis_type),))
+    sharding = NamedSharding(mesh, PartitionSpec("x"))
+    with pytest.raises(ValueError, match="`out_sharding` must be a sharding whose"):
+        jinit.he_normal()(KEY, (7, 3), out_sharding=sharding)
+    out = jinit.he_normal()(KEY, (8, 3), out_sharding=sharding)
+    assert out.sharding.is_equivalent_to(sharding, 2)

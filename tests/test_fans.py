@@ -55,15 +55,22 @@ def test_initializers_on_small_ranks_and_empty_shapes():
 
 
 @pytest.mark.parametrize(
-    "axes, match",
+    "axes, error, match",
     [
-        ({"in_axis": 2}, "`in_axis` must be an axis in"),
-        ({"out_axis": -3}, "`out_axis` must be an axis in"),
-        ({"in_axis": 0, "out_axis": 0}, "must be disjoint"),
-        ({"in_axis": (0, 0)}, "`in_axis` must be distinct axes"),
-        ({"batch_axis": "0"}, "`batch_axis` must be an int or a sequence of ints"),
+        ({"in_axis": 2}, ValueError, "`in_axis` must be an axis in"),
+        ({"out_axis": -3}, ValueError, "`out_axis` must be an axis in"),
+        ({"in_axis": 0, "out_axis": 0}, ValueError, "must be disjoint"),
+        ({"in_axis": (0, 0)}, ValueError, "`in_axis` must be distinct axes"),
+        (
+            {"batch_axis": "0"},
+            TypeError,
+            "`batch_axis` must be an int or a sequence of ints",
+        ),
+        ({"in_axis": 1.0}, TypeError, "`in_axis` must be an int or a sequence"),
     ],
 )
-def test_bad_axes(axes, match):
-    with pytest.raises((ValueError, TypeError), match=match):
+def test_bad_axes(axes, error, match):
+    """A wrong value is a ValueError, a wrong kind a TypeError (never either)."""
+    with pytest.raises(error, match=match) as info:
         jinit.compute_fans((4, 5), **axes)
+    assert type(info.value) is error

@@ -6,6 +6,7 @@ saved from jinit's own output.
 """
 
 import json
+import math
 import random
 import warnings
 
@@ -497,3 +498,125 @@ def test_bad_input_does_not_advance_a_generator():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert_same_bits(init((4, 4)), KI.HeNormal(seed=3)((4, 4)))
+
+
+# Keras' own serialization: keras.saving round trips rebuild jinit's classes.
+SERIALIZATION_CASES = [
+    ("Orthogonal", {"seed": 1}),
+    ("Orthogonal", {"gain": 0.5, "seed": jk.SeedGenerator(3)}),
+    ("RandomNormal", {"mean": 0.3, "stddev": 1.7, "seed": 5}),
+    ("TruncatedNormal", {"seed": 6}),
+    ("RandomUniform", {"minval": -1.0, "maxval": 2.0, "seed": 7}),
+    ("VarianceScaling", {"scale": 0.3, "mode": "fan_out", "seed": 8}),
+    ("GlorotUniform", {"seed": 9, "input_axes": [0], "output_axes": [1]}),
+    ("HeNormal", {"seed": 10}),
+    ("LecunUniform", {"seed": 11}),
+    ("Zeros", {}),
+    ("Ones", {}),
+    ("Constant", {"value": -0.5}),
+    ("Identity", {"gain": 2.0}),
+    ("STFT", {"side": "imag", "window": None, "scaling": None}),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", SERIALIZATION_CASES, ids=str)
+def test_keras_serialization_round_trip_rebuilds_jinits_class(name, kwargs):
+    """keras.saving.serialize/deserialize_keras_object, and Keras' own test helper."""
+    from keras.src import testing
+
+    init = getattr(jk, name)(**kwargs)
+    config = keras.saving.serialize_keras_object(init)
+    assert config["registered_name"] == f"jinit>{name}"
+    revived = keras.saving.deserialize_keras_object(json.loads(json.dumps(config)))
+    assert type(revived) is type(init)
+    assert revived.get_config() == init.get_config()
+    shape = (16, 1, 9) if name == "STFT" else (16, 8)
+    if not isinstance(kwargs.get("seed"), jk.SeedGenerator):
+        np.testing.assert_array_equal(
+            np.asarray(revived(shape)), np.asarray(init(shape))
+        )
+    helper = testing.TestCase("run_class_serialization_test")
+    assert type(helper.run_class_serialization_test(init)) is type(init)
+
+
+def test_registration_waits_for_keras_to_be_imported():
+    """Importing jinit.keras never imports Keras; importing Keras later registers."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, jinit.keras as jk; assert 'keras' not in sys.modules; "
+        "import keras; "
+        "o = keras.saving.deserialize_keras_object({'module': 'jinit.keras', "
+        "'class_name': 'HeNormal', 'config': {'seed': 3}, "
+        "'registered_name': 'jinit>HeNormal'}); "
+        "assert type(o) is jk.HeNormal and o.seed == 3, o"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=900)
+
+
+@pytest.mark.parametrize(
+    "name", sorted({cls.__name__ for cls in jk.NAMES.values()}), ids=str
+)
+def test_a_partition_spec_reaches_every_initializer(name):
+    """Every class honours ``out_sharding`` (STFT dropped a PartitionSpec)."""
+    from jax.sharding import PartitionSpec as P
+
+    shape = (16, 1, 9) if name == "STFT" else (16, 8)
+    init = getattr(jk, name)(**({"seed": 1} if "seed" in _params(name) else {}))
+    mesh = jax.make_mesh((8,), ("x",))
+    with jax.set_mesh(mesh):
+        out = init(shape, out_sharding=P("x"))
+    assert out.sharding.spec[0] == "x", out.sharding
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(init(shape)))
+
+
+def _params(name):
+    import inspect
+
+    return inspect.signature(getattr(jk, name)).parameters
+
+
+@pytest.mark.standard_promotion
+def test_get_of_an_array_is_kerass():
+    """keras.initializers.get(array): the array, cast, for its own shape only."""
+    array = np.linspace(-1.0, 1.0, 15, dtype=np.float32).reshape(5, 3)
+    for dtype in ["float32", "float16"]:
+        assert_same_bits(jk.get(array)((5, 3), dtype), KI.get(array)((5, 3), dtype))
+    assert_same_bits(jk.get(jnp.asarray(array))((5, 3)), KI.get(array)((5, 3)))
+    with pytest.raises(ValueError, match="`shape` must be the array's shape"):
+        jk.get(array)((3, 5))
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, shape",
+    [
+        ("RandomNormal", {"mean": 0.3, "stddev": 1.7}, (512, 512)),
+        ("TruncatedNormal", {"mean": -1.0, "stddev": 0.2}, (512, 512)),
+        ("RandomUniform", {"minval": -3.0, "maxval": 2.5}, (512, 512)),
+        (
+            "VarianceScaling",
+            {"mode": "fan_out", "distribution": "untruncated_normal"},
+            (256, 1024),
+        ),
+        ("GlorotUniform", {}, (3, 3, 64, 256)),
+        ("HeNormal", {}, (512, 512)),
+        ("Orthogonal", {"gain": 2.0}, (512, 256)),
+    ],
+    ids=str,
+)
+@pytest.mark.standard_promotion
+def test_law_matches_a_large_sample_drawn_by_keras(name, kwargs, shape):
+    law = getattr(jk, name)(**kwargs).law(shape)
+    x = np.asarray(getattr(KI, name)(**kwargs, seed=17)(shape), np.float64).ravel()
+    dev = (x - law.mean) ** 2
+    n = x.size
+    assert abs(x.mean() - law.mean) <= 6 * law.std / math.sqrt(n)
+    assert abs(dev.mean() - law.std**2) <= 6 * dev.std() / math.sqrt(n)
+    assert law.support[0] <= x.min() and x.max() <= law.support[1]
+
+
+def test_law_is_none_where_values_share_no_law():
+    assert jk.Identity().law((3, 3)) is None
+    assert jk.STFT().law((16, 1, 9)) is None
+    assert jk.Zeros().law((2,)).std == 0.0 and jk.Ones().law((2,)).mean == 1.0

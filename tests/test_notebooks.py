@@ -4,13 +4,14 @@ Each notebook is executed by nbclient in a new ``python3`` kernel (a separate
 process: this conftest's 8 simulated devices and strict promotion do not apply
 there). The kernel gets ``MPLBACKEND=Agg`` and no ``XLA_FLAGS``, as a fresh CPU
 runtime would: notebooks that need several devices set them up themselves. A
-notebook fails on the first cell that raises, on any warning it prints, and when
-it runs past its time budget.
+notebook fails on the first cell that raises and on any warning it prints; it
+never fails for being slow (speed is measured in bench/, not asserted here).
+Only a cell that runs for :data:`HANG_GUARD_S` is stopped, as hung.
 """
 
 from __future__ import annotations
 
-import asyncio
+import os
 import pathlib
 
 import pytest
@@ -27,8 +28,11 @@ EXPECTED = [
     "04_large_models",
     "05_signal_propagation",
 ]
-#: Seconds per notebook on the 2-core CI CPU (each runs in 5-25 s there).
-BUDGET_S = 90
+#: A hang guard, not a budget: seconds one cell may run (each whole notebook takes
+#: 5-25 s on a 2-core CPU; a loaded machine may take many times that).
+HANG_GUARD_S = 900
+#: Seconds a fresh kernel may take to start on a loaded machine.
+STARTUP_S = 600
 
 
 def _ids(path: pathlib.Path) -> str:
@@ -70,15 +74,19 @@ def test_notebook_runs(path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     monkeypatch.delenv("XLA_FLAGS", raising=False)
+    # The kernel imports the jinit of this checkout, not whichever is installed.
+    root = str(NOTEBOOKS_DIR.parent)
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    )
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb,
-        timeout=BUDGET_S,
+        timeout=HANG_GUARD_S,
+        startup_timeout=STARTUP_S,
         kernel_name="python3",
         resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
     )
-    try:
-        asyncio.run(asyncio.wait_for(client.async_execute(), BUDGET_S))
-    except asyncio.TimeoutError:
-        pytest.fail(f"{path.name} ran past its budget of {BUDGET_S} s")
+    client.execute()
     assert not _printed_warnings(nb), _printed_warnings(nb)

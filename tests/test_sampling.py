@@ -12,7 +12,7 @@ from jax.sharding import PartitionSpec as P
 from registry import BY_NAME, RANDOM, ROWS
 
 import jinit
-from jinit import _sampling
+from jinit import _blocks, _dispatch
 
 NARROW = [jnp.bfloat16, jnp.float16, jnp.float8_e4m3fn, jnp.float8_e5m2]
 
@@ -126,13 +126,13 @@ def test_one_compilation_per_signature():
     init = jinit.he_normal()
     key = jax.random.key(0)
     init(key, (33, 17))
-    before = _sampling._kernel._cache_size()
+    before = _dispatch.kernel._cache_size()
     for seed in range(5):
         init(jax.random.key(seed), (33, 17))
     jinit.he_normal()(key, (33, 17))  # an equal configuration shares the entry
-    assert _sampling._kernel._cache_size() == before
+    assert _dispatch.kernel._cache_size() == before
     init(key, (34, 17))
-    assert _sampling._kernel._cache_size() == before + 1
+    assert _dispatch.kernel._cache_size() == before + 1
 
 
 def test_eval_shape_allocates_nothing():
@@ -215,7 +215,7 @@ def test_a_draw_in_blocks_has_the_bits_of_the_whole_draw(row):
     # complex64 where the row takes it.
     init = row.ours()
     key = jax.random.key(3)
-    blocks = jax.jit(_sampling.draw_in_blocks, static_argnums=(0, 2, 3, 4))
+    blocks = jax.jit(_blocks.draw_in_blocks, static_argnums=(0, 2, 3, 4))
     for dtype in _dtypes(row)[:2] + _dtypes(row)[len(NARROW) + 1 :]:
         for shape in row.shapes if dtype == jnp.float32 else row.shapes[:1]:
             dtype = np.dtype(dtype)
@@ -234,14 +234,14 @@ def test_a_float64_draw_in_blocks_has_the_bits_of_the_whole_draw(x64):
             if dtype.kind == "c" and not isinstance(init, jinit.VarianceScaling):
                 continue
             whole = init(key, (13, 29), dtype)
-            parts = jax.jit(_sampling.draw_in_blocks, static_argnums=(0, 2, 3, 4))(
+            parts = jax.jit(_blocks.draw_in_blocks, static_argnums=(0, 2, 3, 4))(
                 init, key, (13, 29), dtype, 64
             )
             np.testing.assert_array_equal(np.asarray(parts), np.asarray(whole))
 
 
 def test_when_a_draw_is_made_in_blocks(monkeypatch):
-    monkeypatch.setattr(_sampling, "BLOCK", 100)
+    monkeypatch.setattr(_blocks, "BLOCK", 100)
     f32 = np.dtype("float32")
     threefry = jax.random.key(0)
     rbg = jax.random.key(0, impl="rbg")
@@ -250,7 +250,7 @@ def test_when_a_draw_is_made_in_blocks(monkeypatch):
 
     def can(init=None, shape=(20, 10), key=threefry, sharding=None):
         init = init or jinit.he_normal()
-        return _sampling.can_draw_in_blocks(init, shape, f32, key, sharding)
+        return _blocks.can_draw_in_blocks(init, shape, f32, key, sharding)
 
     assert can() and can(key=jax.random.key_data(threefry))  # typed or raw
     assert not can(shape=(19, 10))  # fewer than two blocks
@@ -263,11 +263,11 @@ def test_when_a_draw_is_made_in_blocks(monkeypatch):
 
 @pytest.mark.parametrize("row", [BY_NAME["he_normal"], BY_NAME["uniform"]], ids=repr)
 def test_a_large_eager_draw_is_made_in_blocks_with_jaxs_bits(monkeypatch, row):
-    monkeypatch.setattr(_sampling, "BLOCK", 64)
+    monkeypatch.setattr(_blocks, "BLOCK", 64)
     drawn = []
-    draw = _sampling.draw_in_blocks
+    draw = _blocks.draw_in_blocks
     monkeypatch.setattr(
-        _sampling, "draw_in_blocks", lambda *a: drawn.append(a[2]) or draw(*a)
+        _blocks, "draw_in_blocks", lambda *a: drawn.append(a[2]) or draw(*a)
     )
     key, shape = jax.random.key(5), (37, 29)  # a shape no other test draws
     eager = row.ours()(key, shape)
@@ -278,3 +278,47 @@ def test_a_large_eager_draw_is_made_in_blocks_with_jaxs_bits(monkeypatch, row):
     np.testing.assert_array_equal(
         np.asarray(eager), np.asarray(row.theirs()(key, shape))
     )
+
+
+def test_a_far_tail_draw_in_blocks_has_the_bits_of_the_whole_draw(x64):
+    key = jax.random.key(6)
+    blocks = jax.jit(_blocks.draw_in_blocks, static_argnums=(0, 2, 3, 4))
+    for lower, upper in [(8.0, 9.0), (-45.0, -40.0)]:  # ndtri; log space in f32
+        init = jinit.truncated_normal(0.5, None, lower, upper)
+        for dtype in map(np.dtype, ["float32", "float64", "bfloat16"]):
+            whole = init(key, (13, 29), dtype)
+            parts = blocks(init, key, (13, 29), dtype, 64)
+            np.testing.assert_array_equal(np.asarray(parts), np.asarray(whole))
+
+
+def test_config_key_is_the_one_bit_exact_identity():
+    key = _dispatch.config_key
+    assert key(jinit.constant(0.0)) == key(jinit.constant(0.0))
+    assert key(jinit.constant(-0.0)) != key(jinit.constant(0.0))  # == calls them equal
+    assert key(jinit.normal(0.1, mean=-0.0)) != key(jinit.normal(0.1))
+    assert key(jinit.he_normal()) == key(jinit.he_normal())
+    assert key(jinit.he_normal()) != key(jinit.lecun_normal())
+    jax_init = jax.nn.initializers.he_normal()  # a hashable foreign callable: itself
+    assert key(jax_init) == key(jax_init) and key(jax_init) != key(jinit.he_normal())
+
+    class Unhashable:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, key, shape, dtype=None):
+            return jax.numpy.zeros(shape, dtype)
+
+    a, b = Unhashable(), Unhashable()
+    assert key(a) == key(a) and key(a) != key(b)  # by identity, while they live
+    hash(key(a))
+
+
+def test_equal_configurations_share_one_kernel_and_checks_cache():
+    shape = (3, 17)  # a shape no other test draws
+    before = _dispatch.kernel._cache_size()
+    for _ in range(2):
+        jinit.constant(0.0)(None, shape)
+        jinit.constant(0.0)(None, shape)
+    assert _dispatch.kernel._cache_size() == before + 1
+    minus = jinit.constant(-0.0)(None, shape)
+    assert _dispatch.kernel._cache_size() == before + 2
+    assert np.signbit(np.asarray(minus)).all()

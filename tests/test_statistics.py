@@ -16,6 +16,7 @@ from helpers import assert_ks, assert_moments
 from registry import WITH_LAW
 
 import jinit
+import jinit.torch
 
 SHAPE = (512, 512)  # n = 262,144
 
@@ -110,3 +111,129 @@ def test_complex_variance(distribution):
     assert abs(power.mean() - target) <= bound, (power.mean(), target, bound)
     assert abs(z.real.var() - z.imag.var()) <= 2 * bound  # isotropic
     assert abs(z.mean()) <= 5 * math.sqrt(target / z.size)
+
+
+# The far tail (issue #14, jax-ml/jax#10951): JAX's inverse CDF through erf has
+# a handful of values (or one, the bound) where erf is within an ulp of +-1.
+TAIL_BOUNDS = [(8.0, 9.0), (-9.0, -8.0), (5.0, 6.0), (3.0, 4.0), (-6.0, -5.5)]
+TAIL_BOUNDS += [(13.5, 14.0), (40.0, 41.0), (-0.2, -0.1), (2.5, 1e6), (-30.0, -1.0)]
+
+
+def _tail_sample(init, dtype):
+    return np.asarray(init(jax.random.key(11), (20_000,), dtype), np.float64)
+
+
+@pytest.mark.parametrize("bounds", TAIL_BOUNDS, ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_relative_bounds_anywhere_follow_the_law(request, bounds, dtype):
+    if dtype == "float64":
+        request.getfixturevalue("x64")
+    lower, upper = bounds
+    x = _tail_sample(jinit.truncated_normal(1.0, lower=lower, upper=upper), dtype)
+    assert x.min() > lower and x.max() < upper  # strictly inside
+    law = scipy.stats.truncnorm(lower, upper)
+    assert_ks(x, law.cdf)
+    assert np.unique(x).size > 0.5 * x.size  # not a few values piled up
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "mean, std, lower, upper",
+    [(0.0, 0.02, 0.5, 0.6), (0.0, 0.02, -0.6, -0.5), (1.0, 0.1, 1.6, 1.7)],
+)
+def test_absolute_bounds_in_the_far_tail_follow_the_law(
+    request, dtype, mean, std, lower, upper
+):
+    if dtype == "float64":
+        request.getfixturevalue("x64")
+    init = jinit.truncated_normal(
+        std, lower=lower, upper=upper, mean=mean, bounds="absolute"
+    )
+    x = _tail_sample(init, dtype)
+    assert x.min() > lower and x.max() < upper
+    a, b = (lower - mean) / std, (upper - mean) / std
+    assert_ks(x, scipy.stats.truncnorm(a, b, loc=mean, scale=std).cdf)
+
+
+def test_the_issue_example_has_the_laws_mean_and_std():
+    """(8, 9): the law's mean is 8.121 and std 0.119; jinit returned 9.0 for all."""
+    x = np.asarray(
+        jinit.truncated_normal(1.0, lower=8.0, upper=9.0)(
+            jax.random.key(0), (400_000,)
+        ),
+        np.float64,
+    )
+    law = scipy.stats.truncnorm(8.0, 9.0)
+    kurtosis = float(law.stats(moments="k")) + 3
+    assert_moments(x, float(law.mean()), float(law.std()), kurtosis)
+
+
+@pytest.mark.standard_promotion
+@pytest.mark.parametrize("bounds", [(-2.0, 2.0), (0.5, 2.0), (2.0, 3.0), (-3.0, 0.1)])
+def test_where_jax_resolves_the_interval_the_bits_are_jaxs(bounds):
+    key = jax.random.key(12)
+    ours = jinit.truncated_normal(1.0, None, *bounds)(key, (256, 64))
+    theirs = jax.random.truncated_normal(key, *bounds, (256, 64))
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+
+
+# ----------------------------------------------------------------------------
+# law(shape, dtype): the one answer to "what does this initializer draw".
+
+
+@pytest.mark.parametrize("row", WITH_LAW, ids=repr)
+def test_law_is_the_registrys_exact_law(row):
+    """Mean, std, support and density equal the scipy law the registry states."""
+    for shape in row.shapes:
+        ours, exact = row.ours().law(shape), row.law(shape)
+        assert ours is not None
+        assert ours.mean == pytest.approx(float(exact.mean()), rel=1e-9, abs=1e-12)
+        assert ours.std == pytest.approx(float(exact.std()), rel=1e-9)
+        assert ours.support == pytest.approx(exact.support(), rel=1e-9)
+        x = np.linspace(*exact.ppf([1e-4, 1 - 1e-4]), 101)
+        np.testing.assert_allclose(ours.density(x), exact.pdf(x), rtol=1e-9)
+
+
+def _law_cases():
+    yield "orthogonal", jinit.orthogonal(2.0), (96, 40)
+    yield "orthogonal_wide", jinit.orthogonal(column_axis=0), (8, 64)
+    yield "sparse", jinit.torch.sparse(0.3, std=0.5), (200, 500)
+    yield "tail", jinit.truncated_normal(1.0, lower=8.0, upper=9.0), (400, 500)
+    yield (
+        "absolute",
+        jinit.truncated_normal(0.02, lower=0.5, upper=0.6, bounds="absolute"),
+        (400, 500),
+    )
+    yield "he_normal", jinit.he_normal(), (400, 500)
+    yield "complex", jinit.variance_scaling(1.0, "fan_in", "uniform"), (400, 500)
+
+
+@pytest.mark.parametrize(
+    "name, init, shape",
+    list(_law_cases()),
+    ids=lambda c: c if isinstance(c, str) else "",
+)
+def test_law_std_matches_a_large_sample(name, init, shape):
+    dtype = jnp.complex64 if name == "complex" else jnp.float32
+    law = init.law(shape, dtype)
+    x = (
+        np.asarray(init(jax.random.key(21), shape, dtype))
+        .astype(np.complex128 if name == "complex" else np.float64)
+        .ravel()
+    )
+    n = x.size
+    dev = np.abs(x - law.mean) ** 2
+    # E|x - mean|^2 = std^2; its sample mean has std sd(dev) / sqrt(n).
+    assert abs(dev.mean() - law.std**2) <= 6 * dev.std() / math.sqrt(n), name
+    if law.support is not None:
+        assert x.real.min() >= law.support[0] and x.real.max() <= law.support[1]
+
+
+def test_law_answers_none_where_values_share_no_law_and_checks_the_shape():
+    assert jinit.identity().law((3, 3)) is None
+    assert jinit.dirac().law((3, 3, 4, 4)) is None
+    assert jinit.constant(np.arange(3.0)).law((2, 3)) is None
+    assert jinit.constant(-0.5).law((2,)).std == 0.0
+    with pytest.raises(ValueError, match="`in_axis` must be"):
+        jinit.variance_scaling(1.0, "fan_in", "normal", in_axis=5).law((3, 4))
+    assert jinit.he_normal().law((64, 32)).std == pytest.approx(math.sqrt(2 / 64))

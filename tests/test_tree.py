@@ -10,7 +10,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 import jinit
-from jinit import _sampling, _tree
+from jinit import _blocks, _tree
 
 S = jax.ShapeDtypeStruct
 KEY = jax.random.key(42)
@@ -203,7 +203,7 @@ def test_a_second_call_reuses_the_compiled_plan(monkeypatch):
 @pytest.mark.parametrize("impl", ["threefry2x32", "rbg"])
 def test_large_leaves_are_drawn_in_blocks_with_the_same_bits(monkeypatch, impl):
     # Blocks of 1000 values: (301, 70) has 21 full blocks and a last one of 70.
-    monkeypatch.setattr(_sampling, "BLOCK", 1000)
+    monkeypatch.setattr(_blocks, "BLOCK", 1000)
     _tree._LEAF_CACHE.clear()
     inits = {
         "vs": jinit.he_normal(),
@@ -219,9 +219,9 @@ def test_large_leaves_are_drawn_in_blocks_with_the_same_bits(monkeypatch, impl):
     rules = {f"{name}/.*": init for name, init in inits.items()}
     key = jax.random.key(7, impl=impl)
     drawn = []
-    draw = _sampling.draw_in_blocks
+    draw = _blocks.draw_in_blocks
     monkeypatch.setattr(
-        _sampling,
+        _blocks,
         "draw_in_blocks",
         lambda init, *a: drawn.append(init) or draw(init, *a),
     )

@@ -1,4 +1,4 @@
-"""The registry of jinit's initializers and the generator of ``docs/reference.md``.
+"""The generator of ``docs/reference.md``: a documentation tool, not part of jinit.
 
 One tuple, :data:`REGISTRY`, holds for every public initializer its law, its names
 in JAX, Keras and PyTorch (with the defaults they use there and where their
@@ -10,7 +10,7 @@ installed JAX, Keras and PyTorch, and every default against their signatures.
 
 Regenerate with::
 
-    python -m jinit._reference docs/reference.md
+    python docs/gen_reference.py docs/reference.md
 """
 
 from __future__ import annotations
@@ -18,15 +18,19 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import pathlib
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import numpy as np
 
-import jinit
+if __name__ == "__main__":  # run as a script: the jinit of this checkout
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from . import torch as _torch
+import jinit  # noqa: E402
+import jinit.torch as _torch  # noqa: E402
+from jinit._variance import PRESETS  # noqa: E402
 
 Framework = Literal["jax", "keras", "torch"]
 
@@ -113,7 +117,7 @@ class Entry:
 
 def _is_initializer(obj: Any) -> bool:
     """A builder returning a core initializer, or a core initializer itself."""
-    from ._base import Init
+    from jinit._base import Init
 
     if isinstance(obj, Init):
         return True
@@ -146,6 +150,12 @@ _TORCH_FANS = (
     "PyTorch's fans on its layout `(out, in, *k)` are jinit's on Flax's "
     "`(*k, in, out)`: the same numbers, on the transposed kernel."
 )
+
+
+def _preset(name: str) -> str:
+    """The formula of a preset, read from the one table (``jinit._variance.PRESETS``)."""
+    scale, mode, dist, _ = PRESETS[name]
+    return _vs(str(scale), mode, dist)
 
 
 def _vs(scale: str, mode: str, dist: str) -> str:
@@ -209,8 +219,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         name="glorot_uniform",
         law="U(±√(6 / (fan_in + fan_out)))",
-        formula=_vs("1.0", "fan_avg", "uniform")
-        + "; i.e. `L = √(6 / (fan_in + fan_out))`.",
+        formula=_preset("glorot_uniform") + "; i.e. `L = √(6 / (fan_in + fan_out))`.",
         names=(
             Name("jax", "glorot_uniform"),
             Name("keras", "GlorotUniform", shim="jinit.keras.GlorotUniform"),
@@ -231,7 +240,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         name="glorot_normal",
         law="truncated N, σ = √(2 / (fan_in + fan_out))",
-        formula=_vs("1.0", "fan_avg", "truncated_normal"),
+        formula=_preset("glorot_normal"),
         names=(
             Name("jax", "glorot_normal"),
             Name("keras", "GlorotNormal", shim="jinit.keras.GlorotNormal"),
@@ -253,7 +262,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         name="he_uniform",
         law="U(±√(6 / fan_in))",
-        formula=_vs("2.0", "fan_in", "uniform") + "; i.e. `L = √(6 / fan_in)`.",
+        formula=_preset("he_uniform") + "; i.e. `L = √(6 / fan_in)`.",
         names=(
             Name("jax", "he_uniform"),
             Name("keras", "HeUniform", shim="jinit.keras.HeUniform"),
@@ -275,7 +284,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         name="he_normal",
         law="truncated N, σ = √(2 / fan_in)",
-        formula=_vs("2.0", "fan_in", "truncated_normal"),
+        formula=_preset("he_normal"),
         names=(
             Name("jax", "he_normal"),
             Name("keras", "HeNormal", shim="jinit.keras.HeNormal"),
@@ -299,7 +308,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         name="lecun_uniform",
         law="U(±√(3 / fan_in))",
-        formula=_vs("1.0", "fan_in", "uniform") + "; i.e. `L = √(3 / fan_in)`.",
+        formula=_preset("lecun_uniform") + "; i.e. `L = √(3 / fan_in)`.",
         names=(
             Name("jax", "lecun_uniform"),
             Name("keras", "LecunUniform", shim="jinit.keras.LecunUniform"),
@@ -316,7 +325,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(
         name="lecun_normal",
         law="truncated N, σ = √(1 / fan_in)",
-        formula=_vs("1.0", "fan_in", "truncated_normal"),
+        formula=_preset("lecun_normal"),
         names=(
             Name("jax", "lecun_normal"),
             Name("keras", "LecunNormal", shim="jinit.keras.LecunNormal"),
@@ -607,7 +616,7 @@ REGISTRY: tuple[Entry, ...] = (
 
 def _phi(x: np.ndarray) -> np.ndarray:
     """The standard normal CDF, in float64."""
-    return 0.5 * (1.0 + np.frompyfunc(math.erf, 1, 1)(x / math.sqrt(2)).astype(float))
+    return 0.5 * (1.0 + np.vectorize(math.erf, otypes=[float])(x / math.sqrt(2)))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -634,7 +643,7 @@ class Activation:
       name: the name (as ``jinit.models`` and ``jinit report`` spell it).
       fn: ``fn(x, derivative) -> array`` in float64.
       torch: its name for ``torch.nn.init.calculate_gain``, if PyTorch has one.
-      guide: what the Keras guides (``../shared/seeds``) recommend for it.
+      guide: what the Keras guides (keras.io developer guides) recommend for it.
       use: jinit's recommendation.
     """
 
@@ -756,8 +765,8 @@ def _activation_table() -> list[str]:
 _INTRO = """\
 # jinit reference
 
-Generated by `python -m jinit._reference docs/reference.md` from the registry in
-`jinit/_reference.py` (parameters and defaults from the builders' signatures; the
+Generated by `python docs/gen_reference.py docs/reference.md` from the registry in
+`docs/gen_reference.py` (parameters and defaults from the builders' signatures; the
 activation table computed from the activations); `tests/test_reference.py` fails
 if this file differs from what the code generates, and checks every name and
 default below against the installed JAX, Keras and PyTorch.

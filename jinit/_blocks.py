@@ -1,0 +1,136 @@
+"""One draw made in blocks: a PRNG implementation that starts a stream at an index.
+
+The code of jinit most exposed to JAX internals (``jax.extend.random``, the
+threefry primitive and its ``jax_threefry_partitionable`` word order).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.extend.random as jex_random
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from . import _checks
+from ._laws import is_complex
+
+# With ``jax_threefry_partitionable`` (JAX's default), word i of a threefry draw
+# of any shape is threefry2x32(key, (hi(i), lo(i))), i the row-major index. A key
+# of the implementation below carries a start index s and yields the words
+# s, s + 1, ...: the block of the whole draw that starts at s. An elementwise
+# law drawn with it in a block's shape gives that block of the whole draw, bit
+# for bit, with the scratch memory of one block (XLA's threefry on CPU needs
+# about three times its output in scratch).
+
+
+def _block_bits(key_words, bit_width, shape):
+    k1, k2, start = key_words[0], key_words[1], key_words[2]
+    lo = lax.iota(np.uint32, math.prod(shape)).reshape(shape) + start
+    hi = jnp.zeros(shape, np.uint32)  # indices stay below 2**31 (see draw_in_blocks)
+    bits1, bits2 = jex_random.threefry2x32_p.bind(k1, k2, hi, lo)
+    if bit_width == 64:
+        return lax.shift_left(bits1.astype(np.uint64), np.uint64(32)) | bits2.astype(
+            np.uint64
+        )
+    bits = bits1 ^ bits2
+    return bits if bit_width == 32 else bits.astype(np.dtype(f"uint{bit_width}"))
+
+
+def _threefry(key_words):
+    return jax.random.wrap_key_data(key_words[:2], impl="threefry2x32")
+
+
+def _block_split(key_words, shape):
+    keys = jax.random.key_data(jax.random.split(_threefry(key_words), shape))
+    start = jnp.broadcast_to(key_words[2], (*shape, 1))
+    return jnp.concatenate([keys, start], axis=-1)
+
+
+def _block_fold_in(key_words, data):
+    key = jax.random.key_data(jax.random.fold_in(_threefry(key_words), data))
+    return jnp.concatenate([key, key_words[2:]])
+
+
+def _block_seed(seed):
+    key = jax.random.key_data(jax.random.key(seed, impl="threefry2x32"))
+    return jnp.concatenate([key, jnp.zeros((1,), np.uint32)])
+
+
+_BLOCK_IMPL = jex_random.define_prng_impl(
+    key_shape=(3,),
+    seed=_block_seed,
+    split=_block_split,
+    random_bits=_block_bits,
+    fold_in=_block_fold_in,
+    name="jinit_threefry2x32_block",
+)
+
+#: The values per block of :func:`draw_in_blocks` (4 MiB of float32).
+BLOCK = 1 << 20
+
+
+def can_draw_in_blocks(init, shape, dtype, key, sharding) -> bool:
+    """Whether :func:`draw_in_blocks` gives ``init``'s values for this draw.
+
+    It does for an elementwise law (``init.elementwise``), a threefry ``key``
+    (typed, or raw of JAX's default implementation) with
+    ``jax_threefry_partitionable``, an output ``sharding`` that is None or fully
+    replicated (a sharded draw already makes each device draw its part),
+    and at least two blocks of values (fewer than 2**31 of them).
+    """
+    if not init.elementwise or not 2 * BLOCK <= math.prod(shape) < 2**31:
+        return False
+    if _checks.is_typed_key(key):
+        impl = str(jax.random.key_impl(key))
+    else:
+        impl = _checks.config("jax_default_prng_impl")
+    return (
+        impl == "threefry2x32"
+        and _checks.config("jax_threefry_partitionable")
+        and (sharding is None or sharding.is_fully_replicated)
+    )
+
+
+def draw_in_blocks(init, key, shape, dtype, block: int | None = None):
+    """``init._generate(key, shape, dtype)``, made ``block`` values at a time.
+
+    The flattened output is filled in a ``fori_loop`` over blocks; each block is
+    ``init._draw`` with a key whose words start at the block's index. The last
+    block ends at the end and overlaps the one before it, whose values it
+    writes again, identical: one loop body, compiled once. Same bits as the
+    whole draw (see :func:`can_draw_in_blocks` for when), a block's scratch
+    memory, and on CPU a faster draw, as each block stays in cache. ``block``
+    defaults to :data:`BLOCK` and must not exceed the number of values.
+    """
+    block = block or BLOCK
+    words = jax.random.key_data(key) if _checks.is_typed_key(key) else key
+    n = math.prod(shape)
+
+    def body(i, out):
+        start = jnp.minimum(i * block, n - block)
+        key_words = jnp.concatenate([words, start.astype(np.uint32)[None]])
+        part = init._draw(
+            jax.random.wrap_key_data(key_words, impl=_BLOCK_IMPL),
+            shape,
+            dtype,
+            (block,),
+        )
+        return lax.dynamic_update_slice(out, _as_bits(part), (start,))
+
+    out = lax.fori_loop(0, -(-n // block), body, _as_bits(jnp.zeros((n,), dtype)))
+    return lax.bitcast_convert_type(out, dtype).reshape(shape)
+
+
+def _as_bits(x):
+    """A real float array as unsigned ints of its width (complex as they are).
+
+    The blocks are written into a buffer of bits: XLA's CPU backend has no
+    bfloat16 dynamic-update-slice and would convert the whole buffer to float32
+    and back for every block (3x slower than the whole draw).
+    """
+    if is_complex(x.dtype) or jnp.finfo(x.dtype).bits < 8:
+        return x
+    return lax.bitcast_convert_type(x, np.dtype(f"uint{jnp.finfo(x.dtype).bits}"))
