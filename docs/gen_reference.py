@@ -839,7 +839,7 @@ def render() -> str:
         " the next pre-activation has variance `scale · E[f(z)²]` and the gradient"
         " is multiplied (in mean square) by `scale · E[f′(z)²]`: the forward scale"
         " keeps activations, the backward scale keeps gradients, at unit variance."
-        " Computed here by quadrature (`jinit._reference.moments`); PyTorch's"
+        " Computed here by quadrature (`docs/gen_reference.py: moments`); PyTorch's"
         " `calculate_gain(name)²` and the Keras guides' recommendations are shown"
         " for comparison (PyTorch's tanh gain 5/3 and SELU gain 3/4 are deliberate"
         " choices, not these moments). For a measured answer on a real model, use"
@@ -854,7 +854,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m jinit._reference [PATH]``: write the reference (stdout if none)."""
+    """``python docs/gen_reference.py [PATH]``: write the reference (stdout if none)."""
     argv = sys.argv[1:] if argv is None else argv
     text = render()
     if argv:

@@ -88,7 +88,7 @@ def main(process_id: int, port: str, reference_file: str) -> int:
         coordinator_address=f"127.0.0.1:{port}",
         num_processes=2,
         process_id=process_id,
-        initialization_timeout=60,
+        initialization_timeout=600,
     )
     if jax.device_count() != 8 or jax.local_device_count() != 4:
         print(f"DEVICES {jax.device_count()} {jax.local_device_count()}", flush=True)

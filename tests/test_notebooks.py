@@ -27,6 +27,7 @@ EXPECTED = [
     "03_coming_from_pytorch",
     "04_large_models",
     "05_signal_propagation",
+    "06_mup",
 ]
 #: A hang guard, not a budget: seconds one cell may run (each whole notebook takes
 #: 5-25 s on a 2-core CPU; a loaded machine may take many times that).
