@@ -23,15 +23,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import jax
-import numpy as np
 
 from . import _errors, _signature, _tree
 from . import torch as _torch
-from ._constant import Constant, constant, ones, zeros
-from ._distributions import Normal, TruncatedNormal, Uniform
-from ._fans import compute_fans
-from ._structured import Orthogonal, orthogonal
-from ._variance import VarianceScaling, _denominator, he_uniform, variance_scaling
+from ._constant import constant, ones, zeros
+from ._distributions import Normal, Uniform
+from ._structured import orthogonal
+from ._variance import VarianceScaling, he_uniform, variance_scaling
 
 __all__ = [
     "FRAMEWORKS",
@@ -622,38 +620,16 @@ def nnx_partitioning(
 # The per-parameter table.
 
 
-def _truncated_std(a: float, b: float) -> float:
-    """Std of N(0, 1) truncated to (a, b)."""
-    pdf = lambda x: math.exp(-x * x / 2) / math.sqrt(2 * math.pi)  # noqa: E731
-    cdf = lambda x: 0.5 * math.erfc(-x / math.sqrt(2))  # noqa: E731
-    z = cdf(b) - cdf(a)
-    mean = (pdf(a) - pdf(b)) / z
-    return math.sqrt(1 + (a * pdf(a) - b * pdf(b)) / z - mean * mean)
-
-
 def _law_std(init: Any, shape: tuple[int, ...]) -> float | None:
-    """The std of the values ``init`` draws for ``shape`` (None if not known)."""
-    if isinstance(init, VarianceScaling):
-        fans = compute_fans(shape, init.in_axis, init.out_axis, init.batch_axis)
-        return math.sqrt(init.scale / _denominator(init.mode, *fans))
-    if isinstance(init, Normal):
-        return init.stddev
-    if isinstance(init, Uniform):
-        return (init.maxval - init.minval) / math.sqrt(12)
-    if isinstance(init, TruncatedNormal):
-        lo, hi = init.lower, init.upper
-        if init.bounds == "absolute":
-            lo, hi = (lo - init.mean) / init.stddev, (hi - init.mean) / init.stddev
-        return init.stddev * _truncated_std(lo, hi)
-    if isinstance(init, _torch.Sparse) and len(shape) == 2:
-        return init.std * math.sqrt(1 - math.ceil(init.sparsity * shape[1]) / shape[1])
-    if isinstance(init, Orthogonal) and len(shape) >= 2:
-        cols = shape[init.column_axis]
-        rows = math.prod(shape) // max(cols, 1)
-        return abs(init.scale) / math.sqrt(max(rows, cols, 1))
-    if isinstance(init, Constant) and np.ndim(init.value) == 0:
-        return 0.0
-    return None
+    """The std of the values ``init`` draws for ``shape`` (None if not one law)."""
+    law = getattr(init, "law", None)
+    if not callable(law):
+        return None  # a foreign callable: its law is not known
+    try:
+        found = law(shape)
+    except (ValueError, TypeError):
+        return None
+    return None if found is None else float(found.std)
 
 
 def _row_law(p: _tree.Planned) -> tuple[tuple[int, ...], float, float, Any]:
