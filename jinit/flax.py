@@ -629,7 +629,8 @@ def _law_std(init: Any, shape: tuple[int, ...]) -> float | None:
         found = law(shape)
     except (ValueError, TypeError):
         return None
-    return None if found is None else float(found.std)
+    std = getattr(found, "std", None)
+    return None if std is None else float(std)
 
 
 def _row_law(p: _tree.Planned) -> tuple[tuple[int, ...], float, float, Any]:
