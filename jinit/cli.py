@@ -563,6 +563,71 @@ def _build(opts) -> _Model:
     return _Model(title, modules, x, named, roles, opts.model, depth)
 
 
+def _clones(model: _Model) -> bool:
+    """Whether kernels are drawn by cloning the module with ``kernel_init``.
+
+    A ``--model-path`` module with a ``kernel_init`` field decides itself which
+    parameters that initializer draws, with Flax's own fans (its 3-D attention
+    kernels included); a built-in model's kernels are Dense and Conv kernels,
+    drawn in batches from their shapes.
+    """
+    module = next(iter(model.modules.values()))
+    fields = {f.name for f in dataclasses.fields(module)}
+    return model.family is None and "kernel_init" in fields
+
+
+def draw_params(model: _Model, inits: dict[str, Any], k_init: Any, submit=None):
+    """``{spec: params}``, each with a leading seed axis, for every initializer.
+
+    Parameter roles come from the model (:func:`jinit.diagnostics.param_roles`):
+    only kernels are drawn by an initializer; biases, embeddings, norms and any
+    other parameter are the module's own draws. ``None`` (``--init model``):
+    every parameter as the module draws it.
+
+    Args:
+      model: the model.
+      inits: initializers by name, None for the module's own.
+      k_init: one key per seed.
+      submit: ``submit(fn) -> future`` to compile the draws concurrently (a
+        thread pool's); default: compile here.
+    """
+    from concurrent.futures import Future
+
+    def now(fn):
+        f: Future = Future()
+        f.set_result(fn())
+        return f
+
+    submit = submit or now
+    module0 = next(iter(model.modules.values()))
+    kernels = [(n, leaf) for n, leaf in model.named if model.roles[n] == "kernel"]
+    clone = _clones(model)
+    groups = _draw_groups(kernels)
+    keys = _draw_keys(groups, k_init) if not clone else []
+    draws = {}
+    for spec, init in inits.items():
+        if init is not None and not clone:
+            lowered = _lower_draws(init, groups, keys)
+            draws[spec] = [(p, k, submit(lo.compile)) for p, k, lo in lowered]
+    kernel_paths = {n for n, _ in kernels}
+    need_all = any(i is None for i in inits.values()) or clone
+    own = _own_params(
+        module0, model.x, k_init, None if need_all else set(model.roles) - kernel_paths
+    )
+    params = {}
+    for spec, init in inits.items():
+        if init is None:
+            drawn = own
+        elif clone:
+            cloned = module0.clone(kernel_init=init)
+            drawn = {**own, **_own_params(cloned, model.x, k_init, kernel_paths)}
+        else:
+            done = [(p, k, f.result()) for p, k, f in draws[spec]]
+            drawn = {**own, **_run_draws(done)}
+        params[spec] = _nest({n: drawn[n] for n, _ in model.named})
+    return params
+
+
 # ----------------------------------------------------------------------------
 # Output.
 
@@ -737,8 +802,7 @@ def report(opts) -> int:
     model = _build(opts)
     module0 = next(iter(model.modules.values()))
     kernels = [(n, leaf) for n, leaf in model.named if model.roles[n] == "kernel"]
-    fields = {f.name for f in dataclasses.fields(module0)}
-    clone = model.family is None and "kernel_init" in fields
+    clone = _clones(model)
     for spec, init in inits.items():
         if init is not None:
             _check_init(spec, init, module0, model.x, kernels, clone)
@@ -770,31 +834,7 @@ def report(opts) -> int:
         compiled[act] = pool.submit(lowered.compile)
 
     _lap("lower stats")
-    groups = _draw_groups(kernels)
-    keys = _draw_keys(groups, k_init) if not clone else []
-    draws = {}
-    for spec, init in inits.items():
-        if init is not None and not clone:
-            lowered = _lower_draws(init, groups, keys)
-            draws[spec] = [(p, k, pool.submit(lo.compile)) for p, k, lo in lowered]
-    kernel_paths = {n for n, _ in kernels}
-    need_all = any(i is None for i in inits.values()) or clone
-    _lap("lower draws")
-    own = _own_params(
-        module0, model.x, k_init, None if need_all else set(model.roles) - kernel_paths
-    )
-    params = {}
-    for spec, init in inits.items():
-        if init is None:
-            drawn = own
-        elif clone:
-            cloned = module0.clone(kernel_init=init)
-            drawn = {**own, **_own_params(cloned, model.x, k_init, kernel_paths)}
-        else:
-            done = [(p, k, f.result()) for p, k, f in draws[spec]]
-            drawn = {**own, **_run_draws(done)}
-        params[spec] = _nest({n: drawn[n] for n, _ in model.named})
-
+    params = draw_params(model, inits, k_init, submit=pool.submit)
     _lap("draw (waits for compiles)")
     order = [n for n, _ in model.named]
     results, verdicts = {}, {}

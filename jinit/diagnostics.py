@@ -877,10 +877,13 @@ def mean_field(
     q, ms, ds = [], [m], []
     for layer in range(depth):
         q.append(w[layer] * m + bias_var)
-        m_l, d_l = _moments(activation, np.array([q[-1]]))
-        m = float(m_l[0])
+        if not 0 < q[-1] < 1e30:  # beyond float32: it has vanished or exploded
+            m, d = (math.inf, math.nan) if q[-1] >= 1e30 else (0.0, math.nan)
+        else:
+            m_l, d_l = _moments(activation, np.array([q[-1]]))
+            m, d = float(m_l[0]), float(d_l[0])
         ms.append(m)
-        ds.append(float(d_l[0]))
+        ds.append(d)
     delta = np.empty(depth)
     chi = np.empty(depth)
     delta[-1] = chi[-1] = ds[-1]
@@ -969,8 +972,8 @@ def depth_scale(
     depth: int = 50,
     *,
     input_var: float = 1.0,
-    lo: float = 0.25,
-    hi: float = 16.0,
+    lo: float = 0.5,
+    hi: float = 8.0,
     rtol: float = 1e-6,
 ) -> float:
     r"""The ``scale`` at which a ``depth``-layer MLP keeps its activations' size.
@@ -991,7 +994,8 @@ def depth_scale(
 
     def log_ratio(log_s):
         rms = mean_field(activation, math.exp(log_s), depth, input_var=input_var).rms
-        return math.log(rms[-1] / rms[0])
+        with np.errstate(divide="ignore", over="ignore"):
+            return float(np.log(rms[-1] / rms[0]))  # -inf where it underflows
 
     a, b = math.log(lo), math.log(hi)
     fa, fb = log_ratio(a), log_ratio(b)

@@ -178,7 +178,9 @@ def depth_profiles(
     for i, (name, stats) in enumerate(results.items()):
         color = cmap(i % 10)
         style = "--" if "uniform" in name or i >= 10 else "-"
-        kernel_names = tuple(n for n, k in zip(stats.params, stats.kernels) if k)
+        kernel_names = tuple(
+            n for n, k in zip(stats.params, stats.kernels, strict=True) if k
+        )
         for ax, values, names in (
             (left, stats.rms, stats.layers),
             (right, stats.kernel_grad_rms(), kernel_names),
