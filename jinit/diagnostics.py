@@ -12,7 +12,7 @@ on a real network, before any training:
   ``J v`` for ``v ~ N(0, I)``, ``J`` the Jacobian from the input to the layer),
   and per parameter the norm of the gradient of ``<g, f(x)>`` for a random
   cotangent ``g ~ N(0, I)``. One ``jax.jit`` per model (the parameters are its
-  arguments, so every initializer reuses it), ``jax.vmap`` over ``seeds`` draws.
+  arguments, so every initializer and seed reuses it), ``seeds`` draws.
 * :func:`verdict`: healthy, caution or unhealthy, each by a documented rule
   (:class:`Rules`), comparing like with like (layers of one kind, per-unit and
   per-parameter root mean squares) and, for a plain MLP, with the mean-field
@@ -341,7 +341,7 @@ def _record(fn, *args) -> list[tuple[str, Any]]:
 
 @functools.lru_cache(maxsize=64)
 def _stats_fn(apply: Apply, bounds: tuple[float, float] | None, units: str | None):
-    """One jitted, seed-vmapped statistics function per ``apply`` (cached).
+    """One jitted statistics function of one seed's draw per ``apply`` (cached).
 
     Returns ``(fn, names)``: ``names`` is filled with the activations' names in
     call order when ``fn`` is traced. The parameters are arguments: every
@@ -395,7 +395,7 @@ def _stats_fn(apply: Apply, bounds: tuple[float, float] | None, units: str | Non
         }
         return stacked, norms, values
 
-    return jax.jit(jax.vmap(one, in_axes=(0, None, 0, 0))), names
+    return jax.jit(one), names
 
 
 def _keys(key: jax.Array, seeds: int):
@@ -447,7 +447,14 @@ def measure(
     _, k_tan, k_cot = _keys(key, seeds)
     fn, names = _stats_fn(apply, bounds, units)
     run = compiled if compiled is not None else fn
-    stacked, norms, values = run(params, x, k_tan, k_cot)
+    # One seed per call: vmapped over seeds, a convolution with per-seed weights
+    # becomes a grouped convolution, 5-30x slower on the CPU.
+    host = jax.tree.map(np.asarray, params)
+    outs = [
+        run(jax.tree.map(lambda p, s=s: p[s], host), x, k_tan[s], k_cot[s])
+        for s in range(seeds)
+    ]
+    stacked, norms, values = jax.tree.map(lambda *a: np.stack(a), *outs)
     if not names:  # a compiled function traced elsewhere: names via a trace
         one = jax.tree.map(lambda p: p[0], params)
         names[:] = [n for n, _ in _record(lambda p: apply(p, x)[1], one)]
@@ -488,9 +495,9 @@ def compile_measure(
     bounds = _check_bounds(bounds)
     units = _check_units(units)
     fn, _ = _stats_fn(apply, bounds, units)
-    seeds = int(jnp.shape(jax.tree.leaves(params)[0])[0])
-    keys = jax.ShapeDtypeStruct((seeds,), jax.random.key(0).dtype)
-    return fn.lower(params, x, keys, keys)
+    one = jax.tree.map(lambda p: jax.ShapeDtypeStruct(p.shape[1:], p.dtype), params)
+    key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
+    return fn.lower(one, x, key, key)
 
 
 def propagation(
@@ -508,8 +515,10 @@ def propagation(
     For each of ``seeds`` keys split from ``key``: ``params = init(k)`` (under
     ``jax.vmap``), then the activations of ``apply(params, x)``, their response to
     an input perturbation (a ``jax.jvp``) and the parameters' gradient for a
-    random output cotangent (a ``jax.vjp``), all seeds in one
-    ``jax.jit(jax.vmap(...))``. That function is cached per ``apply`` (and
+    random output cotangent (a ``jax.vjp``), in one ``jax.jit`` called once per
+    seed (not vmapped: a convolution vmapped over per-seed weights becomes a
+    grouped convolution, many times slower on a CPU). That function is cached
+    per ``apply`` (and
     ``bounds``, ``units``) and takes the parameters as arguments: reuse one
     ``apply`` to compare initializers with one compilation.
 
