@@ -552,8 +552,9 @@ def _build(opts) -> _Model:
     depth, width = DEFAULT_SIZE[opts.model]
     depth, width = opts.depth or depth, opts.width or width
     modules = {}
+    shape = models.MODELS[opts.model][1](width)
     for act in dict.fromkeys(opts.activation or ["relu", "tanh"]):
-        modules[act], shape = models.build(
+        modules[act], _ = models.build(
             opts.model, depth=depth, width=width, activation=act
         )
     x = jax.random.normal(jax.random.key(1), (opts.batch, *shape))

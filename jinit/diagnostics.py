@@ -84,7 +84,7 @@ Apply = Callable[[Any, jax.Array], tuple[jax.Array, Any]]
 InitFn = Callable[[jax.Array], Any]
 
 
-def get_activation(name: Any) -> Callable[[jax.Array], jax.Array]:
+def get_activation(name: Any) -> Callable[..., Any]:
     """The activation called ``name`` (one of :data:`ACTIVATIONS`), or a callable."""
     if callable(name):
         return name
@@ -842,7 +842,7 @@ class MeanField:
 
 def mean_field(
     activation: Any,
-    weight_var: float | Sequence[float],
+    weight_var: float | Sequence[float] | np.ndarray,
     depth: int,
     *,
     input_var: float = 1.0,
@@ -1029,7 +1029,7 @@ def depth_scale(
 # Flax.
 
 
-def flax_fns(module: Any, x: jax.Array) -> tuple[InitFn, Apply]:
+def flax_fns(module: Any, x: Any) -> tuple[InitFn, Apply]:
     """``(init, apply)`` for a Flax linen module, for :func:`propagation`.
 
     ``init(key)`` is ``module.init(key, x)["params"]``. ``apply(params, x)``
@@ -1326,7 +1326,7 @@ def lsuv(
                 )
             if abs(v - 1.0) <= tol:
                 break
-            kernel = _get(params, (*path, "kernel"))
+            kernel = jnp.asarray(_get(params, (*path, "kernel")))
             scale = np.asarray(1.0 / math.sqrt(v), kernel.dtype)
             params = _replace(params, (*path, "kernel"), kernel * scale)
     return params
