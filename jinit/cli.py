@@ -436,22 +436,27 @@ def _draw_keys(groups, k_init: Any) -> list[Any]:
 
 
 def _lower_draws(init: Any, groups, keys: list[Any]):
-    """``[(paths, keys, lowered)]``: one jitted batched draw per group of kernels.
+    """``(paths, keys, lowered)``: one jitted draw of every kernel by ``init``.
 
     The kernels of one shape and dtype are drawn together under ``jax.vmap``
-    (over seeds and layers: one batched QR for ``orthogonal``).
+    (over seeds and layers: one batched QR for ``orthogonal``), every group in
+    one compiled function (a compilation costs far more than a draw).
     """
     import jax
 
-    out = []
-    for ((shape, dtype), paths), k in zip(groups.items(), keys, strict=True):
-        draw = jax.jit(jax.vmap(jax.vmap(lambda k, s=shape, d=dtype: init(k, s, d))))
-        out.append((paths, k, draw.lower(k)))
-    return out
+    shapes = list(groups)
+
+    def draw(keys):
+        return [
+            jax.vmap(jax.vmap(lambda k, s=shape, d=dtype: init(k, s, d)))(k)
+            for (shape, dtype), k in zip(shapes, keys, strict=True)
+        ]
+
+    return list(groups.values()), keys, jax.jit(draw).lower(keys)
 
 
-def _run_draws(lowered) -> dict[str, Any]:
-    """``{path: (seeds, *shape)}`` from :func:`_lower_draws`' compiled draws.
+def _run_draws(paths, keys, compiled) -> dict[str, Any]:
+    """``{path: (seeds, *shape)}`` from :func:`_lower_draws`' compiled draw.
 
     Sliced in NumPy: slices inside the compiled draw would each recompute it,
     and eager slices compile once per index.
@@ -459,9 +464,9 @@ def _run_draws(lowered) -> dict[str, Any]:
     import numpy as np
 
     out = {}
-    for paths, keys, compiled in lowered:
-        values = np.asarray(compiled(keys))
-        out.update({p: values[:, i] for i, p in enumerate(paths)})
+    for group, values in zip(paths, compiled(keys), strict=True):
+        values = np.asarray(values)
+        out.update({p: values[:, i] for i, p in enumerate(group)})
     return out
 
 
@@ -608,8 +613,8 @@ def draw_params(model: _Model, inits: dict[str, Any], k_init: Any, submit=None):
     draws = {}
     for spec, init in inits.items():
         if init is not None and not clone:
-            lowered = _lower_draws(init, groups, keys)
-            draws[spec] = [(p, k, submit(lo.compile)) for p, k, lo in lowered]
+            paths, k, lowered = _lower_draws(init, groups, keys)
+            draws[spec] = (paths, k, submit(lowered.compile))
     kernel_paths = {n for n, _ in kernels}
     need_all = any(i is None for i in inits.values()) or clone
     own = _own_params(
@@ -623,8 +628,8 @@ def draw_params(model: _Model, inits: dict[str, Any], k_init: Any, submit=None):
             cloned = module0.clone(kernel_init=init)
             drawn = {**own, **_own_params(cloned, model.x, k_init, kernel_paths)}
         else:
-            done = [(p, k, f.result()) for p, k, f in draws[spec]]
-            drawn = {**own, **_run_draws(done)}
+            paths, k, future = draws[spec]
+            drawn = {**own, **_run_draws(paths, k, future.result())}
         params[spec] = _nest({n: drawn[n] for n, _ in model.named})
     return params
 
