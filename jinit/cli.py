@@ -4,13 +4,15 @@
     jinit report --model cnn --depth 20 --width 64 --activation relu
     jinit report --init he_normal --init "normal(0.02)" --init HeUniform
     jinit report --model-path mypkg.nets:Net --input-shape 32,32,3
+    jinit report --model-path mypkg.lm:LM --input-shape 128 --input-dtype int32
 
 For every (activation, initializer) pair it measures the network's signal
-propagation with :func:`jinit.diagnostics.propagation` (one compilation per
-activation, ``--seeds`` draws under ``jax.vmap``), prints a table, and writes to
-``--out``: ``weights.png`` (drawn weights with their law), ``depth_<act>.png``
-(activation std and gradient norm against depth) and ``summary.md`` (which
-initializers keep the signal healthy). Bad options: a one-line error, exit 2.
+propagation with :func:`jinit.diagnostics.measure` (one compilation per model,
+the drawn weights its arguments; ``--seeds`` draws under ``jax.vmap``), prints a
+table with a verdict by the rules of :func:`jinit.diagnostics.verdict`, and
+writes to ``--out``: ``weights.png`` (drawn weights with their law),
+``depth_<act>.png`` (activation and gradient RMS against depth) and
+``summary.md``. Bad options: a one-line error, exit code 2.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import dataclasses
 import importlib
 import math
 import os
-import re
 import sys
 import time
 from collections.abc import Sequence
@@ -37,24 +38,44 @@ DEFAULT_INITS = (
     "orthogonal",
     "normal(0.02)",
 )
+#: ``--init model``: the module's own initializers, as it draws them.
+AS_IS = "model"
 MODELS = ("mlp", "cnn", "resmlp", "rescnn", "transformer")
 ACTIVATIONS = (
     "relu",
     "leaky_relu",
     "gelu",
+    "gelu_erf",
     "tanh",
     "sigmoid",
     "selu",
     "silu",
     "linear",
 )
-_DEFAULT_SIZE = {  # depth, width
+DEFAULT_SIZE = {  # depth, width
     "mlp": (50, 256),
     "resmlp": (20, 256),
     "cnn": (20, 32),
     "rescnn": (10, 32),
     "transformer": (6, 64),
 }
+INPUT_DTYPES = ("float32", "bfloat16", "float16", "int32", "int64", "uint8")
+
+_DESCRIPTION = """\
+Measures what each initializer does to a network at initialization: per layer
+the activations' root mean square, dead and saturated units, the gain of an
+input perturbation, and per kernel the gradient's root mean square, over several
+seeds. Prints a table with a verdict (healthy, caution, unhealthy; the rules are
+in jinit.diagnostics.verdict) and writes weights.png, depth_<activation>.png and
+summary.md to --out. Bad options: a one-line error and exit code 2.
+
+examples:
+  jinit report
+  jinit report --model cnn --depth 20 --width 64 --activation relu
+  jinit report --init he_normal --init "normal(0.02)" --init HeUniform
+  jinit report --model-path mypkg.nets:Net --input-shape 32,32,3 --init model
+  jinit report --model-path mypkg.lm:LM --input-shape 128 --input-dtype int32
+"""
 
 
 class UsageError(Exception):
@@ -66,37 +87,78 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _message(arg: str, allowed: str, got: Any, hint: str = "") -> str:
+    from . import _errors
+
+    return _errors._message(arg, allowed, got, hint)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jinit", description="jinit command line.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     report = sub.add_parser(
         "report",
         help="signal propagation of initializers through a network",
-        description=__doc__.split("\n\n")[0],
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    report.add_argument("--model", default="mlp", help="|".join(MODELS))
-    report.add_argument("--depth", type=int, help="layers (blocks)")
-    report.add_argument("--width", type=int, help="features / channels")
+    sizes = ", ".join(f"{m} {d}" for m, (d, _) in DEFAULT_SIZE.items())
+    widths = ", ".join(f"{m} {w}" for m, (_, w) in DEFAULT_SIZE.items())
+    report.add_argument(
+        "--model",
+        default="mlp",
+        help=f"built-in model family: {', '.join(MODELS)} (default: mlp)",
+    )
+    report.add_argument(
+        "--depth", type=int, help=f"layers or blocks (default: {sizes})"
+    )
+    report.add_argument(
+        "--width", type=int, help=f"features or channels (default: {widths})"
+    )
     report.add_argument(
         "--activation",
         action="append",
-        help=f"repeatable, one of {', '.join(ACTIVATIONS)} (default: relu and tanh)",
+        help=f"repeatable, one of {', '.join(ACTIVATIONS)} (default: relu and "
+        "tanh; with --model-path, a label and the saturation bounds only)",
     )
     report.add_argument(
         "--init",
         action="append",
-        help='repeatable: a jinit name ("he_normal", "normal(0.02)") or a Keras '
-        'name ("HeNormal", "RandomNormal(stddev=0.05)")',
+        help='repeatable: a jinit name ("he_normal", "normal(0.02)"), a Keras '
+        'name ("HeNormal", "RandomNormal(stddev=0.05)"), or "model" for the '
+        f"module's own initializers (default: {', '.join(DEFAULT_INITS)}; "
+        'with --model-path, "model" first)',
     )
-    report.add_argument("--model-path", help="module:attr, your own Flax module")
+    report.add_argument(
+        "--model-path",
+        help="module:attr of your own Flax linen module (class or instance); "
+        "its kernels are redrawn by --init, its biases, embeddings and norms "
+        "kept (default: none, a built-in model)",
+    )
     report.add_argument(
         "--input-shape",
-        help="with --model-path: input shape without batch, e.g. 32,32,3",
+        help="with --model-path only: the input shape without the batch axis, "
+        "e.g. 32,32,3 (required there)",
     )
-    report.add_argument("--out", default="jinit-report", help="output folder")
-    report.add_argument("--seeds", type=int, default=4, help="draws (error bars)")
-    report.add_argument("--batch", type=int, default=128, help="input batch size")
-    report.add_argument("--no-plots", action="store_true", help="skip the PNGs")
+    report.add_argument(
+        "--input-dtype",
+        default="float32",
+        help=f"with --model-path only: one of {', '.join(INPUT_DTYPES)}; integer "
+        "inputs are tokens drawn below the smallest embedding's size "
+        "(default: float32)",
+    )
+    report.add_argument(
+        "--out", default="jinit-report", help="output folder (default: jinit-report)"
+    )
+    report.add_argument(
+        "--seeds", type=int, default=4, help="draws, for error bars (default: 4)"
+    )
+    report.add_argument(
+        "--batch", type=int, default=128, help="input batch size (default: 128)"
+    )
+    report.add_argument(
+        "--no-plots", action="store_true", help="skip the PNGs (default: off)"
+    )
     return parser
 
 
@@ -111,18 +173,38 @@ def _call_args(text: str) -> tuple[list[Any], dict[str, Any]]:
     return args, kwargs
 
 
-def _jinit_names() -> list[str]:
-    import jinit
+def is_initializer(obj: Any) -> bool:
+    """Whether ``obj`` is a jinit initializer or a builder of one.
+
+    The one predicate of what an initializer is: an :class:`jinit._base.Init`
+    (``jinit.zeros``), or a function annotated to return one
+    (``jinit.he_normal``). ``jinit.materialize`` and ``jinit.compute_fans`` are
+    neither.
+    """
+    import typing
 
     from ._base import Init
+
+    if isinstance(obj, Init):
+        return True
+    if not callable(obj) or isinstance(obj, type):
+        return False
+    try:
+        ret = typing.get_type_hints(obj).get("return")
+    except Exception:  # unresolvable annotations: not one of jinit's builders
+        return False
+    return isinstance(ret, type) and issubclass(ret, Init)
+
+
+def _jinit_names() -> list[str]:
+    import jinit
 
     return sorted(
         n
         for n in dir(jinit)
         if not n.startswith("_")
         and n[0].islower()
-        and n not in ("compute_fans",)
-        and (callable(getattr(jinit, n)) or isinstance(getattr(jinit, n), Init))
+        and is_initializer(getattr(jinit, n))
     )
 
 
@@ -132,13 +214,15 @@ def resolve_init(spec: str) -> Any:
     Raises:
       UsageError: an unknown name or bad arguments.
     """
+    import re
+
     import jinit
 
     from ._base import Init
 
     match = re.fullmatch(r"\s*([A-Za-z_]\w*)\s*(?:\((.*)\))?\s*", spec, re.S)
     if not match:
-        raise UsageError(f"`--init` must be a name or name(args); got {spec!r}.")
+        raise UsageError(_message("--init", "a name or name(args)", spec))
     name, arg_text = match.group(1), match.group(2)
     try:
         args, kwargs = _call_args(arg_text) if arg_text else ([], {})
@@ -148,6 +232,11 @@ def resolve_init(spec: str) -> Any:
         ) from None
     names = _jinit_names()
     try:
+        keras = importlib.import_module("jinit.keras")
+    except ImportError:
+        keras = None
+    keras_names = getattr(keras, "NAMES", {}) if keras is not None else {}
+    try:
         if name in names:
             obj = getattr(jinit, name)
             if isinstance(obj, Init):
@@ -155,28 +244,90 @@ def resolve_init(spec: str) -> Any:
                     raise UsageError(f"`--init` {name!r} takes no arguments.")
                 return obj
             return obj(*args, **kwargs)
-        try:
-            keras = importlib.import_module("jinit.keras")
-        except ImportError:
-            keras = None
-        if keras is not None and name in getattr(keras, "NAMES", {}):
-            return keras.NAMES[name](*args, **kwargs)
+        if name in keras_names:
+            return keras_names[name](*args, **kwargs)
     except UsageError:
         raise
     except (TypeError, ValueError) as e:
         raise UsageError(f"`--init` {spec!r}: {e}") from None
     import difflib
 
-    known = names + sorted(getattr(keras, "NAMES", {}) if keras else [])
-    close = difflib.get_close_matches(name, known, n=1)
+    known = [AS_IS, *names, *sorted(keras_names)]
+    lower = {k.lower(): k for k in known}
+    close = [lower[name.lower()]] if name.lower() in lower else []
+    close = close or difflib.get_close_matches(name, known, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise UsageError(
-        f"`--init` must be a jinit or Keras initializer name; got {name!r}.{hint}"
+        _message(
+            "--init", f"{AS_IS!r}, a jinit or a Keras initializer name", name, hint
+        )
     )
 
 
 # ----------------------------------------------------------------------------
-# Models.
+# Options.
+
+
+def _check_out(out: str) -> None:
+    """``--out`` must be a folder that exists and is writable, or can be made."""
+    path = os.path.abspath(out)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(_message("--out", "a folder", out, " It is a file."))
+    parent = path
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UsageError(_message("--out", "a folder", out, f" {parent!r} is a file."))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(
+            _message("--out", "a writable folder", out, f" {parent!r} is not.")
+        )
+
+
+def _check_options(opts) -> None:
+    if opts.model_path is None:
+        if opts.model not in MODELS:
+            import difflib
+
+            close = difflib.get_close_matches(opts.model, MODELS, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UsageError(
+                f"`--model` must be one of {', '.join(MODELS)}; got "
+                f"{opts.model!r}.{hint}"
+            )
+        given = [
+            flag
+            for flag, value in (
+                ("--input-shape", opts.input_shape),
+                ("--input-dtype", opts.input_dtype != "float32" or None),
+            )
+            if value is not None
+        ]
+        if given:
+            raise UsageError(
+                f"`{given[0]}` must be given with `--model-path` only; the "
+                "built-in models take their input from --model and --width."
+            )
+    for act in opts.activation or []:
+        if act not in ACTIVATIONS:
+            raise UsageError(
+                f"`--activation` must be one of {', '.join(ACTIVATIONS)}; got {act!r}."
+            )
+    if opts.input_dtype not in INPUT_DTYPES:
+        raise UsageError(
+            _message(
+                "--input-dtype", "one of " + ", ".join(INPUT_DTYPES), opts.input_dtype
+            )
+        )
+    for arg in ("depth", "width", "seeds", "batch"):
+        value = getattr(opts, arg)
+        if value is not None and value < 1:
+            raise UsageError(f"`--{arg}` must be a positive int; got {value}.")
+    _check_out(opts.out)
+
+
+# ----------------------------------------------------------------------------
+# Models and their parameters.
 
 
 def _load_user_model(path: str, input_shape: str | None):
@@ -214,33 +365,273 @@ def _load_user_model(path: str, input_shape: str | None):
     return obj, shape
 
 
-def _with_init(module: Any, init: Any, x: Any):
-    """``init(key)`` drawing ``module``'s params with ``init`` for the kernels.
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"
 
-    A module with a ``kernel_init`` field is cloned with it (Flax's own fans); any
-    other module has each parameter of ndim >= 2 redrawn by ``init``.
-    """
+
+def _abstract(module: Any, x: Any) -> list[tuple[str, Any]]:
+    """The module's parameters as ``(path, ShapeDtypeStruct)``, creation order."""
     import jax
 
     from . import diagnostics
 
-    fields = {f.name for f in dataclasses.fields(module)}
-    if "kernel_init" in fields:
-        return diagnostics.flax_fns(module.clone(kernel_init=init), x)[0]
-    base_init = diagnostics.flax_fns(module, x)[0]
+    box: list[tuple[str, Any]] = []
 
-    def redraw(key):
-        k_base, k_new = jax.random.split(key)
-        params = base_init(k_base)
-        leaves, treedef = jax.tree.flatten(params)
-        keys = jax.random.split(k_new, max(1, len(leaves)))
-        leaves = [
-            init(k, p.shape, p.dtype) if p.ndim >= 2 else p
-            for k, p in zip(keys, leaves, strict=False)
+    def init(key):
+        named = diagnostics._named_leaves(module.init(key, x)["params"])
+        box.extend((n, jax.ShapeDtypeStruct(p.shape, p.dtype)) for n, p in named)
+
+    jax.eval_shape(init, jax.random.key(0))
+    return box
+
+
+def _nest(named: dict[str, Any]) -> dict[str, Any]:
+    """A nested dict from ``{"a/b": leaf}`` paths."""
+    out: dict[str, Any] = {}
+    for path, leaf in named.items():
+        *parents, last = path.split("/")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = leaf
+    return out
+
+
+def _own_params(module: Any, x: Any, k_init: Any, keep: set[str] | None):
+    """``{path: (seeds, ...)}``: the module's own draws (those in ``keep``)."""
+    import jax
+
+    from . import diagnostics
+
+    def own(key):
+        named = diagnostics._named_leaves(module.init(key, x)["params"])
+        return {n: p for n, p in named if keep is None or n in keep}
+
+    return jax.jit(jax.vmap(own))(k_init)
+
+
+def _draw_groups(kernels: list[tuple[str, Any]]) -> dict[tuple[Any, Any], list[str]]:
+    """Kernel paths by (shape, dtype): each group is drawn in one batch."""
+    groups: dict[tuple[Any, Any], list[str]] = {}
+    for path, leaf in kernels:
+        groups.setdefault((tuple(leaf.shape), leaf.dtype), []).append(path)
+    return groups
+
+
+def _draw_keys(groups, k_init: Any) -> list[Any]:
+    """One ``(seeds, kernels)`` array of keys per group (the same for every init)."""
+    import jax
+
+    @jax.jit
+    def split(k_init):
+        return [
+            jax.vmap(lambda k, j=j, n=n: jax.random.split(jax.random.fold_in(k, j), n))(
+                k_init
+            )
+            for j, n in enumerate(len(paths) for paths in groups.values())
         ]
-        return jax.tree.unflatten(treedef, leaves)
 
-    return redraw
+    return split(k_init)
+
+
+def _lower_draws(init: Any, groups, keys: list[Any]):
+    """``(paths, keys, lowered)``: one jitted draw of every kernel by ``init``.
+
+    The kernels of one shape and dtype are drawn together under ``jax.vmap``
+    (over seeds and layers: one batched QR for ``orthogonal``), every group in
+    one compiled function (a compilation costs far more than a draw).
+    """
+    import jax
+
+    shapes = list(groups)
+
+    def draw(keys):
+        return [
+            jax.vmap(jax.vmap(lambda k, s=shape, d=dtype: init(k, s, d)))(k)
+            for (shape, dtype), k in zip(shapes, keys, strict=True)
+        ]
+
+    return list(groups.values()), keys, jax.jit(draw).lower(keys)
+
+
+def _run_draws(paths, keys, compiled) -> dict[str, Any]:
+    """``{path: (seeds, *shape)}`` from :func:`_lower_draws`' compiled draw.
+
+    Sliced in NumPy: slices inside the compiled draw would each recompute it,
+    and eager slices compile once per index.
+    """
+    import numpy as np
+
+    out = {}
+    for group, values in zip(paths, compiled(keys), strict=True):
+        values = np.asarray(values)
+        out.update({p: values[:, i] for i, p in enumerate(group)})
+    return out
+
+
+def _check_init(spec: str, init: Any, module: Any, x: Any, kernels, clone: bool):
+    """Each initializer draws the model's kernels, checked before any work."""
+    import jax
+
+    try:
+        if clone:
+            jax.eval_shape(
+                lambda k: module.clone(kernel_init=init).init(k, x), jax.random.key(0)
+            )
+        else:
+            for _, leaf in kernels:
+                jax.eval_shape(
+                    lambda k, s=leaf.shape, d=leaf.dtype: init(k, s, d),
+                    jax.random.key(0),
+                )
+    except (TypeError, ValueError) as e:
+        shapes = sorted({leaf.shape for _, leaf in kernels})
+        where = "" if clone else f" (kernels {shapes})"
+        raise UsageError(
+            f"`--init` {spec!r} cannot draw this model's kernels{where}: "
+            f"{_first_line(e)}"
+        ) from None
+
+
+@dataclasses.dataclass
+class _Model:
+    """One architecture, for every activation it is run with."""
+
+    title: str
+    modules: dict[str, Any]  # activation label -> Flax module
+    x: Any
+    named: list[tuple[str, Any]]  # abstract params, creation order
+    roles: dict[str, str]
+    family: str | None  # the built-in family, None for --model-path
+    depth: int
+
+
+def _input(shape, dtype_name: str, batch: int, named, roles):
+    import jax
+    import jax.numpy as jnp
+
+    dtype = jnp.dtype(dtype_name)
+    key = jax.random.key(1)
+    if jnp.issubdtype(dtype, jnp.floating):
+        return jax.random.normal(key, (batch, *shape), dtype)
+    sizes = [leaf.shape[0] for n, leaf in named if roles[n] == "embedding"]
+    if not sizes:
+        raise UsageError(
+            _message(
+                "--input-dtype",
+                "a float dtype for a model without an embedding parameter",
+                dtype_name,
+            )
+        )
+    return jax.random.randint(key, (batch, *shape), 0, min(sizes), dtype)
+
+
+def _build(opts) -> _Model:
+    import jax
+    import jax.numpy as jnp
+
+    from . import diagnostics, models
+
+    if opts.model_path:
+        module, shape = _load_user_model(opts.model_path, opts.input_shape)
+        label = opts.activation[0] if opts.activation else "model"
+        dtype = jnp.dtype(opts.input_dtype)
+        probe = jax.ShapeDtypeStruct((opts.batch, *shape), dtype)
+        try:
+            named = _abstract(module, probe)
+        except Exception as e:  # the user's model: any failure, in one line
+            hint = (
+                " Integer tokens? Pass --input-dtype int32."
+                if jnp.issubdtype(dtype, jnp.floating)
+                else ""
+            )
+            raise UsageError(
+                f"`--model-path` {opts.model_path!r} fails on an input of shape "
+                f"{probe.shape} and dtype {dtype.name}: {_first_line(e)}.{hint}"
+            ) from None
+        roles = diagnostics.param_roles(dict(named))
+        x = _input(shape, opts.input_dtype, opts.batch, named, roles)
+        depth = sum(r == "kernel" for r in roles.values())
+        return _Model(opts.model_path, {label: module}, x, named, roles, None, depth)
+    depth, width = DEFAULT_SIZE[opts.model]
+    depth, width = opts.depth or depth, opts.width or width
+    modules = {}
+    shape = models.MODELS[opts.model][1](width)
+    for act in dict.fromkeys(opts.activation or ["relu", "tanh"]):
+        modules[act], _ = models.build(
+            opts.model, depth=depth, width=width, activation=act
+        )
+    x = jax.random.normal(jax.random.key(1), (opts.batch, *shape))
+    named = _abstract(next(iter(modules.values())), x)
+    roles = diagnostics.param_roles(dict(named))
+    title = f"{opts.model}, depth {depth}, width {width}"
+    return _Model(title, modules, x, named, roles, opts.model, depth)
+
+
+def _clones(model: _Model) -> bool:
+    """Whether kernels are drawn by cloning the module with ``kernel_init``.
+
+    A ``--model-path`` module with a ``kernel_init`` field decides itself which
+    parameters that initializer draws, with Flax's own fans (its 3-D attention
+    kernels included); a built-in model's kernels are Dense and Conv kernels,
+    drawn in batches from their shapes.
+    """
+    module = next(iter(model.modules.values()))
+    fields = {f.name for f in dataclasses.fields(module)}
+    return model.family is None and "kernel_init" in fields
+
+
+def draw_params(model: _Model, inits: dict[str, Any], k_init: Any, submit=None):
+    """``{spec: params}``, each with a leading seed axis, for every initializer.
+
+    Parameter roles come from the model (:func:`jinit.diagnostics.param_roles`):
+    only kernels are drawn by an initializer; biases, embeddings, norms and any
+    other parameter are the module's own draws. ``None`` (``--init model``):
+    every parameter as the module draws it.
+
+    Args:
+      model: the model.
+      inits: initializers by name, None for the module's own.
+      k_init: one key per seed.
+      submit: ``submit(fn) -> future`` to compile the draws concurrently (a
+        thread pool's); default: compile here.
+    """
+    from concurrent.futures import Future
+
+    def now(fn):
+        f: Future = Future()
+        f.set_result(fn())
+        return f
+
+    submit = submit or now
+    module0 = next(iter(model.modules.values()))
+    kernels = [(n, leaf) for n, leaf in model.named if model.roles[n] == "kernel"]
+    clone = _clones(model)
+    groups = _draw_groups(kernels)
+    keys = _draw_keys(groups, k_init) if not clone else []
+    draws = {}
+    for spec, init in inits.items():
+        if init is not None and not clone:
+            paths, k, lowered = _lower_draws(init, groups, keys)
+            draws[spec] = (paths, k, submit(lowered.compile))
+    kernel_paths = {n for n, _ in kernels}
+    need_all = any(i is None for i in inits.values()) or clone
+    own = _own_params(
+        module0, model.x, k_init, None if need_all else set(model.roles) - kernel_paths
+    )
+    params = {}
+    for spec, init in inits.items():
+        if init is None:
+            drawn = own
+        elif clone:
+            cloned = module0.clone(kernel_init=init)
+            drawn = {**own, **_own_params(cloned, model.x, k_init, kernel_paths)}
+        else:
+            paths, k, future = draws[spec]
+            drawn = {**own, **_run_draws(paths, k, future.result())}
+        params[spec] = _nest({n: drawn[n] for n, _ in model.named})
+    return params
 
 
 # ----------------------------------------------------------------------------
@@ -253,30 +644,52 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 or x == 0 else f"{x:.1e}"
 
 
-def _verdict(problems: list[str]) -> str:
-    return "healthy" if not problems else "; ".join(problems)
+def _main_kind(names, keep) -> list[int]:
+    """The indices of the most numerous kind of layer (like-named entries)."""
+    from .diagnostics import _kind
+
+    kinds: dict[str, list[int]] = {}
+    for i, (n, k) in enumerate(zip(names, keep, strict=True)):
+        if k:
+            kinds.setdefault(_kind(n), []).append(i)
+    return max(kinds.values(), key=len) if kinds else []
 
 
-def _rows(results):
+def _rows(results, verdicts):
     import numpy as np
 
     from .diagnostics import _geomean
 
     rows = []
     for (act, name), stats in results.items():
-        std = _geomean(stats.std)
-        grads = _geomean(stats.kernel_grad_norm())
-        if not grads.size:
-            grads = np.full(1, np.nan)
+        rms = _geomean(stats.rms)
+        acts = _main_kind(stats.layers, [True] * len(stats.layers))
+        grads = _geomean(stats.grad_rms)
+        ks = _main_kind(stats.params, stats.kernels)
+        with np.errstate(invalid="ignore"):
+            dead = (
+                np.nanmax(stats.dead.mean(0))
+                if np.any(np.isfinite(stats.dead))
+                else None
+            )
+            sat = (
+                np.nanmax(stats.saturated.mean(0))
+                if np.any(np.isfinite(stats.saturated))
+                else None
+            )
         rows.append(
             [
                 act,
                 name,
-                f"{_fmt(float(std[0]))} > {_fmt(float(std[-1]))}",
-                f"{_fmt(float(grads[-1]))} > {_fmt(float(grads[0]))}",
-                f"{float(np.max(stats.dead.mean(0))):.0%}",
-                f"{float(np.max(stats.saturated.mean(0))):.0%}",
-                _verdict(stats.problems()),
+                f"{_fmt(float(rms[acts[0]]))} > {_fmt(float(rms[acts[-1]]))}"
+                if acts
+                else "-",
+                f"{_fmt(float(grads[ks[-1]]))} > {_fmt(float(grads[ks[0]]))}"
+                if ks
+                else "-",
+                "-" if dead is None else f"{float(dead):.0%}",
+                "-" if sat is None else f"{float(sat):.0%}",
+                str(verdicts[act, name]),
             ]
         )
     return rows
@@ -285,17 +698,19 @@ def _rows(results):
 _HEADER = [
     "activation",
     "initializer",
-    "act. std in > out",
-    "grad out > in",
+    "act. RMS first > last",
+    "grad RMS out > in",
     "dead",
     "satur.",
     "verdict",
 ]
+_STYLE = {"healthy": "green", "caution": "yellow", "unhealthy": "red"}
 
 
-def _print_table(rows, title: str) -> None:
+def _print_table(rows, verdicts, title: str) -> None:
     try:
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
     except ImportError:
         widths = [
@@ -308,34 +723,48 @@ def _print_table(rows, title: str) -> None:
     table = Table(title=title)
     for h in _HEADER:
         table.add_column(
-            h, justify="left" if h in _HEADER[:2] + ["verdict"] else "right"
+            h, justify="left" if h in (*_HEADER[:2], "verdict") else "right"
         )
-    for r in rows:
-        style = "green" if r[-1] == "healthy" else "red"
-        table.add_row(*r[:-1], f"[{style}]{r[-1]}[/{style}]")
-    Console(width=max(Console().width, 120)).print(table)
+    for r, v in zip(rows, verdicts.values(), strict=True):
+        style = _STYLE[v.status]
+        table.add_row(*r[:-1], f"[{style}]{escape(r[-1])}[/{style}]")
+    Console(width=max(Console().width, 140)).print(table)
 
 
-def _summary(rows, title: str, files: list[str], seconds: float) -> str:
+_LEGEND = (
+    "act. RMS: the activations' root mean square at the first > last layer (of "
+    "the most numerous kind); grad RMS: the gradient's root mean square per "
+    "parameter of the last > first kernel of that kind (backward); geometric "
+    "means over seeds. dead, satur.: the largest fraction of dead (<= 0 on the "
+    "whole batch) or saturated (within 1% of a bound) units at any layer, on the "
+    "activation functions' outputs. Verdicts (jinit.diagnostics.verdict): "
+    "unhealthy beyond x{growth} through depth, over {dead:.0%} dead or "
+    "{sat:.0%} saturated, or non-finite; caution beyond x{drift}; healthy "
+    "otherwise. For the plain MLP the mean-field expectation is shown."
+)
+
+
+def _summary(rows, verdicts, title: str, files: list[str], seconds: float) -> str:
+    from .diagnostics import Rules
+
     lines = [f"# jinit report: {title}", ""]
-    by_act: dict[str, tuple[list[str], list[str]]] = {}
-    for r in rows:
-        good, bad = by_act.setdefault(r[0], ([], []))
-        (good if r[-1] == "healthy" else bad).append(r[1])
-    for act, (good, bad) in by_act.items():
-        lines.append(
-            f"- **{act}**: healthy: {', '.join(good) or 'none'}; "
-            f"unhealthy: {', '.join(bad) or 'none'}."
-        )
+    by_act: dict[str, dict[str, list[str]]] = {}
+    for (act, name), v in verdicts.items():
+        by_act.setdefault(act, {s: [] for s in _STYLE})[v.status].append(name)
+    for act, groups in by_act.items():
+        parts = [f"{s}: {', '.join(n) or 'none'}" for s, n in groups.items()]
+        lines.append(f"- **{act}**: " + "; ".join(parts) + ".")
     lines += ["", "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
+    rules = Rules()
     lines += [
         "",
-        "act. std: activation std at the first > last layer; grad: gradient norm "
-        "of the last > first kernel (backward), geometric means over seeds; dead, "
-        "satur.: the largest fraction of dead (<= 0 on the whole batch) or "
-        "saturated units at any layer. Healthy: both stay within a factor 10 "
-        "through depth, at most 90% of units dead or saturated.",
+        _LEGEND.format(
+            growth=_fmt(rules.growth),
+            drift=_fmt(rules.drift),
+            dead=rules.dead,
+            sat=rules.saturated,
+        ),
         "",
     ]
     lines += [f"![{f}]({f})" for f in files if f.endswith(".png")]
@@ -347,82 +776,108 @@ def _summary(rows, title: str, files: list[str], seconds: float) -> str:
 # The command.
 
 
-def _check_options(opts) -> None:
-    if opts.model_path is None and opts.model not in MODELS:
-        import difflib
+_LAPS: list[tuple[str, float]] = []
 
-        close = difflib.get_close_matches(opts.model, MODELS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UsageError(
-            f"`--model` must be one of {', '.join(MODELS)}; got {opts.model!r}.{hint}"
-        )
-    for act in opts.activation or []:
-        if act not in ACTIVATIONS:
-            raise UsageError(
-                f"`--activation` must be one of {', '.join(ACTIVATIONS)}; got {act!r}."
-            )
-    for arg in ("depth", "width", "seeds", "batch"):
-        value = getattr(opts, arg)
-        if value is not None and value < 1:
-            raise UsageError(f"`--{arg}` must be a positive int; got {value}.")
+
+def _lap(what: str) -> None:
+    """Phase timings, printed to stderr when JINIT_REPORT_TIMINGS is set (bench)."""
+    _LAPS.append((what, time.perf_counter()))
 
 
 def report(opts) -> int:
+    start = time.perf_counter()
+    _LAPS[:] = [("start", start)]
     _check_options(opts)
-    inits = {spec: resolve_init(spec) for spec in (opts.init or DEFAULT_INITS)}
+    specs = list(
+        dict.fromkeys(
+            opts.init or ([AS_IS, *DEFAULT_INITS] if opts.model_path else DEFAULT_INITS)
+        )
+    )
+    inits = {s: None if s.strip() == AS_IS else resolve_init(s) for s in specs}
     try:
         import jax
         import numpy as np
 
-        from . import diagnostics, models
+        from . import diagnostics, models  # noqa: F401  (models needs flax)
     except ImportError as e:
         raise UsageError(
             f'`jinit report` needs flax: pip install "jinit[report]" ({e}).'
         ) from None
 
-    start = time.perf_counter()
-    if opts.model_path:
-        module, shape = _load_user_model(opts.model_path, opts.input_shape)
-        configs = [(opts.activation[0] if opts.activation else "model", module)]
-        title = opts.model_path
-    else:
-        depth, width = _DEFAULT_SIZE[opts.model]
-        depth, width = opts.depth or depth, opts.width or width
-        acts = opts.activation or ["relu", "tanh"]
-        configs = []
-        for act in dict.fromkeys(acts):
-            module, shape = models.build(
-                opts.model, depth=depth, width=width, activation=act
-            )
-            configs.append((act, module))
-        title = f"{opts.model}, depth {depth}, width {width}"
+    _lap("imports")
+    model = _build(opts)
+    module0 = next(iter(model.modules.values()))
+    kernels = [(n, leaf) for n, leaf in model.named if model.roles[n] == "kernel"]
+    clone = _clones(model)
+    for spec, init in inits.items():
+        if init is not None:
+            _check_init(spec, init, module0, model.x, kernels, clone)
+    _lap("build, check inits")
 
-    os.makedirs(opts.out, exist_ok=True)
     key = jax.random.key(0)
-    x = jax.random.normal(jax.random.key(1), (opts.batch, *shape))
-    jobs = [(act, m, name) for act, m in configs for name in inits]
-    try:
-        from tqdm import tqdm
+    k_init, _, _ = diagnostics._keys(key, opts.seeds)
+    abstract = _nest(
+        {
+            n: jax.ShapeDtypeStruct((opts.seeds, *leaf.shape), leaf.dtype)
+            for n, leaf in model.named
+        }
+    )
+    units = {a: getattr(m, "units", None) for a, m in model.modules.items()}
+    applies = {a: diagnostics.flax_fns(m, model.x)[1] for a, m in model.modules.items()}
 
-        progress = tqdm(total=len(jobs), delay=2.0, leave=False, file=sys.stderr)
-    except ImportError:
-        progress = None
-    results = {}
-    applies = {}
-    for act, module, name in jobs:
-        if act not in applies:
-            applies[act] = diagnostics.flax_fns(module, x)[1]
-        init_fn = _with_init(module, inits[name], x)
+    # Compile one statistics function per activation in threads (XLA releases
+    # the GIL) while the weights are drawn here.
+    from concurrent.futures import ThreadPoolExecutor
+
+    _lap("setup")
+    pool = ThreadPoolExecutor(max_workers=2)
+    compiled = {}
+    for act, apply in applies.items():
         bounds = diagnostics.SATURATION_BOUNDS.get(act)
-        results[act, name] = diagnostics.propagation(
-            applies[act], init_fn, x, key, seeds=opts.seeds, bounds=bounds
+        lowered = diagnostics.compile_measure(
+            apply, abstract, model.x, bounds=bounds, units=units[act]
         )
-        if progress is not None:
-            progress.set_description(f"{act} {name}")
-            progress.update()
-    if progress is not None:
-        progress.close()
+        compiled[act] = pool.submit(lowered.compile)
 
+    _lap("lower stats")
+    params = draw_params(model, inits, k_init, submit=pool.submit)
+    _lap("draw (waits for compiles)")
+    order = [n for n, _ in model.named]
+    results, verdicts = {}, {}
+    for act, apply in applies.items():
+        fn = compiled[act].result()
+        for spec in inits:
+            stats = diagnostics.measure(
+                apply,
+                params[spec],
+                model.x,
+                key,
+                order=order,
+                roles=model.roles,
+                bounds=diagnostics.SATURATION_BOUNDS.get(act),
+                units=units[act],
+                compiled=fn,
+            )
+            expected = None
+            if model.family == "mlp":
+                expected = diagnostics.mean_field(
+                    act,
+                    stats.weight_var(),
+                    model.depth,
+                    input_var=float(np.mean(np.square(np.asarray(model.x)))),
+                )
+            results[act, spec] = stats
+            verdicts[act, spec] = stats.verdict(expected=expected)
+    _lap("run, verdicts")
+    pool.shutdown()
+
+    try:
+        os.makedirs(opts.out, exist_ok=True)
+    except OSError as e:
+        raise UsageError(
+            _message("--out", "a writable folder", opts.out, f" {e}")
+        ) from None
+    _lap("mkdir")
     files = []
     if not opts.no_plots:
         try:
@@ -430,30 +885,51 @@ def report(opts) -> int:
         except ImportError as e:  # pragma: no cover - matplotlib missing
             print(f"jinit: no plots ({e}); pip install 'jinit[plot]'", file=sys.stderr)
         else:
-            w_shape = (shape[-1], shape[-1])
-            weights = {
-                n: np.asarray(i(jax.random.key(2), w_shape)) for n, i in inits.items()
-            }
-            plot.weight_histograms(
-                weights, inits, w_shape, os.path.join(opts.out, "weights.png")
-            )
-            files.append("weights.png")
-            for act, _ in configs:
+            drawn_inits = {s: i for s, i in inits.items() if i is not None}
+            if drawn_inits and kernels:
+                path, leaf = kernels[-1]
+                shape = tuple(leaf.shape)
+                weights = {s: np.asarray(_get(params[s], path)[0]) for s in drawn_inits}
+                plot.weight_histograms(
+                    weights,
+                    drawn_inits,
+                    shape,
+                    os.path.join(opts.out, "weights.png"),
+                    title=f"Drawn weights of {path}, shape {shape} (red: the "
+                    "law's density)",
+                )
+                files.append("weights.png")
+            for act in model.modules:
                 fname = f"depth_{act}.png"
                 plot.depth_profiles(
-                    {n: results[act, n] for n in inits},
+                    {s: results[act, s] for s in inits},
                     os.path.join(opts.out, fname),
-                    title=f"{title}, {act}: median over {opts.seeds} seeds, band min-max",
+                    title=f"{model.title}, {act}: median over {opts.seeds} "
+                    "seeds, band min-max",
                 )
                 files.append(fname)
-    rows = _rows(results)
+    _lap("plots")
+    rows = _rows(results, verdicts)
     seconds = time.perf_counter() - start
-    _print_table(rows, f"jinit report: {title}")
+    _print_table(rows, verdicts, f"jinit report: {model.title}")
     with open(os.path.join(opts.out, "summary.md"), "w") as f:
-        f.write(_summary(rows, title, files, seconds))
+        f.write(_summary(rows, verdicts, model.title, files, seconds))
     files.append("summary.md")
     print(f"Wrote {', '.join(files)} to {opts.out}/ in {seconds:.1f} s.")
+    if os.environ.get("JINIT_REPORT_TIMINGS"):
+        _lap("output")
+        laps = [
+            f"{w} {t - t0:.2f}"
+            for (_, t0), (w, t) in zip(_LAPS, _LAPS[1:], strict=False)
+        ]
+        print("jinit report timings (s): " + ", ".join(laps), file=sys.stderr)
     return 0
+
+
+def _get(tree: Any, path: str) -> Any:
+    for part in path.split("/"):
+        tree = tree[part]
+    return tree
 
 
 def main(argv: Sequence[str] | None = None) -> int:

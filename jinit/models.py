@@ -18,35 +18,21 @@ from typing import Any
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
-from . import _checks, _errors
+from . import _checks, _errors, diagnostics
 from ._constant import zeros
 from ._variance import lecun_normal
 
-
-def _identity(x):
-    return x
-
-
-#: Activations by name, as the CLI and the models spell them.
-ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "relu": jax.nn.relu,
-    "leaky_relu": jax.nn.leaky_relu,
-    "gelu": jax.nn.gelu,
-    "tanh": jnp.tanh,
-    "sigmoid": jax.nn.sigmoid,
-    "selu": jax.nn.selu,
-    "silu": jax.nn.silu,
-    "linear": _identity,
-}
+#: Activations by name, as the CLI and the models spell them (the table lives
+#: in :mod:`jinit.diagnostics`, which needs no Flax).
+ACTIVATIONS = diagnostics.ACTIVATIONS
 
 
 def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
     """The activation function called ``name`` (one of :data:`ACTIVATIONS`)."""
-    if name not in ACTIVATIONS:
-        raise _errors.bad_choice("activation", name, ACTIVATIONS)
-    return ACTIVATIONS[name]
+    if not isinstance(name, str):
+        raise _errors.bad_type("activation", "a name (str)", name)
+    return diagnostics.get_activation(name)
 
 
 class MLP(nn.Module):
@@ -59,6 +45,9 @@ class MLP(nn.Module):
     bias_init: Any = zeros
 
     prefix = "dense"
+    #: The sown activations that are activation-function outputs (for dead and
+    #: saturated units): every layer's output here.
+    units = r"layer_\d+"
 
     def layer(self, name: str) -> nn.Module:
         """One layer of the family: a Dense here, a 3x3 SAME Conv in the CNNs."""
@@ -97,14 +86,21 @@ class CNN(MLP):
 
 
 class ResMLP(MLP):
-    """``depth`` residual blocks ``x + Dense(activation(Dense(x)))`` (no norm)."""
+    """``depth`` residual blocks ``x + Dense(activation(Dense(x)))`` (no norm).
+
+    Sows the residual stream after each block as ``layer_<i>`` and the
+    activation's output inside it as ``act_<i>``.
+    """
+
+    units = r"act_\d+"
 
     @nn.compact
     def __call__(self, x):
         act = get_activation(self.activation)
         for i in range(self.depth):
-            inner = self.layer(f"block_{i}_a")
-            x = x + self.layer(f"block_{i}_b")(act(inner(x)))
+            inner = act(self.layer(f"block_{i}_a")(x))
+            self.sow("intermediates", f"act_{i}", inner)
+            x = x + self.layer(f"block_{i}_b")(inner)
             self.sow("intermediates", f"layer_{i}", x)
         return x
 
@@ -118,12 +114,47 @@ class ResCNN(ResMLP):
     layer = CNN.layer
 
 
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with ``(width, width)`` Dense projections.
+
+    The same computation and parameter names (``query``, ``key``, ``value``,
+    ``out``) as ``flax.linen.MultiHeadDotProductAttention``, with 2-D kernels:
+    each has fan_in = fan_out = ``width`` by the one fan rule, as Flax's 3-D
+    kernels have by their flattening.
+    """
+
+    heads: int
+    kernel_init: Any = lecun_normal()
+    bias_init: Any = zeros
+
+    @nn.compact
+    def __call__(self, x):
+        width = x.shape[-1]
+
+        def dense(name):
+            return nn.Dense(
+                width,
+                kernel_init=self.kernel_init,
+                bias_init=self.bias_init,
+                name=name,
+            )
+
+        split = (*x.shape[:-1], self.heads, width // self.heads)
+        q, k, v = (dense(n)(x).reshape(split) for n in ("query", "key", "value"))
+        y = nn.dot_product_attention(q, k, v)
+        return dense("out")(y.reshape(x.shape))
+
+
 class Transformer(nn.Module):
     """``depth`` pre-LayerNorm blocks: self-attention, then a 4x MLP, residual.
 
     Input: ``(batch, sequence, width)`` embeddings; ``width // 32`` heads (at
-    least one). Attention and MLP kernels come from ``kernel_init``.
+    least one). Attention and MLP kernels come from ``kernel_init``. Sows the
+    residual stream after each block as ``layer_<i>`` and the MLP's activation
+    output as ``act_<i>``.
     """
+
+    units = r"act_\d+"
 
     depth: int = 8
     width: int = 128
@@ -139,12 +170,12 @@ class Transformer(nn.Module):
             heads -= 1
         for i in range(self.depth):
             h = nn.LayerNorm(name=f"block_{i}_ln1")(x)
-            x = x + nn.MultiHeadDotProductAttention(
+            x = x + SelfAttention(
                 heads,
                 kernel_init=self.kernel_init,
                 bias_init=self.bias_init,
                 name=f"block_{i}_attn",
-            )(h, h)
+            )(h)
             h = nn.LayerNorm(name=f"block_{i}_ln2")(x)
             h = nn.Dense(
                 4 * self.width,
@@ -152,12 +183,14 @@ class Transformer(nn.Module):
                 bias_init=self.bias_init,
                 name=f"block_{i}_mlp_in",
             )(h)
+            h = act(h)
+            self.sow("intermediates", f"act_{i}", h)
             h = nn.Dense(
                 self.width,
                 kernel_init=self.kernel_init,
                 bias_init=self.bias_init,
                 name=f"block_{i}_mlp_out",
-            )(act(h))
+            )(h)
             x = x + h
             self.sow("intermediates", f"layer_{i}", x)
         return x

@@ -2,9 +2,9 @@
 
 * :func:`weight_histograms`: one panel per initializer, a histogram of the drawn
   weights with the law they are drawn from overlaid (:func:`density`).
-* :func:`depth_profiles`: activation std and gradient norm against depth, one
-  line per initializer (median over seeds, the band from the smallest to the
-  largest seed), log scale.
+* :func:`depth_profiles`: activation and gradient root mean square against
+  depth, one line per initializer (median over seeds, the band from the
+  smallest to the largest seed), log scale, whole-layer ticks.
 """
 
 from __future__ import annotations
@@ -138,28 +138,52 @@ def weight_histograms(
     plt.close(fig)
 
 
+def _zero_note(values: np.ndarray, names: tuple[str, ...] | None) -> str:
+    """`` (0 from <layer>)`` when a curve's median reaches 0 (it leaves a log plot)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mid = np.median(values, axis=0)
+    zero = np.nonzero(mid <= 0)[0]
+    if not zero.size:
+        return ""
+    where = names[zero[0]] if names is not None else f"{zero[0] + 1}"
+    return f" (0 from {where})"
+
+
 def depth_profiles(
     results: Mapping[str, Any],
     path: str,
     *,
     title: str = "",
 ) -> None:
-    """Writes a PNG: activation std and kernel gradient norm against depth.
+    """Writes a PNG: activation RMS and kernel gradient RMS against depth.
+
+    One line per initializer: the median over seeds, the band from the smallest
+    to the largest seed, log scale. Activations: the per-unit root mean square
+    of each recorded layer; gradients: each kernel's per-parameter root mean
+    square (so kernels of different sizes compare). Layer axes have whole-layer
+    ticks; a curve that reaches 0 (and so leaves the log plot) says from where
+    in the legend.
 
     Args:
       results: :class:`jinit.diagnostics.Propagation` by initializer name.
       path: the PNG file to write.
       title: the figure's title.
     """
+    from matplotlib.ticker import MaxNLocator
+
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
     cmap = plt.get_cmap("tab10")
     for i, (name, stats) in enumerate(results.items()):
         color = cmap(i % 10)
         style = "--" if "uniform" in name or i >= 10 else "-"
-        for ax, values in (
-            (left, stats.std),
-            (right, stats.kernel_grad_norm()),
+        kernel_names = tuple(
+            n for n, k in zip(stats.params, stats.kernels, strict=True) if k
+        )
+        for ax, values, names in (
+            (left, stats.rms, stats.layers),
+            (right, stats.kernel_grad_rms(), kernel_names),
         ):
             if values.shape[1] == 0:
                 continue
@@ -169,32 +193,27 @@ def depth_profiles(
                 warnings.simplefilter("ignore", RuntimeWarning)
                 mid = np.nanmedian(v, axis=0)
                 lo, hi = np.nanmin(v, axis=0), np.nanmax(v, axis=0)
-            ax.plot(depth, mid, style, color=color, label=name)
+            label = name + _zero_note(values, names)
+            ax.plot(depth, mid, style, color=color, label=label)
             if v.shape[0] > 1:
-                ax.fill_between(
-                    depth,
-                    lo,
-                    hi,
-                    color=color,
-                    alpha=0.15,
-                    lw=0,
-                )
+                ax.fill_between(depth, lo, hi, color=color, alpha=0.15, lw=0)
     left.set(
         yscale="log",
         xlabel="layer",
-        ylabel="activation std",
+        ylabel="activation RMS",
         title="Activations (forward)",
     )
     right.set(
         yscale="log",
         xlabel="kernel (input to output)",
-        ylabel="gradient norm",
+        ylabel="gradient RMS per parameter",
         title="Gradients (backward)",
     )
     for ax in (left, right):
         ax.grid(True, which="major", alpha=0.3)
-    left.legend(fontsize=8, ncol=2)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(fontsize=7, ncol=2)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)

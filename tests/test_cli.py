@@ -1,7 +1,10 @@
 """`jinit report` end to end in a temporary folder, and its bad options."""
 
+import os
+import re
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -16,20 +19,34 @@ def test_report_end_to_end(tmp_path, capsys):
     import matplotlib.image
 
     out = tmp_path / "rep"
-    argv = ["report", *SMALL, "--out", str(out), "--activation", "relu"]
-    argv += ["--init", "he_normal", "--init", "normal(1.0)", "--init", "lecun_uniform"]
+    # Width 128: a layer's second-moment gain has relative std sqrt(2 / 128), so
+    # He's 5-layer RMS ratio is within x2 of 1 by over 5 standard errors.
+    argv = ["report", *SMALL, "--width", "128", "--out", str(out)]
+    argv += ["--activation", "relu", "--init", "he_normal", "--init", "normal(1.0)"]
+    argv += ["--init", "normal(0.02)"]
     assert cli.main(argv) == 0
     for name in ("weights.png", "depth_relu.png"):
         image = matplotlib.image.imread(out / name)
         assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
         assert image.std() > 0  # not a blank canvas
     summary = (out / "summary.md").read_text()
-    # ReLU, depth 6, width 16: He keeps the scale; Var(W) = 1 grows it 8-fold per
-    # layer (x 8^2.5 = 181 in std); LeCun halves the variance (x 0.18 in std).
-    assert "- **relu**: healthy: he_normal; unhealthy: normal(1.0)" in summary
+    # ReLU, depth 6: He keeps the scale; Var(W) = 1 grows the second moment
+    # 64-fold per layer (n / 2), 0.02^2 shrinks it to 0.0256 of itself: beyond
+    # x10 through depth both ways.
+    assert (
+        "- **relu**: healthy: he_normal; caution: none; "
+        "unhealthy: normal(1.0), normal(0.02)." in summary
+    )
     assert "![depth_relu.png](depth_relu.png)" in summary
     printed = capsys.readouterr().out
-    assert "he_normal" in printed and "explodes" in printed and "healthy" in printed
+    rows = {
+        line.split("│")[2].strip(): line
+        for line in printed.splitlines()
+        if "│ relu" in line
+    }
+    assert re.search(r"│ healthy\s+│", rows["he_normal"])
+    assert "unhealthy: activations explode" in rows["normal(1.0)"]
+    assert "unhealthy: activations vanish" in rows["normal(0.02)"]
 
 
 def test_report_keras_name_and_no_plots(tmp_path):
@@ -69,6 +86,19 @@ def test_resolve_init_names():
             "must name a Flax linen Module",
         ),
         (["--bogus"], "unrecognized arguments: --bogus"),
+        (
+            ["--init", "dirac"],
+            "`--init` 'dirac' cannot draw this model's kernels (kernels [(256, 256)]): "
+            "ValueError: `shape` must be 3-D, 4-D or 5-D",
+        ),
+        (
+            ["--init", "he_normal(in_axis=5)"],
+            "ValueError: `in_axis` must be an axis in [-2, 2) for a 2-D shape; got 5.",
+        ),
+        (["--init", "materialize"], "`--init` must be 'model', a jinit or a Keras"),
+        (["--init", "Relu"], "`--init` must be"),
+        (["--input-shape", "4"], "`--input-shape` must be given with `--model-path`"),
+        (["--input-dtype", "int32"], "`--input-dtype` must be given with"),
     ],
 )
 def test_bad_options_one_line_exit_2(argv, fragment, tmp_path, capsys):
@@ -89,3 +119,120 @@ def test_python_m_jinit_bad_option():
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("jinit: error: `--model` must be one of")
+
+
+def test_materialise_suggests_an_initializer_not_materialize(tmp_path, capsys):
+    # One predicate of what an initializer is: jinit.materialize is not one.
+    assert cli.main(["report", "--out", str(tmp_path), "--init", "materialise"]) == 2
+    err = capsys.readouterr().err
+    assert "'materialize'" not in err and "`--init` must be" in err
+    assert not cli.is_initializer(__import__("jinit").materialize)
+    assert cli.is_initializer(__import__("jinit").he_normal)
+    assert cli.is_initializer(__import__("jinit").zeros)
+
+
+def test_out_must_be_a_writable_folder(tmp_path, capsys):
+    file = tmp_path / "file"
+    file.write_text("x")
+    for out, fragment in [
+        (file, "`--out` must be a folder; got"),
+        (file / "sub", "is a file."),
+    ]:
+        assert cli.main(["report", "--out", str(out), *SMALL]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and fragment in err
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        assert cli.main(["report", "--out", str(locked / "r"), *SMALL]) == 2
+        assert "`--out` must be a writable folder" in capsys.readouterr().err
+
+
+def test_help_is_plain_text_with_defaults(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["report", "--help"])
+    text = capsys.readouterr().out
+    assert "``" not in text and ":func:" not in text
+    for default in [
+        "(default: mlp)",
+        "(default: 4)",
+        "(default: 128)",
+        "(default: jinit-report)",
+        "mlp 50",
+        "mlp 256",
+        "glorot_normal, glorot_uniform",
+    ]:
+        assert default in " ".join(text.split()), default
+
+
+USER_MODELS = textwrap.dedent(
+    """
+    import flax.linen as nn
+    import jax.numpy as jnp
+
+
+    class LM(nn.Module):
+        @nn.compact
+        def __call__(self, tokens):
+            h = nn.Embed(40, 16, name="embed")(tokens)
+            for i in range(3):
+                h = nn.Dense(16, bias_init=nn.initializers.ones, name=f"dense_{i}")(h)
+                h = jnp.tanh(h)
+            return h
+    """
+)
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    (tmp_path / "my_lm.py").write_text(USER_MODELS)
+    monkeypatch.chdir(tmp_path)
+    yield "my_lm:LM"
+    sys.modules.pop("my_lm", None)
+
+
+def test_model_path_integer_tokens_and_as_is(user_module, tmp_path, capsys):
+    out = tmp_path / "rep"
+    base = ["report", "--model-path", user_module, "--input-shape", "8", "--seeds", "2"]
+    base += ["--batch", "16", "--out", str(out), "--no-plots"]
+    assert cli.main(base) == 2  # float input into an Embed: one line
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Pass --input-dtype int32." in err
+    assert not out.exists()
+    argv = [*base, "--input-dtype", "int32", "--init", "model", "--init", "he_normal"]
+    assert cli.main(argv) == 0
+    summary = (out / "summary.md").read_text()
+    assert "| model | model |" in summary and "| model | he_normal |" in summary
+
+
+def test_model_path_redraws_kernels_only(user_module):
+    # Roles from the model: with --init, the kernels are redrawn; the biases
+    # (ones here), the embedding and everything else are the module's own.
+    import jax
+    import numpy as np
+
+    import jinit
+
+    parser = cli._parser()
+    opts = parser.parse_args(
+        [
+            "report",
+            "--model-path",
+            user_module,
+            "--input-shape",
+            "8",
+            "--input-dtype",
+            "int32",
+        ]
+    )
+    model = cli._build(opts)
+    k_init = jax.random.split(jax.random.key(0), 2)
+    params = cli.draw_params(model, {"model": None, "z": jinit.zeros}, k_init)
+    own, redrawn = params["model"], params["z"]
+    for i in range(3):
+        np.testing.assert_array_equal(redrawn[f"dense_{i}"]["kernel"], 0.0)
+        np.testing.assert_array_equal(redrawn[f"dense_{i}"]["bias"], 1.0)
+        assert np.std(own[f"dense_{i}"]["kernel"]) > 0
+    np.testing.assert_array_equal(
+        redrawn["embed"]["embedding"], own["embed"]["embedding"]
+    )
