@@ -371,10 +371,15 @@ def _first_line(e: BaseException) -> str:
 
 
 def _abstract(module: Any, x: Any) -> list[tuple[str, Any]]:
-    """The module's parameters as ``(path, ShapeDtypeStruct)``, creation order."""
+    """The module's parameters as ``(path, ShapeDtypeStruct)``, creation order.
+
+    Each carries its init signature (:func:`jinit.flax.abstract`) where the
+    module has one, so roles (kernel, bias, embedding, norm) come from the model.
+    """
     import jax
 
-    from . import diagnostics
+    from . import _tree, diagnostics
+    from . import flax as jf
 
     box: list[tuple[str, Any]] = []
 
@@ -383,7 +388,9 @@ def _abstract(module: Any, x: Any) -> list[tuple[str, Any]]:
         box.extend((n, jax.ShapeDtypeStruct(p.shape, p.dtype)) for n, p in named)
 
     jax.eval_shape(init, jax.random.key(0))
-    return box
+    leaves, _ = _tree.flatten(jf.abstract(module, x).get("params", {}))
+    signed = {leaf.path: leaf.spec for leaf in leaves}
+    return [(n, signed.get(n, leaf)) for n, leaf in box]
 
 
 def _nest(named: dict[str, Any]) -> dict[str, Any]:
