@@ -562,7 +562,11 @@ class LayoutWarning(UserWarning):
     """Fans read off stored shapes where the model's layout was not given."""
 
 
-_ABSTRACT_KEY = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
+@functools.cache
+def _abstract_key() -> jax.ShapeDtypeStruct:
+    """A key to check initializers with (made on first use: importing jinit must
+    not start JAX's backends, so ``jax.distributed.initialize`` can still run)."""
+    return jax.eval_shape(lambda: jax.random.key(0))
 
 
 def plan_leaves(
@@ -610,7 +614,7 @@ def plan_leaves(
         for leaf, sig in zip(leaves, signatures, strict=True)
         if leaf.spec is not None
     }
-    check_key = _ABSTRACT_KEY if key is None else key
+    check_key = _abstract_key() if key is None else key
     planned = []
     for i, (leaf, (rule, init), sig, sharding) in enumerate(
         zip(leaves, matched, signatures, per_leaf, strict=True)
