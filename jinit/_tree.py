@@ -11,7 +11,7 @@ Leaves that share (initializer, shape, dtype, sharding) form a group with one
 compiled function, called once per leaf: compilation scales with the number of
 groups (a dozen for a transformer of any depth), not with the number of leaves,
 and each leaf is its own buffer from the start (nothing is stacked and split).
-A large leaf of an elementwise law is drawn in blocks with the same bits
+On the CPU, a large leaf of an elementwise law is drawn in blocks with the same bits
 (``_blocks.draw_in_blocks``), so the scratch memory of a draw is that of one
 block, not about three times the largest leaf.
 """
@@ -761,10 +761,11 @@ def materialize(
 
     **Speed and memory.** Leaves sharing (initializer, shape, dtype, sharding)
     share one compiled function, called once per leaf: compile time grows with
-    the number of such groups, not of leaves. A large, unsharded leaf of an
-    elementwise law (uniform, normal, truncated normal, variance scaling) is
-    drawn in blocks of 2**20 values with the same bits, so peak memory is the
-    parameters plus a few blocks. Called inside ``jax.jit``, every leaf is
+    the number of such groups, not of leaves. On the CPU, a large, unsharded
+    leaf of an elementwise law (uniform, normal, truncated normal, variance
+    scaling) is drawn in blocks of 2**20 values with the same bits, so peak
+    memory is the parameters plus a few blocks (``jinit._dispatch.use_blocks``,
+    the policy of direct calls too). Called inside ``jax.jit``, every leaf is
     traced into the caller's program instead (XLA then compiles each one).
 
     **Sharding.** ``shardings`` is a tree of ``jax.sharding.Sharding`` (or None)
