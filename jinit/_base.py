@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Hashable
 from typing import Any, ClassVar
 
 import jax
@@ -96,6 +97,16 @@ class Init:
     ) -> Any:
         """The values of an elementwise law for ``shape``, drawn in ``draw_shape``."""
         raise NotImplementedError
+
+    def _law_key(self, shape: tuple[int, ...], dtype: np.dtype) -> Hashable:
+        """What of ``shape`` an elementwise ``_draw`` reads (the shape itself here).
+
+        Two shapes with equal keys give the same values from the same key in
+        the same draw shape, so their draws in blocks share one compiled block
+        (:func:`jinit._blocks.draw_from_python`). A law that reads the shape
+        only through scalars (the fans) returns those scalars.
+        """
+        return shape
 
     def get_config(self) -> dict[str, Any]:
         """The configuration as a JSON-friendly dict (dtypes by name)."""

@@ -6,6 +6,7 @@ threefry primitive and its ``jax_threefry_partitionable`` word order).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -122,6 +123,65 @@ def draw_in_blocks(init, key, shape, dtype, block: int | None = None):
 
     out = lax.fori_loop(0, -(-n // block), body, _as_bits(jnp.zeros((n,), dtype)))
     return lax.bitcast_convert_type(out, dtype).reshape(shape)
+
+
+# Drawing in blocks from Python (``materialize`` on the CPU): the block is its
+# own compiled program, which depends on the law and not on the leaf's shape, so
+# every leaf of one law shares one compilation; a donated update writes each
+# block into the leaf's buffer in place.
+
+_PROGRAMS: dict = {}
+
+
+def _block_program(init, identity, shape, dtype, block):
+    """The compiled ``(key words, start) -> block`` of ``init``'s law for ``shape``."""
+    cache_key = (identity, init._law_key(shape, dtype), dtype, block)
+    program = _PROGRAMS.get(cache_key)
+    if program is None:
+
+        def draw(words, start):
+            key_words = jnp.concatenate([words, start[None]])
+            key = jax.random.wrap_key_data(key_words, impl=_BLOCK_IMPL)
+            return _as_bits(init._draw(key, shape, dtype, (block,)))
+
+        program = jax.jit(draw)
+        if len(_PROGRAMS) > 1024:
+            _PROGRAMS.clear()
+        _PROGRAMS[cache_key] = program
+    return program
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _buffer(n, dtype):
+    return jnp.zeros((n,), dtype)
+
+
+@functools.partial(jax.jit, donate_argnums=0)
+def _write(out, part, start):
+    return lax.dynamic_update_slice(out, part, (start,))
+
+
+def draw_from_python(init, identity, key_words, shape, dtype, block=None):
+    """:func:`draw_in_blocks`'s values, as a NumPy array (no copy) of the CPU's buffer.
+
+    The same blocks, each made by one call of a program compiled once per law
+    (``identity`` is the initializer's exact configuration,
+    ``jinit._dispatch.config_key``; ``init._law_key`` says which shapes share
+    its law), then written in place into the leaf's buffer. Eager only, from
+    raw threefry key words, where :func:`can_draw_in_blocks` allows.
+    """
+    block = block or BLOCK
+    n = math.prod(shape)
+    dtype = np.dtype(dtype)
+    program = _block_program(init, identity, shape, dtype, block)
+    words = jnp.asarray(key_words, np.uint32)
+    out = None
+    for i in range(-(-n // block)):
+        start = np.uint32(min(i * block, n - block))
+        part = program(words, start)
+        out = _buffer(n, part.dtype) if out is None else out
+        out = _write(out, part, start)
+    return np.asarray(out).view(dtype).reshape(shape)
 
 
 def _as_bits(x):

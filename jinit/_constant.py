@@ -73,8 +73,12 @@ class Constant(Init):
             return None  # an array: no one law
         return point_law(float(np.real(self.value)))
 
+    def value_in(self, dtype: np.dtype) -> Any:
+        """The value in ``dtype``, before it is broadcast to a shape."""
+        return jnp.asarray(self._array(), dtype)
+
     def _generate(self, key, shape, dtype):
-        return jnp.broadcast_to(jnp.asarray(self._array(), dtype), shape)
+        return jnp.broadcast_to(self.value_in(dtype), shape)
 
     def get_config(self):
         config = super().get_config()

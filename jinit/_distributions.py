@@ -25,6 +25,9 @@ class Uniform(Init):
     def _law(self, shape, dtype):
         return _laws.uniform_law(self.minval, self.maxval)
 
+    def _law_key(self, shape, dtype):
+        return ()  # the shape is not read
+
     def _draw(self, key, shape, dtype, draw_shape):
         cdt = _laws.compute_dtype(dtype)
         x = _laws.uniform(key, draw_shape, cdt, self.minval, self.maxval)
@@ -44,6 +47,9 @@ class Normal(Init):
         if _laws.is_complex(dtype):
             return dataclasses.replace(_laws.complex_law(self.stddev), mean=self.mean)
         return _laws.normal_law(self.mean, self.stddev)
+
+    def _law_key(self, shape, dtype):
+        return ()  # the shape is not read
 
     def _draw(self, key, shape, dtype, draw_shape):
         x = _laws.normal(key, draw_shape, _laws.compute_dtype(dtype))
@@ -79,6 +85,9 @@ class TruncatedNormal(Init):
         return _laws.truncated_normal_law(
             self.mean, self.stddev, *self._standard_bounds()
         )
+
+    def _law_key(self, shape, dtype):
+        return ()  # the shape is not read
 
     def _draw(self, key, shape, dtype, draw_shape):
         cdt = _laws.compute_dtype(dtype)

@@ -39,7 +39,7 @@ import numpy as np
 
 from . import _errors
 from ._fans import compute_fans
-from ._signature import Abstract, Signature
+from ._signature import Abstract, Signature, with_layer_fans
 
 _LOCK = threading.Lock()
 
@@ -101,19 +101,6 @@ def _signature(call: _Call) -> Signature:
         fan_in=fan_in,
         fan_out=fan_out,
     )
-
-
-def _with_layer_fans(signatures: dict[str, Signature]) -> dict[str, Signature]:
-    """A bias without fans gets those of its sibling kernel (its layer's)."""
-    out = dict(signatures)
-    for path, sig in signatures.items():
-        if sig.role in ("bias", "recurrent_bias") and sig.fan_in is None:
-            kernel = signatures.get(path.rsplit("/", 1)[0] + "/kernel")
-            if kernel is not None and kernel.fan_in is not None:
-                out[path] = dataclasses.replace(
-                    sig, fan_in=kernel.fan_in, fan_out=kernel.fan_out
-                )
-    return out
 
 
 def _recording(calls: list[tuple[str, Any, tuple[int, ...]]], field: str, fn: Any):
@@ -238,7 +225,7 @@ def linen(model: Any, args: tuple, kwargs: dict, rngs: Any) -> Any:
             stacked = _stacked_axes(tuple(value.shape), call.layer)
             call = dataclasses.replace(call, stacked=stacked)
             signatures[path_string(p)] = _signature(call)
-    signatures = _with_layer_fans(signatures)
+    signatures = with_layer_fans(signatures, "kernel")
     leaves = []
     for p, x in flat:
         sig = signatures.get(path_string(p))
@@ -420,7 +407,7 @@ def nnx(make_model: Any) -> Any:
         key = "/".join(str(p) for p in path)
         signatures[key] = _signature(call)
         variables[key] = node
-    for key, sig in _with_layer_fans(signatures).items():
+    for key, sig in with_layer_fans(signatures, "kernel").items():
         node = variables[key]
         node.del_metadata("jinit_call")
         node.set_value(_signed(node.get_value(), sig))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -108,6 +109,39 @@ class Abstract(jax.ShapeDtypeStruct):
 def signature_of(leaf: Any) -> Signature | None:
     """The signature a leaf carries (an :class:`Abstract`), else None."""
     return getattr(leaf, "signature", None)
+
+
+def declared(path: str, leaves: Mapping[str, Any], source: str) -> Any:
+    """The initializer the module of leaf ``path`` declared, from its signature.
+
+    A ``for_leaf`` choice (``leaves`` maps paths to specs); a leaf without one
+    is an error that names ``source``, the function whose leaves carry it.
+    """
+    sig = signature_of(leaves.get(path))
+    if sig is None or sig.init is None:
+        raise _errors.bad_value(
+            f"leaf {path!r}",
+            f"a leaf of {source} with the initializer its module declared",
+            leaves.get(path),
+        )
+    return sig.init
+
+
+def with_layer_fans(
+    signatures: Mapping[str, Signature], weight: str
+) -> dict[str, Signature]:
+    """Each bias without fans gets its layer's: those of its sibling ``weight``.
+
+    ``weight`` is the layer's weight name (``"kernel"`` in Flax, ``"w"`` in
+    Haiku), a path component beside the bias.
+    """
+    out = dict(signatures)
+    for path, sig in signatures.items():
+        if sig.role in ("bias", "recurrent_bias") and sig.fan_in is None:
+            w = signatures.get(f"{path.rpartition('/')[0]}/{weight}")
+            if w is not None and w.fan_in is not None:
+                out[path] = dataclasses.replace(sig, fan_in=w.fan_in, fan_out=w.fan_out)
+    return out
 
 
 def check(signature: Signature, shape: tuple[int, ...], path: str) -> None:
@@ -234,9 +268,22 @@ def draw(
         n = math.prod(layers)
         keys = jax.random.split(key, n)
         out = jax.vmap(lambda k: _call(init, k, signature.shape, dtype))(keys)
+    return arrange(out, signature, shape)
+
+
+def arrange(out: Any, signature: Signature, shape: tuple[int, ...]) -> Any:
+    """The draw of :func:`plan`'s ``draw_shape`` laid out as the stored leaf.
+
+    Each layer reshaped into its stored shape, the layers moved to the stacked
+    axes; a NumPy array stays one (a view where no axis moves).
+    """
+    layers = signature.layers(shape)
     k = len(layers)
     out = out.reshape(layers + signature.layer_shape(shape))
-    return jnp.moveaxis(out, tuple(range(k)), signature.stacked) if k else out
+    if not k:
+        return out
+    xp = np if isinstance(out, np.ndarray) else jnp
+    return xp.moveaxis(out, tuple(range(k)), signature.stacked)
 
 
 def _call(init: Any, key: Any, shape: tuple[int, ...], dtype: Any) -> jax.Array:

@@ -37,6 +37,7 @@ from jax.sharding import NamedSharding, Sharding
 
 from . import _blocks, _checks, _dispatch, _errors, _signature
 from ._base import Init
+from ._constant import Constant
 from ._signature import Signature
 from ._variance import VarianceScaling
 
@@ -82,7 +83,7 @@ def _is_leaf(x: Any) -> bool:
 
 
 @dataclasses.dataclass
-class _Leaf:
+class Leaf:
     path: str
     leaf: Any  # as found in the tree (maybe boxed)
     spec: jax.ShapeDtypeStruct | None  # shape and dtype; None if the leaf has none
@@ -106,9 +107,9 @@ def _spec(x: Any) -> jax.ShapeDtypeStruct | None:
     return None
 
 
-def flatten(tree: Any) -> tuple[list[_Leaf], Any]:
+def flatten(tree: Any) -> tuple[list[Leaf], Any]:
     flat, treedef = jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_leaf)
-    leaves = [_Leaf(path_string(p), x, _spec(x)) for p, x in flat]
+    leaves = [Leaf(path_string(p), x, _spec(x)) for p, x in flat]
     seen: dict[str, int] = {}
     for leaf in leaves:
         seen[leaf.path] = seen.get(leaf.path, 0) + 1
@@ -212,7 +213,7 @@ def _fold(key: Any, words: Any) -> Any:
 # Shardings.
 
 
-def _shardings_by_path(shardings: Any, leaves: list[_Leaf]) -> list[Any]:
+def _shardings_by_path(shardings: Any, leaves: list[Leaf]) -> list[Any]:
     """One Sharding (or None) per leaf, from a matching tree or a path function."""
     if shardings is None:
         return [_own_sharding(leaf) for leaf in leaves]
@@ -253,7 +254,7 @@ def _shardings_by_path(shardings: Any, leaves: list[_Leaf]) -> list[Any]:
     return [given[p] for p in paths]
 
 
-def _own_sharding(leaf: _Leaf) -> Sharding | None:
+def _own_sharding(leaf: Leaf) -> Sharding | None:
     sharding = getattr(leaf.spec, "sharding", None)
     return sharding if isinstance(sharding, Sharding) else None
 
@@ -320,6 +321,8 @@ class _Group:
     blocks: bool = False
     # How the module calls this leaf's initializer (None: as stored).
     signature: Signature | None = None
+    # Made from Python, without a compiled draw of its own (_python_leaf).
+    python: bool = False
 
     @property
     def nbytes(self) -> int:
@@ -341,12 +344,34 @@ class _Group:
         return out
 
 
+def _python_leaf(group: _Group, key_words: Any) -> jax.Array:
+    """A leaf made eagerly on the CPU without compiling a program of its shape.
+
+    A constant is filled by NumPy; a law drawn in blocks is made by one
+    compiled block per law (:func:`jinit._blocks.draw_from_python`), so the
+    leaves of a model share a few compilations. The same values as
+    ``group.draw``.
+    """
+    init, shape = group.init, group.shape
+    if group.signature is not None:
+        init, shape, _ = _signature.plan(init, group.signature, group.shape)
+    if group.blocks:
+        identity = _dispatch.config_key(init)
+        values = _blocks.draw_from_python(init, identity, key_words, shape, group.dtype)
+    else:
+        assert isinstance(init, Constant)
+        values = np.broadcast_to(np.asarray(init.value_in(group.dtype)), shape)
+    if group.signature is not None:
+        values = _signature.arrange(values, group.signature, group.shape)
+    return jax.device_put(values, group.sharding)
+
+
 def _with_path(e: Exception, path: str, init: Any) -> Exception:
     return type(e)(f"{e} (leaf {path!r}, initializer {init!r})")
 
 
 def _check_leaf(
-    init: Any, leaf: _Leaf, key: Any, signature: Signature | None
+    init: Any, leaf: Leaf, key: Any, signature: Signature | None
 ) -> tuple[tuple[int, ...], np.dtype]:
     """Checks one (initializer, leaf) pair in Python, before anything is traced."""
     if leaf.spec is None:
@@ -489,7 +514,7 @@ def check_rule(arg: str, init: Any) -> None:
 
 
 def _signatures(
-    leaves: list[_Leaf], stacked: Mapping[str, Any] | None
+    leaves: list[Leaf], stacked: Mapping[str, Any] | None
 ) -> list[Signature | None]:
     """Each leaf's signature: its own, else one from ``stacked`` (regex -> axes)."""
     if stacked is None:
@@ -570,7 +595,7 @@ def _abstract_key() -> jax.ShapeDtypeStruct:
 
 
 def plan_leaves(
-    leaves: list[_Leaf],
+    leaves: list[Leaf],
     rules: Rules,
     *,
     default: Callable[..., Any] | None = None,
@@ -664,6 +689,16 @@ def _group(p: Planned, key: Any, traced: bool) -> _Group:
         and not traced
         and _dispatch.use_blocks(init, draw_shape, p.dtype, key, p.sharding)
     )
+    # Eagerly on the CPU, constants and laws in blocks need no program of
+    # their own shape (_python_leaf).
+    python = not traced and (
+        blocks
+        or (
+            isinstance(init, Constant)
+            and not per_layer
+            and jax.default_backend() == "cpu"
+        )
+    )
     exact = _dispatch.config_key(p.init) if isinstance(p.init, Init) else None
     # Only the layout decides a draw: leaves of different modules share groups.
     layout = None
@@ -671,7 +706,7 @@ def _group(p: Planned, key: Any, traced: bool) -> _Group:
         s = p.signature
         layout = Signature(s.shape, s.stacked, s.in_axis, s.out_axis)
     return _Group(
-        _hashable(p.init), p.shape, p.dtype, p.sharding, exact, blocks, layout
+        _hashable(p.init), p.shape, p.dtype, p.sharding, exact, blocks, layout, python
     )
 
 
@@ -680,7 +715,9 @@ def _check_progress(progress: Any) -> None:
         raise _errors.bad_type("progress", "True, False or None", progress)
 
 
-def _draw(planned: list[Planned], key: Any, progress: bool | None) -> dict[int, Any]:
+def draw_plan(
+    planned: list[Planned], key: Any, progress: bool | None
+) -> dict[int, Any]:
     """Draws every planned leaf that has an initializer; returns index -> array."""
     if _checks.is_typed_key(key):
         impl, key_data = jax.random.key_impl(key), jax.random.key_data(key)
@@ -703,13 +740,15 @@ def _draw(planned: list[Planned], key: Any, progress: bool | None) -> dict[int, 
             array = _draw_leaf(group, impl, leaf_key)
             if group.sharding is not None:
                 array = lax.with_sharding_constraint(array, auto_axes(group.sharding))
+        elif group.python:
+            array = _python_leaf(group, leaf_key)
         else:
             array = _compiled_leaf(group, impl)(leaf_key)
             if group.sharding is not None and array.sharding != group.sharding:
                 array = jax.device_put(array, group.sharding)
-            if bar is not None:
-                array.block_until_ready()
-                bar.update(group.nbytes)
+        if bar is not None:
+            array.block_until_ready()
+            bar.update(group.nbytes)
         out[i] = array
     if bar is not None:
         bar.close()
@@ -816,7 +855,7 @@ def materialize(
     planned = plan_leaves(
         leaves, rules, default=default, shardings=shardings, stacked=stacked, key=key
     )
-    arrays = _draw(planned, key, progress)
+    arrays = draw_plan(planned, key, progress)
     return jax.tree_util.tree_unflatten(
         treedef, [leaf.rebuild(arrays[i]) for i, leaf in enumerate(leaves)]
     )
@@ -868,7 +907,7 @@ def reinit(
             "fill an abstract tree use jinit.materialize)",
             f"abstract or non-array leaves no rule matches: {abstract[:10]}",
         )
-    arrays = _draw(planned, key, progress)
+    arrays = draw_plan(planned, key, progress)
     return jax.tree_util.tree_unflatten(
         treedef,
         [

@@ -85,6 +85,9 @@ class VarianceScaling(Init):
             return np.sqrt(variance) / np.asarray(trunc, rdt)
         return np.sqrt(variance)
 
+    def _law_key(self, shape, dtype):
+        return self._multiplier(shape, dtype).tobytes()  # the fans, through it
+
     def _draw(self, key, shape, dtype, draw_shape):
         cdt = _laws.compute_dtype(dtype)
         std = self._multiplier(shape, dtype)

@@ -370,7 +370,7 @@ def _fill(
     for i, (path, x) in enumerate(named):
         if _is_arraylike(x) and path not in found.derived and path not in state:
             spec = _abstract(x, found.signatures.get(path))
-            leaves.append(_tree._Leaf(path, x, spec))
+            leaves.append(_tree.Leaf(path, x, spec))
             index.append(i)
     planned = _tree.plan_leaves(
         leaves,
@@ -392,7 +392,7 @@ def _fill(
             "an abstract one use jinit.equinox.init)",
             f"abstract leaves no rule matches: {kept_abstract[:10]}",
         )
-    drawn = _tree._draw(planned, key, progress)
+    drawn = _tree.draw_plan(planned, key, progress)
     values = [x for _, x in named]
     by_path = {}
     for j, array in drawn.items():

@@ -102,15 +102,7 @@ def abstract(model: Any, *args: Any, rngs: Any = None, **kwargs: Any) -> Any:
 
 
 def _declared(path: str, leaves: Mapping[str, Any]) -> Any:
-    sig = _signature.signature_of(leaves.get(path))
-    if sig is None or sig.init is None:
-        raise _errors.bad_value(
-            f"leaf {path!r}",
-            "a leaf of jinit.flax.abstract(...) with the initializer its module "
-            "declared",
-            leaves.get(path),
-        )
-    return sig.init
+    return _signature.declared(path, leaves, "jinit.flax.abstract(...)")
 
 
 def declared() -> PerLeaf:

@@ -277,17 +277,6 @@ def _signature_of(r: _Record, stored: tuple[int, ...], path: str) -> Signature:
     )
 
 
-def _with_layer_fans(signatures: dict[str, Signature]) -> dict[str, Signature]:
-    """A bias gets the fans of its sibling ``w`` (its layer's)."""
-    out = dict(signatures)
-    for path, sig in signatures.items():
-        if sig.role == "bias" and "/" in path:
-            w = signatures.get(path.rsplit("/", 1)[0] + "/w")
-            if w is not None and w.fan_in is not None:
-                out[path] = dataclasses.replace(sig, fan_in=w.fan_in, fan_out=w.fan_out)
-    return out
-
-
 def abstract(
     fn: Callable[..., Any], *args: Any, rng: Any = None, **kwargs: Any
 ) -> dict[str, Any]:
@@ -347,7 +336,7 @@ def abstract(
         r = records.get(path)
         if r is not None:
             signatures[path] = _signature_of(r, tuple(x.shape), path)
-    signatures = _with_layer_fans(signatures)
+    signatures = _signature.with_layer_fans(signatures, "w")
     leaves = [
         Abstract(x.shape, x.dtype, sharding=x.sharding, signature=signatures[path])
         if path in signatures
@@ -407,7 +396,7 @@ def reinit(
     planned = _tree.plan_leaves(
         leaves, rules, stacked=stacked, keep_unmatched=True, key=key
     )
-    arrays = _tree._draw(planned, key, progress)
+    arrays = _tree.draw_plan(planned, key, progress)
     return jax.tree_util.tree_unflatten(
         treedef,
         [
@@ -505,12 +494,4 @@ def defaults(framework: Framework = "haiku") -> dict[str, Any]:
 
 
 def _declared(path: str, leaves: Mapping[str, Any]) -> Any:
-    sig = _signature.signature_of(leaves.get(path))
-    if sig is None or sig.init is None:
-        raise _errors.bad_value(
-            f"leaf {path!r}",
-            "a leaf of jinit.haiku.abstract(...) (its module's initializer is "
-            "not known from its name alone)",
-            leaves.get(path),
-        )
-    return sig.init
+    return _signature.declared(path, leaves, "jinit.haiku.abstract(...)")

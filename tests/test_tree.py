@@ -190,11 +190,12 @@ def test_a_second_call_reuses_the_compiled_plan(monkeypatch):
     _tree._LEAF_CACHE.clear()
     tree = mlp(5, d=12)
     a = jinit.materialize(tree, jax.random.key(1), RULES)
-    # One trace per group (the 5 kernels, the 5 biases), not per leaf; the
-    # second call traces nothing.
-    assert len(traces) == 2
+    # One trace for the 5 kernels' group, not one per leaf (the zero biases
+    # are filled by NumPy, untraced); the second call traces nothing.
+    assert len(traces) == 1
     b = jinit.materialize(tree, jax.random.key(2), RULES)
-    assert len(traces) == 2
+    assert len(traces) == 1
+    assert not np.any(a["params"]["Dense_0"]["bias"])
     assert not np.array_equal(
         a["params"]["Dense_0"]["kernel"], b["params"]["Dense_0"]["kernel"]
     )
@@ -219,10 +220,10 @@ def test_large_leaves_are_drawn_in_blocks_with_the_same_bits(monkeypatch, impl):
     rules = {f"{name}/.*": init for name, init in inits.items()}
     key = jax.random.key(7, impl=impl)
     drawn = []
-    draw = _blocks.draw_in_blocks
+    draw = _blocks.draw_from_python
     monkeypatch.setattr(
         _blocks,
-        "draw_in_blocks",
+        "draw_from_python",
         lambda init, *a: drawn.append(init) or draw(init, *a),
     )
     out = jinit.materialize(tree, key, rules)
@@ -621,3 +622,31 @@ def test_for_leaf_rules_see_the_signatures_of_stacked_leaves():
     tree = {"blocks": jax.ShapeDtypeStruct((4, 8, 8), jnp.float32)}
     jinit.materialize(tree, KEY, {".*": Spy()}, stacked={"blocks": 0})
     assert seen["blocks"].stacked == (0,) and seen["blocks"].shape == (8, 8)
+
+
+def test_leaves_of_one_law_share_one_compiled_block(monkeypatch):
+    """On the CPU, large leaves are drawn in blocks from Python: one compiled
+    block per law (here lecun_normal with fan_in 1024 on two shapes, and
+    normal(0.02) on a third), with the bits of each leaf drawn alone."""
+    monkeypatch.setattr(_blocks, "_PROGRAMS", {})
+    tree = {
+        "a": jax.ShapeDtypeStruct((1024, 2048), jnp.float32),
+        "b": jax.ShapeDtypeStruct((1024, 3072), jnp.float32),
+        "c": jax.ShapeDtypeStruct((2100, 1024), jnp.bfloat16),
+        "d": jax.ShapeDtypeStruct((3, 1024), jnp.float32),
+    }
+    rules = {
+        "a|b": jinit.lecun_normal(),
+        "c": jinit.normal(0.02),
+        "d": jinit.constant(0.1),
+    }
+    out = jinit.materialize(tree, KEY, rules)
+    assert len(_blocks._PROGRAMS) == 2
+    for path, init in [("a", rules["a|b"]), ("b", rules["a|b"]), ("c", rules["c"])]:
+        spec = tree[path]
+        alone = init(documented_key(KEY, path), spec.shape, spec.dtype)
+        assert out[path].dtype == spec.dtype
+        np.testing.assert_array_equal(
+            np.asarray(out[path]).view(np.uint16), np.asarray(alone).view(np.uint16)
+        )
+    np.testing.assert_array_equal(out["d"], jnp.full((3, 1024), 0.1, jnp.float32))
