@@ -30,6 +30,7 @@ Hugging Face schemes with ``transformers``' own PyTorch models.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -39,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _errors, _signature
+from . import _checks, _errors, _laws, _signature
 from . import torch as _torch
 from ._base import Init
 from ._constant import constant, ones, zeros
@@ -54,6 +55,7 @@ __all__ = [
     "ROLES",
     "DepthScaled",
     "LayerStack",
+    "StackLaw",
     "ZerO",
     "bert",
     "deepnet",
@@ -68,6 +70,7 @@ __all__ = [
     "rezero",
     "rules",
     "skipinit",
+    "stack_law",
     "t5",
     "tfixup",
     "torchtitan_llama3",
@@ -153,6 +156,11 @@ class LayerStack(Init):
     ``laws[l](jax.random.split(key, n)[l], layer_shape, dtype)``, so each
     layer's law is exactly that of the unrolled layer (truncation bounds
     included, absolute or relative).
+
+    ``law(shape, dtype)`` is a :class:`StackLaw`: the law of the whole leaf
+    (its ``std`` is what ``leaf.std()`` estimates, and what
+    ``jinit.flax.table`` shows as the leaf's std) with each layer's law in
+    ``.layers`` (``law(shape).layers[0].std`` is layer 0's std).
     """
 
     draws_stack: ClassVar[bool] = True
@@ -173,6 +181,13 @@ class LayerStack(Init):
         for law in self.laws:
             law._check(self._layer_shape(shape), dtype)
 
+    def _law(self, shape, dtype):
+        layer = self._layer_shape(shape)
+        laws = tuple(law.law(layer, dtype) for law in self.laws)
+        if any(law is None for law in laws):
+            return None
+        return stack_law(laws)
+
     def _generate(self, key, shape, dtype):
         keys = jax.random.split(key, len(self.laws))
         layer = self._layer_shape(shape)
@@ -181,6 +196,45 @@ class LayerStack(Init):
             for law, k in zip(self.laws, keys, strict=True)
         ]
         return jnp.stack(slices, axis=self.axis)
+
+
+@dataclasses.dataclass(frozen=True)
+class StackLaw(_laws.Law):
+    """The law of a value of a stacked leaf, and the law of each of its layers.
+
+    ``mean``, ``std``, ``support`` and ``density`` are those of a value at a
+    uniformly random position of the leaf: the equal-weight mixture of the
+    layers' laws, so ``std`` is what ``leaf.std()`` estimates. ``layers[l]`` is
+    the law of layer ``l``'s values (``layers[l].std`` its std).
+    """
+
+    layers: tuple[_laws.Law, ...] = ()
+
+
+def _mixture_density(densities: tuple[Any, ...], x: np.ndarray) -> np.ndarray:
+    return np.mean([f(x) for f in densities], axis=0)
+
+
+def stack_law(layers: tuple[_laws.Law, ...]) -> StackLaw:
+    """The :class:`StackLaw` of equal-size layers with laws ``layers``.
+
+    Mixture moments: ``mean = mean_l(m_l)``, ``std^2 = mean_l(s_l^2 + m_l^2) -
+    mean^2``; support the hull of the layers' supports; density the mean of
+    theirs (None if any is None).
+    """
+    n = len(layers)
+    mean = sum(law.mean for law in layers) / n
+    second = sum(law.std**2 + law.mean**2 for law in layers) / n
+    std = math.sqrt(max(second - mean**2, 0.0))
+    supports = [law.support for law in layers]
+    support = None
+    if all(s is not None for s in supports):
+        support = (min(s[0] for s in supports), max(s[1] for s in supports))  # type: ignore[index]
+    densities = [law.density for law in layers]
+    density = None
+    if all(f is not None for f in densities):
+        density = functools.partial(_mixture_density, tuple(densities))
+    return StackLaw(mean, std, support, density, layers)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -689,46 +743,109 @@ def olmo(
     return rules(laws, patterns=patterns)
 
 
+def _fan_in_law(cutoff: float) -> PerLeaf:
+    """N(0, 1/fan_in) truncated at +-``cutoff`` stds, fan_in the leaf's layer's."""
+
+    def choose(path: str, leaves: Mapping[str, Any]) -> Init:
+        spec = leaves[path]
+        sig = _signature.signature_of(spec)
+        fan_in, _ = _signature.fans(None, sig, tuple(spec.shape))
+        return _law(fan_in**-0.5, cutoff)
+
+    return PerLeaf("olmo_core_fan_in", choose)
+
+
 def olmo_core(
-    method: Literal["normal", "llama", "llama_depth"] = "llama",
+    method: Literal["normal", "llama", "llama_depth", "normalized", "fan_in"] = "llama",
     *,
     d_model: int = 2048,
     n_layers: int = 16,
     std: float = 0.02,
+    embedding_std: float | None = None,
+    embed_scale: float | None = None,
     layer: str | None = None,
     patterns: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    r"""OLMo-core's ``InitMethod`` (``olmo_core/nn/transformer/init.py``).
+    r"""OLMo-core's ``InitMethod`` (``src/olmo_core/nn/transformer/init.py``).
 
-    Every Linear is a normal truncated at +-3 of its stds (``trunc_normal_`` with
-    ``a = -3 std, b = 3 std``), biases 0. OLMo-core names: ``attention/w_q``,
-    ``w_k``, ``w_v`` (or ``w_qkv``), ``attention/w_out``, ``feed_forward/w1``,
-    ``w2``, ``w3``, ``embeddings``, ``lm_head/w_out``.
+    Every Linear is ``init_linear``: a normal truncated at +-3 of its stds
+    (``trunc_normal_`` with ``a = -3 std, b = 3 std``), bias 0. OLMo-core
+    names: ``attention/w_q``, ``w_k``, ``w_v`` (or ``w_qkv``),
+    ``attention/w_out``, ``feed_forward/w1`` (gate), ``w3`` (up), ``w2`` (down),
+    ``embeddings``, ``lm_head/w_out``. With ``d = d_model``, ``L = n_layers``,
+    ``l`` the block index from 0:
 
-    ============================ ============== ========================= ==========================
-    role                         ``normal``     ``llama``                 ``llama_depth``
-    ============================ ============== ========================= ==========================
-    embeddings                   0.02 (3 sigma) N(0, 1), untruncated      N(0, 1), untruncated
-    q, k, v / qkv, ``w1``        0.02           0.02                      0.02
-    attention ``w_out``,         0.02           0.02 / sqrt(2 L)          0.02 / sqrt(2 (l + 1))
-    ``w3``, ``w2``
-    lm_head ``w_out``            0.02           d_model^-1/2              d_model^-1/2
-    norms                        1              1                         1
-    ============================ ============== ========================= ==========================
+    ============ ============= =============== ================ ================= ==============
+    role         ``normal``    ``llama``       ``llama_depth``  ``normalized``    ``fan_in``
+    ============ ============= =============== ================ ================= ==============
+    embeddings   embedding_std N(0, 1)         N(0, 1)          N(0, d^-1/2)      N(0, 1 /
+                 (std)         untruncated     untruncated      untruncated       embed_scale)
+    q, k, v, w1  std           std             std              d^-1/2            fan_in^-1/2
+    attn w_out   std           std/sqrt(2L)    std/sqrt(2(l+1)) d^-1/2/sqrt(2L)   fan_in^-1/2
+    ``w3``       std           std/sqrt(2L)    std/sqrt(2(l+1)) d^-1/2            fan_in^-1/2
+    ``w2``       std           std/sqrt(2L)    std/sqrt(2(l+1)) d^-1/2/sqrt(2L)   fan_in^-1/2
+    lm_head      std           d^-1/2          d^-1/2           d^-1/2            d^-1/2
+    norms        1             1               1                1                 1
+    ============ ============= =============== ================ ================= ==============
 
-    (``w2`` gets ``w3``'s std: the code reuses the variable.) Not covered:
-    ``normalized`` (nGPT) and ``fan_in``.
+    (Each std is that of the normal before its 3-sigma truncation; embeddings
+    other than ``normal``'s are untruncated ``normal_``. ``w2`` gets ``w3``'s
+    std under ``llama``/``llama_depth`` and ``w3`` gets ``w1``'s under
+    ``normalized``: the code reuses the variable.) ``fan_in`` reads each
+    kernel's fan-in (``in_features``) from the leaf's signature
+    (:func:`jinit.flax.abstract`), else from ``jinit.compute_fans`` of its
+    shape. Read at ``allenai/OLMo-core`` commit ``fa6c5014`` (2026-06-22):
+    ``init.py`` (``InitMethod.init_embeddings``, ``init_final_w_out``,
+    ``init_feed_forward``), ``nn/attention/__init__.py``
+    (``Attention.init_weights``, ``FusedAttention.init_weights``).
+
+    Not covered: MoE routers and experts (``init_feed_forward_moe``), the
+    attention gate ``w_g``, and the L2 normalization of every matrix that
+    OLMo-core's ``NormalizedTransformer`` applies after ``normalized`` (and
+    after every optimizer step): that is the model's step, not the init's.
+
+    Args:
+      method: the ``InitMethod``.
+      d_model, n_layers: the model's width and depth.
+      std: ``init_std``.
+      embedding_std: ``embedding_init_std`` (``normal`` only; default ``std``).
+      embed_scale: the model's ``embed_scale`` (``fan_in`` only: embeddings at
+        ``N(0, 1 / embed_scale)``).
+      layer: the layer-index regex (``llama_depth``).
+      patterns: role -> regex overrides.
+
+    Raises:
+      ValueError: an unknown method, a bad size or std.
     """
-    choices = ("normal", "llama", "llama_depth")
+    choices = ("normal", "llama", "llama_depth", "normalized", "fan_in")
     if method not in choices:
         raise _errors.bad_choice("method", method, choices)
     d = _layers("d_model", d_model)
     n = _layers("n_layers", n_layers)
     std = _positive("std", std)
+    emb = std if embedding_std is None else _positive("embedding_std", embedding_std)
+    scale = 1.0 if embed_scale is None else _positive("embed_scale", embed_scale)
+    head = _law(d**-0.5, 3.0)
     if method == "normal":
-        return rules(_common(_law(std, 3.0)), patterns=patterns)
+        return rules(
+            _common(_law(std, 3.0), embedding=_law(emb, 3.0)), patterns=patterns
+        )
+    if method == "normalized":
+        base = _law(d**-0.5, 3.0)
+        out: Any = _law(d**-0.5 / math.sqrt(2 * n), 3.0)
+        laws = _common(
+            base,
+            embedding=normal(d**-0.5),
+            attention_out=out,
+            mlp_out=out,
+            lm_head=head,
+        )
+        return rules(laws, patterns=patterns)
+    if method == "fan_in":
+        laws = _common(_fan_in_law(3.0), embedding=normal(1.0 / scale), lm_head=head)
+        return rules(laws, patterns=patterns)
     if method == "llama":
-        out: Any = _law(std / math.sqrt(2 * n), 3.0)
+        out = _law(std / math.sqrt(2 * n), 3.0)
     else:
         out = DepthScaled(std, cutoff=3.0)
     laws = _common(
@@ -737,7 +854,7 @@ def olmo_core(
         attention_out=out,
         mlp_in=out,
         mlp_out=out,
-        lm_head=_law(d**-0.5, 3.0),
+        lm_head=head,
     )
     return rules(laws, patterns=patterns, layer=layer)
 

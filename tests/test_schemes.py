@@ -351,6 +351,124 @@ def test_olmo_core_stds():
     assert _std(normal, "embeddings/embedding") == pytest.approx(0.02 * trunc)
 
 
+# OLMo-core at allenai/OLMo-core fa6c5014 (src/olmo_core/nn/transformer/init.py,
+# nn/attention/__init__.py::Attention.init_weights): every Linear
+# trunc_normal_(std=s, a=-3s, b=3s); the s of each parameter, written out from
+# the code (d = d_model, L = n_layers, in = the Linear's in_features).
+def _olmo_core_reference(method, d, n, d_ff, embed_scale=None):
+    q = w1 = w3 = out = w2 = 0.0
+    if method == "normalized":
+        q = w1 = w3 = d**-0.5  # std = d_model**-0.5, carried into w3
+        out = w2 = d**-0.5 / math.sqrt(2 * n)  # std / (2 * num_blocks) ** 0.5
+        emb = d**-0.5  # normal_(std=d_model**-0.5), untruncated
+    else:  # fan_in: w.in_features**-0.5 for each Linear
+        q, out, w1, w3, w2 = d**-0.5, d**-0.5, d**-0.5, d**-0.5, d_ff**-0.5
+        emb = 1.0 if embed_scale is None else 1.0 / embed_scale
+    return {
+        "attention/w_q": q,
+        "attention/w_k": q,
+        "attention/w_v": q,
+        "attention/w_out": out,
+        "feed_forward/w1": w1,
+        "feed_forward/w3": w3,
+        "feed_forward/w2": w2,
+    }, emb
+
+
+@pytest.mark.parametrize("method", ["normalized", "fan_in"])
+def test_olmo_core_normalized_and_fan_in_stds(method):
+    d, n, d_ff = 256, 8, 1024
+    rules = js.olmo_core(method, d_model=d, n_layers=n, embed_scale=4.0)
+    shapes = {
+        "attention/w_q": (d, d),
+        "attention/w_k": (d, d // 4),  # grouped kv heads: fan_in is still d
+        "attention/w_v": (d, d // 4),
+        "attention/w_out": (d, d),
+        "feed_forward/w1": (d, d_ff),
+        "feed_forward/w3": (d, d_ff),
+        "feed_forward/w2": (d_ff, d),
+    }
+    # Blocks 2 and 5 unrolled, and all blocks stacked on axis 0 (fans per layer).
+    tree = {
+        f"blocks/{i}/{name}/kernel": jax.ShapeDtypeStruct(shape, np.float32)
+        for i in (2, 5)
+        for name, shape in shapes.items()
+    }
+    tree.update(
+        {
+            f"stack/{name}/kernel": jax.ShapeDtypeStruct((n, *shape), np.float32)
+            for name, shape in shapes.items()
+        }
+    )
+    tree["embeddings/embedding"] = jax.ShapeDtypeStruct((100, d), np.float32)
+    tree["lm_head/w_out/kernel"] = jax.ShapeDtypeStruct((d, 100), np.float32)
+    rows = {r["path"]: r for r in jf.table(tree, rules, stacked={r"stack/.*": (0,)})}
+    expected, emb = _olmo_core_reference(method, d, n, d_ff, embed_scale=4.0)
+    trunc = scipy.stats.truncnorm(-3, 3).std()
+    for path, row in rows.items():
+        if path.startswith("embeddings"):
+            s, cut = emb, None
+        elif path.startswith("lm_head"):
+            s, cut = d**-0.5, 3.0  # init_final_w_out: d_model**-0.5
+        else:
+            name = "/".join(path.split("/")[-3:-1])
+            s, cut = expected[name], 3.0
+        init = row["init"]
+        assert init.stddev == pytest.approx(s, rel=1e-12), path
+        if cut is None:
+            assert isinstance(init, jinit.Normal), path
+            assert row["std"] == pytest.approx(s, rel=1e-12)
+        else:
+            assert (init.lower, init.upper, init.bounds) == (-3, 3, "relative"), path
+            assert row["std"] == pytest.approx(s * trunc, rel=1e-12), path
+    if method == "fan_in":  # the stacked w2 as drawn: fan_in per layer, 3 sigma
+        path = "stack/feed_forward/w2/kernel"
+        leaf = {path: tree[path]}
+        w2 = np.asarray(jinit.materialize(leaf, KEY, rules, stacked={".*": (0,)})[path])
+        law = scipy.stats.truncnorm(-3, 3, scale=d_ff**-0.5)
+        assert np.abs(w2).max() <= 3 * d_ff**-0.5 * (1 + 1e-6)
+        kurt = law.stats(moments="k") + 3
+        assert abs(w2.std() / law.std() - 1) <= _six_sigma(w2.size, kurt)
+        assert scipy.stats.kstest(w2.ravel(), law.cdf).pvalue > 1e-3
+
+
+def test_olmo_core_embedding_std_and_choices():
+    rules = js.olmo_core("normal", embedding_std=0.01)
+    row = jf.table(
+        {"embeddings/embedding": jax.ShapeDtypeStruct((8, 8), np.float32)}, rules
+    )[0]
+    assert (row["init"].stddev, row["init"].lower, row["init"].upper) == (0.01, -3, 3)
+    with pytest.raises(ValueError, match="`method`"):
+        js.olmo_core("kaiming")
+    with pytest.raises(ValueError, match="`embed_scale`"):
+        js.olmo_core("fan_in", embed_scale=0.0)
+
+
+def test_layer_stack_law_is_the_mixture_of_its_layers():
+    """law() of a depth-indexed stack: per-layer laws and the whole leaf's law."""
+    n, stds = 4, [0.02 / math.sqrt(2 * (i + 1)) for i in range(4)]
+    tree = {"layers/attention/wo/kernel": jax.ShapeDtypeStruct((n, 96, 96), np.float32)}
+    stacked = {r"layers/.*": (0,)}
+    rules = js.torchtitan_llama3(dim=96)  # bounds +-2: effectively untruncated
+    (row,) = jf.table(tree, rules, stacked=stacked)
+    law = row["init"].law((n, 96, 96))
+    assert [layer.std for layer in law.layers] == pytest.approx(stds, rel=1e-9)
+    pooled = math.sqrt(sum(s * s for s in stds) / n)  # mean 0: E x^2 = mean s_l^2
+    assert law.std == pytest.approx(pooled, rel=1e-9)
+    assert row["std"] == pytest.approx(pooled, rel=1e-9)
+    assert law.mean == 0 and law.support == (-2.0, 2.0)
+    grid = np.linspace(-0.05, 0.05, 5)
+    mixture = np.mean([scipy.stats.norm(scale=s).pdf(grid) for s in stds], axis=0)
+    np.testing.assert_allclose(law.density(grid), mixture, rtol=1e-6)
+    # The drawn leaf's std is the pooled std (mixture kurtosis in the bound).
+    x = np.asarray(jinit.materialize(tree, KEY, rules, stacked=stacked)[row["path"]])
+    kurt = 3 * np.mean(np.power(stds, 4)) / np.mean(np.square(stds)) ** 2
+    assert abs(x.std() / pooled - 1) <= _six_sigma(x.size, kurt)
+    # A layer whose values share no one law (identity) leaves the stack's unknown.
+    mixed = js.LayerStack((jinit.normal(1.0), jinit.identity()))
+    assert mixed.law((2, 3, 3)) is None
+
+
 def test_megatron_stds():
     rules = js.megatron(24)
     assert _std(rules, "layers/3/self_attention/linear_proj/kernel") == (
