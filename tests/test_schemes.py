@@ -485,6 +485,104 @@ def test_megatron_stds():
     )
 
 
+# ----------------------------------------------------------------------------
+# docs/reference.md's "Named schemes" section (docs/gen_reference.py).
+
+
+def _generator():
+    """docs/gen_reference.py (a documentation tool, not part of jinit)."""
+    import importlib.util
+    import pathlib
+    import sys
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "docs" / "gen_reference.py"
+    loaded = sys.modules.get("gen_reference")
+    if loaded is not None and pathlib.Path(loaded.__file__) == path:
+        return loaded
+    spec = importlib.util.spec_from_file_location("gen_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gen_reference"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+_TRUNC3 = scipy.stats.truncnorm(-3, 3).std()
+_B24 = (8 * 24) ** -0.25  # DeepNet decoder-only beta, M = 24 (paper: 0.2686)
+# (section, path, sigma): a published number (a string, to its last digit) or
+# the source's formula at the reference size.
+_PUBLISHED = [
+    ("GPT-2 (Hugging Face / nanoGPT)", "transformer/h/0/attn/c_proj/kernel", "0.0040825"),
+    ("GPT-2 (Hugging Face / nanoGPT)", "transformer/h/0/mlp/c_proj/kernel", "0.0040825"),
+    ("GPT-2 (Hugging Face / nanoGPT)", "transformer/h/0/mlp/c_fc/kernel", 0.02),
+    ("GPT-2 (as OpenAI released it)", "transformer/h/0/mlp/c_proj/kernel", 0.02),
+    ("GPT-2 (as OpenAI released it)", "transformer/wpe/embedding", 0.01),
+    ("T5 (Mesh TensorFlow, as Hugging Face)", "encoder/block/0/layer/0/SelfAttention/q/kernel", "0.0055243"),
+    ("T5 (Mesh TensorFlow, as Hugging Face)", "encoder/block/0/layer/0/SelfAttention/k/kernel", "0.0441942"),
+    ("T5 (Mesh TensorFlow, as Hugging Face)", "encoder/block/0/layer/0/SelfAttention/o/kernel", "0.0441942"),
+    ("T5 (Mesh TensorFlow, as Hugging Face)", "encoder/block/0/layer/1/DenseReluDense/wo/kernel", "0.0220971"),
+    ("T5 (Mesh TensorFlow, as Hugging Face)", "shared/embedding", 1.0),
+    ("Megatron-LM", "decoder/layers/0/mlp/linear_fc2/kernel", 0.02 / math.sqrt(48)),
+    ("OLMo `mitchell` (OLMo-1's configs)", "transformer/blocks/0/attn_out/kernel", 1 / math.sqrt(2 * 2048)),
+    ("OLMo `mitchell` (OLMo-1's configs)", "transformer/blocks/15/attn_out/kernel", 1 / math.sqrt(2 * 2048 * 16)),
+    ("OLMo `mitchell` (OLMo-1's configs)", "transformer/blocks/0/ff_out/kernel", 1 / math.sqrt(2 * 8192)),
+    ("OLMo `full_megatron`", "transformer/blocks/0/attn_out/kernel", "0.0035355"),
+    ("OLMo-core `llama`", "blocks/0/feed_forward/w2/kernel", "0.0035355"),
+    ("OLMo-core `llama_depth`", "blocks/15/attention/w_out/kernel", 0.02 / math.sqrt(32)),
+    ("OLMo-core `normalized`", "blocks/0/feed_forward/w2/kernel", 2048**-0.5 / math.sqrt(32)),
+    ("OLMo-core `fan_in`", "blocks/0/feed_forward/w2/kernel", 8192**-0.5),
+    ("OLMo-core `fan_in`", "embeddings/embedding", 1.0),
+    ("Llama 3 (torchtitan)", "layers/0/attention/wo/kernel", "0.0141421"),
+    ("Llama 3 (torchtitan)", "layers/31/feed_forward/w2/kernel", "0.0025"),
+    ("Llama 3 (torchtitan)", "output/kernel", 4096**-0.5),
+    ("DeepNet (decoder-only)", "decoder/layers/0/self_attn/v_proj/kernel", _B24 * math.sqrt(2 / 1024)),
+    ("DeepNet (decoder-only)", "decoder/layers/0/fc1/kernel", _B24 * math.sqrt(2 / 2560)),
+    ("DeepNet (decoder-only)", "decoder/layers/0/self_attn/q_proj/kernel", math.sqrt(2 / 1024)),
+    ("T-Fixup", "encoder/layers/0/self_attn/v_proj/kernel", 0.67 * 6**-0.25 / math.sqrt(512)),
+    ("T-Fixup", "decoder/embed_tokens/embedding", (9 * 6) ** -0.25 / math.sqrt(512)),
+    ("Fixup (ResNet-110, CIFAR)", "layer1/0/conv1/kernel", math.sqrt(2 / 144) / math.sqrt(54)),
+]  # fmt: skip
+
+
+def test_reference_scheme_tables_have_the_published_values():
+    gen = _generator()
+    schemes = {s.title: s for s in gen._schemes()}
+    rows = {t: {r["path"]: r for r in gen.scheme_rows(s)} for t, s in schemes.items()}
+    text = "\n".join(gen._schemes_lines())
+    for title, path, sigma in _PUBLISHED:
+        row = rows[title][path]
+        if isinstance(sigma, str):  # half a unit in the last published digit
+            tol = 0.5 * 10.0 ** -len(sigma.split(".")[1])
+            assert abs(row["sigma"] - float(sigma)) <= tol, (title, path, row)
+        else:
+            assert row["sigma"] == pytest.approx(sigma, rel=1e-12), (title, path)
+        assert f"{row['sigma']:.5g}" in row["law"], (title, path)
+        assert f"`{path}`" in text
+    # std is the values' std: 3-sigma truncation where the source cuts.
+    out = rows["Llama 3 (torchtitan)"]["output/kernel"]
+    assert out["std"] == pytest.approx(4096**-0.5 * _TRUNC3, rel=1e-9)
+    assert out["law"].endswith("cut at [-0.046875, 0.046875] (absolute)")
+    wo = rows["OLMo `full_megatron`"]["transformer/blocks/0/attn_out/kernel"]
+    assert wo["std"] == pytest.approx(0.02 / math.sqrt(32) * _TRUNC3, rel=1e-9)
+    assert rows["BERT (Hugging Face)"]["bert/embeddings/word_embeddings/embedding"][
+        "law"
+    ].endswith("row 0 = 0")
+    # DeepNorm's coefficients by source, and the line saying which jinit follows.
+    x = 6**5  # N^4 M at N = M = 6
+    line = (
+        f"| encoder-decoder N = M = 6, encoder | {0.81 * x ** (1 / 16):.4g} "
+        f"| {0.87 * x ** (-1 / 16):.4g} | {1.15 * x ** (-1 / 16):.4g} |"
+    )
+    assert line in text
+    assert (
+        f"| decoder-only, M = 24 | {48**0.25:.4g} | {_B24:.4g} | {_B24:.4g} |" in text
+    )
+    assert "jinit follows the paper by default" in text
+    assert text.startswith("## Named schemes (`jinit.schemes`)")
+    assert [line for line in text.splitlines() if line.startswith("### ")] == [
+        f"### {t}" for t in schemes
+    ]
+
+
 def _zero_reference(m: int, n: int) -> np.ndarray:
     """ZerO_Init_on_matrix (Zhao et al. 2022, Algorithm 1), torch layout (m, n)."""
     if m <= n:
