@@ -970,7 +970,9 @@ def _olmo_core_leaves(layers=(0,)):
     )
 
 
-def _seq2seq_leaves(d=512, ff=2048, vocab=32000, cross=False, sides=("decoder",)):
+def _seq2seq_leaves(
+    d=512, ff=2048, vocab=32000, cross=False, sides=("decoder",), biases=False
+):
     out = []
     for side in sides:
         b = f"{side}/layers/0/"
@@ -981,7 +983,15 @@ def _seq2seq_leaves(d=512, ff=2048, vocab=32000, cross=False, sides=("decoder",)
                 (f"{b}{attn}/{p}/kernel", (d, d))
                 for p in ("q_proj", "k_proj", "v_proj", "out_proj")
             ]
+            if biases:
+                out += [
+                    (f"{b}{attn}/{p}/bias", (d,))
+                    for p in ("q_proj", "v_proj", "out_proj")
+                ]
         out += [(b + "fc1/kernel", (d, ff)), (b + "fc2/kernel", (ff, d))]
+        out += [(b + "fc1/bias", (ff,))] if biases else []
+    if cross:
+        out += [("decoder/lm_head/kernel", (d, vocab))]
     return tuple(out)
 
 
@@ -1202,8 +1212,9 @@ def _schemes() -> tuple[Scheme, ...]:
             js.torchtitan_llama3,
             {"dim": 4096},
             "Llama 3 8B: 32 layers, dim 4096, 8 kv heads, FFN 14336, vocab 128256",
-            "torchtitan 0.3.0 `torchtitan/models/llama3` (`init_weights`, "
-            "`depth_init=True`)",
+            "`pytorch/torchtitan` at `b5bcd76c` (2026-08-21): "
+            "`torchtitan/models/llama3/__init__.py`, "
+            "`torchtitan/models/common/param_init.py` (`depth_scaled_std`)",
             titan,
             (
                 "`trunc_normal_(std=0.02)` keeps PyTorch's absolute bounds ±2, i.e. "
@@ -1237,9 +1248,10 @@ def _schemes() -> tuple[Scheme, ...]:
                 "source": "torchscale",
             },
             "N = M = 6 layers, d 512, FFN 2048",
-            "`microsoft/torchscale` `torchscale/architecture/encoder.py`, "
-            "`decoder.py` (`init_scale`)",
-            _seq2seq_leaves(sides=("encoder", "decoder")),
+            "`microsoft/torchscale` at `4d1e0e82` (2024-04-11): "
+            "`torchscale/architecture/encoder.py`, `decoder.py` (`init_scale`), "
+            "`torchscale/component/multihead_attention.py` (`reset_parameters`)",
+            _seq2seq_leaves(sides=("encoder", "decoder"), biases=True),
             (
                 "DeepNorm's coefficients (α, β) by source:",
                 "",
@@ -1253,16 +1265,18 @@ def _schemes() -> tuple[Scheme, ...]:
             js.tfixup,
             {"d_model": 512, "n_encoder": 6, "n_decoder": 6},
             "N = M = 6 layers, d 512, FFN 2048, vocab 32000",
-            "`layer6ai-labs/T-Fixup` `fairseq/modules/transformer_layer.py` "
-            "(`fixup_initialization`), `fairseq/models/transformer.py`",
-            _seq2seq_leaves(cross=True, sides=("encoder", "decoder")),
+            "`layer6ai-labs/T-Fixup` at `b17e166d` (2021-02-01): "
+            "`fairseq/modules/transformer_layer.py` (`fixup_initialization`), "
+            "`fairseq/modules/multihead_attention.py`, `fairseq/models/transformer.py`",
+            _seq2seq_leaves(cross=True, sides=("encoder", "decoder"), biases=True),
         ),
         Scheme(
             "Fixup (ResNet-110, CIFAR)",
             js.fixup,
             {"n_branches": 54},
             "ResNet-110: 54 BasicBlocks (m = 2), widths 16/32/64, 10 classes",
-            "`hongyi-zhang/Fixup` `cifar/models/fixup_resnet_cifar.py`",
+            "`hongyi-zhang/Fixup` at `f3fa449f` (2019-05-05): "
+            "`cifar/models/fixup_resnet_cifar.py`",
             (
                 ("conv1/kernel", (3, 3, 3, 16)),
                 ("layer1/0/conv1/kernel", (3, 3, 16, 16)),
@@ -1317,7 +1331,7 @@ def describe(init: Any, shape: tuple[int, ...]) -> tuple[str, float | None]:
     """
     import jinit.schemes as js
     from jinit._constant import Constant
-    from jinit._distributions import Normal, TruncatedNormal
+    from jinit._distributions import Normal, TruncatedNormal, Uniform
     from jinit._variance import VarianceScaling
 
     if isinstance(init, js._ZeroRow):
@@ -1339,6 +1353,8 @@ def describe(init: Any, shape: tuple[int, ...]) -> tuple[str, float | None]:
             f"({_num(init.scale)}, {init.mode!r}))".replace("'", '"'),
             sigma,
         )
+    if isinstance(init, Uniform):
+        return f"uniform [{_num(init.minval)}, {_num(init.maxval)}]", None
     if isinstance(init, Constant):
         return _num(float(np.asarray(init.value))), None
     if isinstance(init, js.ZerO):

@@ -44,7 +44,7 @@ from . import _checks, _errors, _laws, _signature
 from . import torch as _torch
 from ._base import Init
 from ._constant import constant, ones, zeros
-from ._distributions import normal, truncated_normal
+from ._distributions import Uniform, normal, truncated_normal
 from ._types import DTypeLike
 from ._variance import variance_scaling
 from .flax import PerLeaf
@@ -868,13 +868,18 @@ def torchtitan_llama3(
     layer: str | None = None,
     patterns: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    r"""Llama 3 as torchtitan initializes it (``torchtitan/models/llama3/model/model.py``).
+    r"""Llama 3 as torchtitan initializes it (``torchtitan/models/llama3``).
 
-    ``Transformer.init_weights``: ``tok_embeddings`` ``normal_``; per block
-    ``weight_init_std = 0.02 / sqrt(2 (layer_id + 1))`` (``depth_init``, else
-    ``0.02 / sqrt(2 n_layers)``) for ``wo``, ``w2``, ``w3``; ``wq``/``wk``/``wv``
-    and ``w1`` at 0.02; ``output`` at ``dim**-0.5`` cut at 3 stds. (torchtitan
-    leaves optional biases at PyTorch's default; here they are 0.)
+    Read at ``pytorch/torchtitan`` commit ``b5bcd76c`` (2026-08-21):
+    ``torchtitan/models/llama3/__init__.py`` (``_LINEAR_INIT``:
+    ``trunc_normal_(std=0.02)``; ``_depth_init(layer_id)`` for ``wo`` and
+    ``w2``/``w3``; ``_output_linear_init(dim)``: ``trunc_normal_(std=s, a=-3 s,
+    b=3 s)``, ``s = dim**-0.5``; ``_EMBEDDING_INIT``: ``normal_(std=1.0)``;
+    norms ``ones_``; biases ``zeros_``) and ``torchtitan/models/common/
+    param_init.py`` (``depth_scaled_std(base, layer_id) = base / (2 (layer_id
+    + 1))**0.5``). Older torchtitan had the same rules in
+    ``Transformer.init_weights`` (``models/llama3/model/model.py``), where
+    ``depth_init=False`` gave ``0.02 / sqrt(2 n_layers)`` to every block.
 
     PyTorch's ``trunc_normal_`` bounds are absolute: ``trunc_normal_(std=0.02)``
     keeps the default ``a=-2, b=2``, i.e. +-100 stds (so practically untruncated);
@@ -939,6 +944,45 @@ def _by_side(name: str, encoder: Any, decoder: Any) -> Any:
     return PerLeaf(
         name, lambda path, leaves: decoder if re.search(_SIDE, path) else encoder
     )
+
+
+def _kernel_fan_in(path: str, leaves: Mapping[str, Any]) -> float | None:
+    """The fan_in of a bias's layer: its signature's, else its sibling kernel's."""
+    sig = _signature.signature_of(leaves.get(path))
+    if sig is not None and sig.fan_in is not None:
+        return sig.fan_in
+    spec = leaves.get(re.sub(r"[^/]+$", "kernel", path))
+    if spec is None:
+        return None
+    return _signature.fans(None, _signature.signature_of(spec), tuple(spec.shape))[0]
+
+
+def _torch_biases(
+    name: str, patterns: Mapping[str, str | None] | None, gains: Mapping[str, Any]
+) -> PerLeaf:
+    """Biases as separate ``nn.Linear`` layers leave them, per their kernel's role.
+
+    A bias whose sibling kernel has a role in ``gains`` (the first role of
+    :data:`ROLES` whose pattern matches the kernel's path) is PyTorch's Linear
+    default ``U(+-1/sqrt(fan_in))`` times ``gains[role]`` (a number, or a
+    ``(encoder, decoder)`` pair by side); every other bias is 0.
+    """
+    table = _check_patterns(patterns)
+    compiled = [(r, re.compile(table[r])) for r in ROLES if table[r] is not None]
+
+    def choose(path: str, leaves: Mapping[str, Any]) -> Init:
+        kernel = re.sub(r"[^/]+$", "kernel", path)
+        role = next((r for r, rx in compiled if rx.fullmatch(kernel)), None)
+        fan_in = _kernel_fan_in(path, leaves)
+        if role is None or role not in gains or fan_in is None:
+            return zeros
+        gain = gains[role]
+        if isinstance(gain, tuple):
+            gain = gain[1] if re.search(_SIDE, path) else gain[0]
+        bound = gain / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        return Uniform(-bound, bound)
+
+    return PerLeaf(name, choose)
 
 
 class DeepNetCoefficients(NamedTuple):
@@ -1026,8 +1070,20 @@ def deepnet(
     v                                xavier_normal, gain beta         xavier_uniform, gain beta/sqrt2
     attention out                    xavier_normal, gain beta         xavier_uniform, gain beta
     MLP in/out (fc1, fc2)            xavier_normal, gain beta         PyTorch Linear default x beta
-    norms, biases                    1, 0                             1, 0
+    q, k biases                      0                                U(+-1/sqrt(fan_in))
+    v, fc1, fc2 biases               0                                U(+-1/sqrt(fan_in)) x beta
+    attention out bias, norms        0, 1                             0, 1
     ================================ ================================ =================================
+
+    ``"torchscale"`` as ``microsoft/torchscale`` at commit ``4d1e0e82``
+    (2024-04-11): ``torchscale/component/multihead_attention.py``
+    (``reset_parameters``: q, k, v xavier_uniform gain ``1/sqrt(2)``,
+    ``out_proj`` xavier_uniform, ``out_proj.bias`` 0; the q, k, v biases keep
+    ``nn.Linear``'s default), ``feedforward_network.py`` (``fc1``, ``fc2``:
+    ``nn.Linear``'s default), ``architecture/encoder.py`` and ``decoder.py``
+    (with ``deepnorm``, every parameter whose name contains ``fc1``, ``fc2``,
+    ``out_proj`` or ``v_proj``, biases included, divided by ``init_scale =
+    1/beta``). Magneto/SubLN (torchscale's ``subln``) is not covered.
 
     Decoder-only at M = 24: beta = 0.2686. In an encoder-decoder, leaves under
     a ``*decoder*`` module get the decoder's beta, others the encoder's. Not
@@ -1039,6 +1095,7 @@ def deepnet(
     dec_beta = coeffs.decoder_beta or coeffs.encoder_beta
     assert enc_beta is not None and dec_beta is not None
 
+    bias: Any = zeros  # the paper: biases 0
     if source == "paper":
 
         def gain(beta):
@@ -1060,6 +1117,12 @@ def deepnet(
         v = _by_side("deepnet_v", xavier(enc_beta / 2**0.5), xavier(dec_beta / 2**0.5))
         out = _by_side("deepnet_out", xavier(enc_beta), xavier(dec_beta))
         ffn = _by_side("deepnet_ffn", linear(enc_beta), linear(dec_beta))
+        beta = (enc_beta, dec_beta)
+        bias = _torch_biases(
+            "deepnet_bias",
+            patterns,
+            dict(q=1.0, k=1.0, v=beta, mlp_gate=beta, mlp_in=beta, mlp_out=beta),
+        )
     laws = {
         "q": qk,
         "k": qk,
@@ -1070,7 +1133,7 @@ def deepnet(
         "mlp_out": ffn,
         "norm_scale": ones,
         "norm_bias": zeros,
-        "bias": zeros,
+        "bias": bias,
     }
     return rules(laws, patterns=patterns)
 
@@ -1095,7 +1158,10 @@ def tfixup(
     q, k                          xavier_uniform, gain 1/sqrt2   xavier_uniform, gain 1/sqrt2
     v                             xavier_uniform x 0.67 N^(-1/4) xavier_uniform x (9M)^(-1/4)
     attention out, fc1, fc2       xavier_uniform x 0.67 N^(-1/4) xavier_uniform x (9M)^(-1/4)
-    biases                        0                              0
+    q, k, v biases                U(+-1/sqrt(fan_in))            U(+-1/sqrt(fan_in))
+    other biases                  0                              0
+    output projection (lm_head)   N(0, d^-1/2)                   N(0, d^-1/2)
+    other kernels                 xavier_uniform                 xavier_uniform
     ============================= ============================== ================================
 
     (The code scales v by ``0.67 N^(-1/4) sqrt2`` after its gain-1/sqrt2 base,
@@ -1103,6 +1169,14 @@ def tfixup(
     ``(9 N)^(-1/4)``, ``N`` the encoder's depth, as here.) Leaves under a
     ``*decoder*`` module are decoder leaves when both stacks exist; with one
     stack every leaf gets its factors. There are no norms.
+
+    Read at ``layer6ai-labs/T-Fixup`` commit ``b17e166d`` (2021-02-01):
+    ``fairseq/modules/transformer_layer.py`` (``fixup_initialization``, the
+    ``Linear`` helper: xavier_uniform, bias 0), ``fairseq/modules/
+    multihead_attention.py`` (``reset_parameters``: q, k, v xavier_uniform gain
+    ``1/sqrt(2)``, their biases left at ``nn.Linear``'s default, ``out_proj``
+    bias 0), ``fairseq/models/transformer.py`` (``Embedding``: N(0, d^-1/2),
+    padding row 0; the embedding factors; ``embed_out``: N(0, d^-1/2)).
     """
     d = _layers("d_model", d_model)
     if n_encoder is None and n_decoder is None:
@@ -1124,6 +1198,7 @@ def tfixup(
 
     scaled = _by_side("tfixup", xavier(enc), xavier(dec))
     qk = xavier(0.5**0.5)
+    bias = _torch_biases("tfixup_bias", patterns, dict(q=1.0, k=1.0, v=1.0))
     laws = {
         "embedding": _by_side("tfixup_embedding", emb(enc_emb), emb(dec)),
         "q": qk,
@@ -1133,9 +1208,9 @@ def tfixup(
         "mlp_gate": scaled,
         "mlp_in": scaled,
         "mlp_out": scaled,
-        "lm_head": xavier(1.0),
+        "lm_head": normal(d**-0.5),
         "kernel": xavier(1.0),
-        "bias": zeros,
+        "bias": bias,
     }
     return rules(laws, patterns=patterns)
 

@@ -656,6 +656,174 @@ def test_tfixup_factors():
     )
 
 
+# ----------------------------------------------------------------------------
+# The constants of the reference code, read from the repositories (none of these
+# packages is installed; the expressions below are copied from the files cited).
+
+
+def _inits(rules, shapes, **kw):
+    tree = {p: jax.ShapeDtypeStruct(s, np.float32) for p, s in shapes.items()}
+    return {r["path"]: r["init"] for r in jf.table(tree, rules, **kw)}
+
+
+def _vs(init, scale, mode, distribution):
+    assert isinstance(init, jinit.VarianceScaling), init
+    assert (init.mode, init.distribution) == (mode, distribution), init
+    assert init.scale == pytest.approx(scale, rel=1e-12), (init.scale, scale)
+
+
+def _bias(init, bound):
+    if bound == 0:
+        assert isinstance(init, jinit.Constant) and init.value == 0, init
+    else:
+        assert isinstance(init, jinit.Uniform), init
+        assert (init.minval, init.maxval) == pytest.approx((-bound, bound), rel=1e-12)
+
+
+def test_deepnet_torchscale_constants():
+    """microsoft/torchscale 4d1e0e82: architecture/encoder.py (alpha, init_scale),
+    architecture/decoder.py, component/multihead_attention.py (reset_parameters),
+    component/feedforward_network.py (nn.Linear defaults)."""
+    n = m = 6
+    d, ffn = 64, 256
+    enc_scale = math.pow(math.pow(n, 4) * m, 0.0625) / 1.15  # encoder.py
+    dec_scale = math.pow(12.0 * m, 0.25)  # decoder.py, is_encoder_decoder
+    coeffs = js.deepnet_coefficients("encoder_decoder", n, m, source="torchscale")
+    assert coeffs.encoder_alpha == pytest.approx(
+        math.pow(math.pow(n, 4) * m, 0.0625) * 0.81, rel=1e-12
+    )
+    assert coeffs.decoder_alpha == pytest.approx(math.pow(3.0 * m, 0.25), rel=1e-12)
+    assert coeffs.encoder_beta == pytest.approx(1 / enc_scale, rel=1e-12)
+    assert coeffs.decoder_beta == pytest.approx(1 / dec_scale, rel=1e-12)
+    only = js.deepnet_coefficients("decoder", n_decoder=m, source="torchscale")
+    assert only.decoder_alpha == pytest.approx(math.pow(2.0 * m, 0.25), rel=1e-12)
+    assert only.decoder_beta == pytest.approx(1 / math.pow(8.0 * m, 0.25), rel=1e-12)
+    shapes = {}
+    for side in ("encoder", "decoder"):
+        a = f"{side}/layers/0/self_attn/"
+        for p in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            shapes[f"{a}{p}/kernel"], shapes[f"{a}{p}/bias"] = (d, d), (d,)
+        f = f"{side}/layers/0/"
+        shapes[f + "fc1/kernel"], shapes[f + "fc1/bias"] = (d, ffn), (ffn,)
+        shapes[f + "fc2/kernel"], shapes[f + "fc2/bias"] = (ffn, d), (d,)
+    inits = _inits(js.deepnet("encoder_decoder", n, m, source="torchscale"), shapes)
+    for side, c in (("encoder", enc_scale), ("decoder", dec_scale)):
+        a, f = f"{side}/layers/0/self_attn/", f"{side}/layers/0/"
+        g = 1 / math.sqrt(2)  # xavier_uniform_(gain=1 / math.sqrt(2))
+        _vs(inits[a + "q_proj/kernel"], g**2, "fan_avg", "uniform")
+        _vs(inits[a + "k_proj/kernel"], g**2, "fan_avg", "uniform")
+        _vs(inits[a + "v_proj/kernel"], (g / c) ** 2, "fan_avg", "uniform")
+        _vs(inits[a + "out_proj/kernel"], (1 / c) ** 2, "fan_avg", "uniform")
+        # nn.Linear: kaiming_uniform_(a=sqrt(5)): U(+-1/sqrt(fan_in)), / init_scale.
+        _vs(inits[f + "fc1/kernel"], 1 / (3 * c**2), "fan_in", "uniform")
+        _vs(inits[f + "fc2/kernel"], 1 / (3 * c**2), "fan_in", "uniform")
+        _bias(inits[a + "q_proj/bias"], 1 / math.sqrt(d))
+        _bias(inits[a + "k_proj/bias"], 1 / math.sqrt(d))
+        _bias(inits[a + "v_proj/bias"], 1 / math.sqrt(d) / c)
+        _bias(inits[a + "out_proj/bias"], 0)  # constant_(out_proj.bias, 0.0) / c
+        _bias(inits[f + "fc1/bias"], 1 / math.sqrt(d) / c)
+        _bias(inits[f + "fc2/bias"], 1 / math.sqrt(ffn) / c)
+    paper = _inits(js.deepnet("encoder_decoder", n, m), shapes)
+    assert all(
+        isinstance(paper[p], jinit.Constant) for p in shapes if p.endswith("bias")
+    )
+
+
+def test_tfixup_constants():
+    """layer6ai-labs/T-Fixup b17e166d: fairseq/modules/transformer_layer.py
+    (fixup_initialization, Linear), fairseq/modules/multihead_attention.py
+    (reset_parameters), fairseq/models/transformer.py (Embedding, the embedding
+    factors, embed_out)."""
+    en_layers, de_layers, d, ffn, vocab = 6, 4, 64, 256, 100
+    shapes = {
+        "encoder/embed_tokens/embedding": (vocab, d),
+        "decoder/embed_tokens/embedding": (vocab, d),
+        "decoder/lm_head/kernel": (d, vocab),
+    }
+    for side, attns in (
+        ("encoder", ("self_attn",)),
+        ("decoder", ("self_attn", "encoder_attn")),
+    ):
+        for attn in attns:
+            for p in ("q_proj", "k_proj", "v_proj", "out_proj"):
+                shapes[f"{side}/layers/0/{attn}/{p}/kernel"] = (d, d)
+                shapes[f"{side}/layers/0/{attn}/{p}/bias"] = (d,)
+        for p, shape in (("fc1", (d, ffn)), ("fc2", (ffn, d))):
+            shapes[f"{side}/layers/0/{p}/kernel"] = shape
+            shapes[f"{side}/layers/0/{p}/bias"] = shape[1:]
+    inits = _inits(js.tfixup(d, en_layers, de_layers, pad_token_id=1), shapes)
+    enc = 0.67 * (en_layers) ** (-1.0 / 4.0)  # transformer_layer.py, encoder
+    dec = (9 * de_layers) ** (-1.0 / 4.0)  # transformer_layer.py, decoder
+    g = 1 / math.sqrt(2)  # multihead_attention.py: xavier_uniform_(gain=1/sqrt(2))
+    for side, c, attns in (
+        ("encoder", enc, ("self_attn",)),
+        ("decoder", dec, ("self_attn", "encoder_attn")),
+    ):
+        b = f"{side}/layers/0/"
+        for attn in attns:
+            _vs(inits[f"{b}{attn}/q_proj/kernel"], g**2, "fan_avg", "uniform")
+            _vs(inits[f"{b}{attn}/k_proj/kernel"], g**2, "fan_avg", "uniform")
+            # v: c * (param * 2**0.5) on the gain-1/sqrt(2) base.
+            _vs(
+                inits[f"{b}{attn}/v_proj/kernel"],
+                (c * g * 2**0.5) ** 2,
+                "fan_avg",
+                "uniform",
+            )
+            _vs(inits[f"{b}{attn}/out_proj/kernel"], c**2, "fan_avg", "uniform")
+            for p in ("q_proj", "k_proj", "v_proj"):  # nn.Linear's default bias
+                _bias(inits[f"{b}{attn}/{p}/bias"], 1 / math.sqrt(d))
+            _bias(inits[f"{b}{attn}/out_proj/bias"], 0)
+        for p in ("fc1", "fc2"):  # Linear(): xavier_uniform_, bias 0, then * c
+            _vs(inits[f"{b}{p}/kernel"], c**2, "fan_avg", "uniform")
+            _bias(inits[f"{b}{p}/bias"], 0)
+    # Embedding(): normal_(std=embedding_dim ** -0.5), padding row 0; then times
+    # (9 * encoder_layers) ** (-1 / 4) or (9 * decoder_layers) ** (-1 / 4).
+    for side, layers in (("encoder", en_layers), ("decoder", de_layers)):
+        emb = inits[f"{side}/embed_tokens/embedding"]
+        assert emb.index == 1
+        assert emb.base.stddev == pytest.approx(d**-0.5 * (9 * layers) ** (-1 / 4))
+    # embed_out: normal_(std=output_embed_dim ** -0.5).
+    assert inits["decoder/lm_head/kernel"].stddev == pytest.approx(d**-0.5)
+
+
+def test_torchtitan_constants():
+    """pytorch/torchtitan b5bcd76c: torchtitan/models/llama3/__init__.py
+    (_LINEAR_INIT, _depth_init, _output_linear_init, _EMBEDDING_INIT, _NORM_INIT),
+    torchtitan/models/common/param_init.py (depth_scaled_std)."""
+    dim, layers = 256, 4
+
+    def depth_scaled_std(base_std, layer_id):  # param_init.py, verbatim
+        return base_std / (2 * (layer_id + 1)) ** 0.5
+
+    shapes = {"tok_embeddings/embedding": (100, dim), "output/kernel": (dim, 100)}
+    shapes["norm/scale"] = (dim,)
+    for i in range(layers):
+        for p in ("attention/wq", "attention/wo", "feed_forward/w1"):
+            shapes[f"layers/{i}/{p}/kernel"] = (dim, dim)
+        for p in ("feed_forward/w2", "feed_forward/w3"):
+            shapes[f"layers/{i}/{p}/kernel"] = (dim, dim)
+        shapes[f"layers/{i}/attention_norm/scale"] = (dim,)
+    inits = _inits(js.torchtitan_llama3(dim=dim), shapes)
+
+    def trunc(init, std, a, b):  # nn.init.trunc_normal_(std=, a=, b=): absolute
+        assert isinstance(init, jinit.TruncatedNormal) and init.bounds == "absolute"
+        assert init.stddev == pytest.approx(std, rel=1e-12)
+        assert (init.lower, init.upper) == pytest.approx((a, b), rel=1e-12)
+
+    for i in range(layers):
+        b = f"layers/{i}/"
+        for p in ("attention/wq", "feed_forward/w1"):  # trunc_normal_(std=0.02)
+            trunc(inits[f"{b}{p}/kernel"], 0.02, -2.0, 2.0)  # torch's a, b defaults
+        for p in ("attention/wo", "feed_forward/w2", "feed_forward/w3"):
+            trunc(inits[f"{b}{p}/kernel"], depth_scaled_std(0.02, i), -2.0, 2.0)
+        assert inits[f"{b}attention_norm/scale"].value == 1
+    s = dim**-0.5
+    trunc(inits["output/kernel"], s, -3 * s, 3 * s)
+    assert inits["tok_embeddings/embedding"].stddev == 1.0
+    assert isinstance(inits["tok_embeddings/embedding"], jinit.Normal)
+
+
 def test_rezero_and_skipinit_gates_are_zero():
     tree = {
         "layers/0/resweight": jnp.ones(()),
