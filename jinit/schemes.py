@@ -1235,9 +1235,10 @@ def fixup(
 ) -> dict[str, Any]:
     r"""Fixup (Zhang et al. 2019) for a residual network without normalization.
 
-    As ``hongyi-zhang/Fixup`` (``fixup_resnet_cifar.py``,
-    ``fixup_resnet_imagenet.py``): L = ``n_branches`` residual branches of ``m``
-    layers each (BasicBlock m = 2, Bottleneck m = 3).
+    As ``hongyi-zhang/Fixup`` at commit ``f3fa449f`` (2019-05-05;
+    ``cifar/models/fixup_resnet_cifar.py``,
+    ``imagenet/models/fixup_resnet_imagenet.py``): L = ``n_branches`` residual
+    branches of ``m`` layers each (BasicBlock m = 2, Bottleneck m = 3).
 
     ================================ =============================================
     role (Fixup's names)             law

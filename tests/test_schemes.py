@@ -601,6 +601,10 @@ def test_zero_matrix_equals_reference(m, n):
 
 
 def test_fixup_rules():
+    """hongyi-zhang/Fixup f3fa449f: cifar/models/fixup_resnet_cifar.py (conv1
+    normal_(std=np.sqrt(2 / (out * prod(k))) * num_layers ** (-0.5)), conv2 0, fc
+    0), imagenet/models/fixup_resnet_imagenet.py (Bottleneck conv1, conv2
+    num_layers ** (-0.25), conv3 0, downsample std np.sqrt(2 / (out * prod(k))))."""
     rules = js.fixup(n_branches=8, m=2)
     tree = {
         "conv1/kernel": jax.ShapeDtypeStruct((3, 3, 3, 16), np.float32),
