@@ -800,9 +800,13 @@ def olmo_core(
     (``Attention.init_weights``, ``FusedAttention.init_weights``).
 
     Not covered: MoE routers and experts (``init_feed_forward_moe``), the
-    attention gate ``w_g``, and the L2 normalization of every matrix that
-    OLMo-core's ``NormalizedTransformer`` applies after ``normalized`` (and
-    after every optimizer step): that is the model's step, not the init's.
+    attention gate ``w_g``, and what OLMo-core's ``NormalizedTransformer``
+    (nGPT) does besides ``normalized``: it L2-normalizes every matrix after
+    ``init_weights`` and after every optimizer step (``normalize_matrices``:
+    ``w_q``, ``w_k``, ``w_v``, ``w1``, ``w3``, embeddings and ``lm_head`` along
+    the input axis, ``w_out`` and ``w2`` along the output axis), and its
+    blocks' scaling vectors (``attn_alpha``, ``mlp_alpha``, ...) start at
+    ``1/sqrt(d)`` (``NormalizedTransformerBlock.reset_parameters``).
 
     Args:
       method: the ``InitMethod``.
