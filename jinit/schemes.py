@@ -803,8 +803,8 @@ def olmo_core(
     attention gate ``w_g``, and what OLMo-core's ``NormalizedTransformer``
     (nGPT) does besides ``normalized``: it L2-normalizes every matrix after
     ``init_weights`` and after every optimizer step (``normalize_matrices``:
-    ``w_q``, ``w_k``, ``w_v``, ``w1``, ``w3``, embeddings and ``lm_head`` along
-    the input axis, ``w_out`` and ``w2`` along the output axis), and its
+    ``w_q``, ``w_k``, ``w_v``, ``w1``, ``w3`` and ``lm_head`` along the input
+    axis, ``w_out`` and ``w2`` along the output axis, each embedding row), and its
     blocks' scaling vectors (``attn_alpha``, ``mlp_alpha``, ...) start at
     ``1/sqrt(d)`` (``NormalizedTransformerBlock.reset_parameters``).
 
