@@ -1263,8 +1263,8 @@ def _schemes() -> tuple[Scheme, ...]:
         Scheme(
             "T-Fixup",
             js.tfixup,
-            {"d_model": 512, "n_encoder": 6, "n_decoder": 6},
-            "N = M = 6 layers, d 512, FFN 2048, vocab 32000",
+            {"d_model": 512, "n_encoder": 6, "n_decoder": 6, "pad_token_id": 1},
+            "N = M = 6 layers, d 512, FFN 2048, vocab 32000, fairseq's pad index 1",
             "`layer6ai-labs/T-Fixup` at `b17e166d` (2021-02-01): "
             "`fairseq/modules/transformer_layer.py` (`fixup_initialization`), "
             "`fairseq/modules/multihead_attention.py`, `fairseq/models/transformer.py`",
