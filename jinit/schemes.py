@@ -30,6 +30,7 @@ Hugging Face schemes with ``transformers``' own PyTorch models.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -39,11 +40,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _errors, _signature
+from . import _checks, _errors, _laws, _signature
 from . import torch as _torch
 from ._base import Init
 from ._constant import constant, ones, zeros
-from ._distributions import normal, truncated_normal
+from ._distributions import Uniform, normal, truncated_normal
 from ._types import DTypeLike
 from ._variance import variance_scaling
 from .flax import PerLeaf
@@ -54,6 +55,7 @@ __all__ = [
     "ROLES",
     "DepthScaled",
     "LayerStack",
+    "StackLaw",
     "ZerO",
     "bert",
     "deepnet",
@@ -68,6 +70,7 @@ __all__ = [
     "rezero",
     "rules",
     "skipinit",
+    "stack_law",
     "t5",
     "tfixup",
     "torchtitan_llama3",
@@ -153,6 +156,11 @@ class LayerStack(Init):
     ``laws[l](jax.random.split(key, n)[l], layer_shape, dtype)``, so each
     layer's law is exactly that of the unrolled layer (truncation bounds
     included, absolute or relative).
+
+    ``law(shape, dtype)`` is a :class:`StackLaw`: the law of the whole leaf
+    (its ``std`` is what ``leaf.std()`` estimates, and what
+    ``jinit.flax.table`` shows as the leaf's std) with each layer's law in
+    ``.layers`` (``law(shape).layers[0].std`` is layer 0's std).
     """
 
     draws_stack: ClassVar[bool] = True
@@ -173,6 +181,13 @@ class LayerStack(Init):
         for law in self.laws:
             law._check(self._layer_shape(shape), dtype)
 
+    def _law(self, shape, dtype):
+        layer = self._layer_shape(shape)
+        laws = tuple(law.law(layer, dtype) for law in self.laws)
+        if any(law is None for law in laws):
+            return None
+        return stack_law(laws)
+
     def _generate(self, key, shape, dtype):
         keys = jax.random.split(key, len(self.laws))
         layer = self._layer_shape(shape)
@@ -181,6 +196,45 @@ class LayerStack(Init):
             for law, k in zip(self.laws, keys, strict=True)
         ]
         return jnp.stack(slices, axis=self.axis)
+
+
+@dataclasses.dataclass(frozen=True)
+class StackLaw(_laws.Law):
+    """The law of a value of a stacked leaf, and the law of each of its layers.
+
+    ``mean``, ``std``, ``support`` and ``density`` are those of a value at a
+    uniformly random position of the leaf: the equal-weight mixture of the
+    layers' laws, so ``std`` is what ``leaf.std()`` estimates. ``layers[l]`` is
+    the law of layer ``l``'s values (``layers[l].std`` its std).
+    """
+
+    layers: tuple[_laws.Law, ...] = ()
+
+
+def _mixture_density(densities: tuple[Any, ...], x: np.ndarray) -> np.ndarray:
+    return np.mean([f(x) for f in densities], axis=0)
+
+
+def stack_law(layers: tuple[_laws.Law, ...]) -> StackLaw:
+    """The :class:`StackLaw` of equal-size layers with laws ``layers``.
+
+    Mixture moments: ``mean = mean_l(m_l)``, ``std^2 = mean_l(s_l^2 + m_l^2) -
+    mean^2``; support the hull of the layers' supports; density the mean of
+    theirs (None if any is None).
+    """
+    n = len(layers)
+    mean = sum(law.mean for law in layers) / n
+    second = sum(law.std**2 + law.mean**2 for law in layers) / n
+    std = math.sqrt(max(second - mean**2, 0.0))
+    supports = [law.support for law in layers]
+    support = None
+    if all(s is not None for s in supports):
+        support = (min(s[0] for s in supports), max(s[1] for s in supports))  # type: ignore[index]
+    densities = [law.density for law in layers]
+    density = None
+    if all(f is not None for f in densities):
+        density = functools.partial(_mixture_density, tuple(densities))
+    return StackLaw(mean, std, support, density, layers)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -689,46 +743,113 @@ def olmo(
     return rules(laws, patterns=patterns)
 
 
+def _fan_in_law(cutoff: float) -> PerLeaf:
+    """N(0, 1/fan_in) truncated at +-``cutoff`` stds, fan_in the leaf's layer's."""
+
+    def choose(path: str, leaves: Mapping[str, Any]) -> Init:
+        spec = leaves[path]
+        sig = _signature.signature_of(spec)
+        fan_in, _ = _signature.fans(None, sig, tuple(spec.shape))
+        return _law(fan_in**-0.5, cutoff)
+
+    return PerLeaf("olmo_core_fan_in", choose)
+
+
 def olmo_core(
-    method: Literal["normal", "llama", "llama_depth"] = "llama",
+    method: Literal["normal", "llama", "llama_depth", "normalized", "fan_in"] = "llama",
     *,
     d_model: int = 2048,
     n_layers: int = 16,
     std: float = 0.02,
+    embedding_std: float | None = None,
+    embed_scale: float | None = None,
     layer: str | None = None,
     patterns: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    r"""OLMo-core's ``InitMethod`` (``olmo_core/nn/transformer/init.py``).
+    r"""OLMo-core's ``InitMethod`` (``src/olmo_core/nn/transformer/init.py``).
 
-    Every Linear is a normal truncated at +-3 of its stds (``trunc_normal_`` with
-    ``a = -3 std, b = 3 std``), biases 0. OLMo-core names: ``attention/w_q``,
-    ``w_k``, ``w_v`` (or ``w_qkv``), ``attention/w_out``, ``feed_forward/w1``,
-    ``w2``, ``w3``, ``embeddings``, ``lm_head/w_out``.
+    Every Linear is ``init_linear``: a normal truncated at +-3 of its stds
+    (``trunc_normal_`` with ``a = -3 std, b = 3 std``), bias 0. OLMo-core
+    names: ``attention/w_q``, ``w_k``, ``w_v`` (or ``w_qkv``),
+    ``attention/w_out``, ``feed_forward/w1`` (gate), ``w3`` (up), ``w2`` (down),
+    ``embeddings``, ``lm_head/w_out``. With ``d = d_model``, ``L = n_layers``,
+    ``l`` the block index from 0:
 
-    ============================ ============== ========================= ==========================
-    role                         ``normal``     ``llama``                 ``llama_depth``
-    ============================ ============== ========================= ==========================
-    embeddings                   0.02 (3 sigma) N(0, 1), untruncated      N(0, 1), untruncated
-    q, k, v / qkv, ``w1``        0.02           0.02                      0.02
-    attention ``w_out``,         0.02           0.02 / sqrt(2 L)          0.02 / sqrt(2 (l + 1))
-    ``w3``, ``w2``
-    lm_head ``w_out``            0.02           d_model^-1/2              d_model^-1/2
-    norms                        1              1                         1
-    ============================ ============== ========================= ==========================
+    ============ ============= =============== ================ ================= ==============
+    role         ``normal``    ``llama``       ``llama_depth``  ``normalized``    ``fan_in``
+    ============ ============= =============== ================ ================= ==============
+    embeddings   embedding_std N(0, 1)         N(0, 1)          N(0, d^-1/2)      N(0, 1 /
+                 (std)         untruncated     untruncated      untruncated       embed_scale)
+    q, k, v, w1  std           std             std              d^-1/2            fan_in^-1/2
+    attn w_out   std           std/sqrt(2L)    std/sqrt(2(l+1)) d^-1/2/sqrt(2L)   fan_in^-1/2
+    ``w3``       std           std/sqrt(2L)    std/sqrt(2(l+1)) d^-1/2            fan_in^-1/2
+    ``w2``       std           std/sqrt(2L)    std/sqrt(2(l+1)) d^-1/2/sqrt(2L)   fan_in^-1/2
+    lm_head      std           d^-1/2          d^-1/2           d^-1/2            d^-1/2
+    norms        1             1               1                1                 1
+    ============ ============= =============== ================ ================= ==============
 
-    (``w2`` gets ``w3``'s std: the code reuses the variable.) Not covered:
-    ``normalized`` (nGPT) and ``fan_in``.
+    (Each std is that of the normal before its 3-sigma truncation; embeddings
+    other than ``normal``'s are untruncated ``normal_``. ``w2`` gets ``w3``'s
+    std under ``llama``/``llama_depth`` and ``w3`` gets ``w1``'s under
+    ``normalized``: the code reuses the variable.) ``fan_in`` reads each
+    kernel's fan-in (``in_features``) from the leaf's signature
+    (:func:`jinit.flax.abstract`), else from ``jinit.compute_fans`` of its
+    shape. Read at ``allenai/OLMo-core`` commit ``fa6c5014`` (2026-06-22):
+    ``init.py`` (``InitMethod.init_embeddings``, ``init_final_w_out``,
+    ``init_feed_forward``), ``nn/attention/__init__.py``
+    (``Attention.init_weights``, ``FusedAttention.init_weights``).
+
+    Not covered: MoE routers and experts (``init_feed_forward_moe``), the
+    attention gate ``w_g``, and what OLMo-core's ``NormalizedTransformer``
+    (nGPT) does besides ``normalized``: it L2-normalizes every matrix after
+    ``init_weights`` and after every optimizer step (``normalize_matrices``:
+    ``w_q``, ``w_k``, ``w_v``, ``w1``, ``w3`` and ``lm_head`` along the input
+    axis, ``w_out`` and ``w2`` along the output axis, each embedding row), and its
+    blocks' scaling vectors (``attn_alpha``, ``mlp_alpha``, ...) start at
+    ``1/sqrt(d)`` (``NormalizedTransformerBlock.reset_parameters``).
+
+    Args:
+      method: the ``InitMethod``.
+      d_model, n_layers: the model's width and depth.
+      std: ``init_std``.
+      embedding_std: ``embedding_init_std`` (``normal`` only; default ``std``).
+      embed_scale: the model's ``embed_scale`` (``fan_in`` only: embeddings at
+        ``N(0, 1 / embed_scale)``).
+      layer: the layer-index regex (``llama_depth``).
+      patterns: role -> regex overrides.
+
+    Raises:
+      ValueError: an unknown method, a bad size or std.
     """
-    choices = ("normal", "llama", "llama_depth")
+    choices = ("normal", "llama", "llama_depth", "normalized", "fan_in")
     if method not in choices:
         raise _errors.bad_choice("method", method, choices)
     d = _layers("d_model", d_model)
     n = _layers("n_layers", n_layers)
     std = _positive("std", std)
+    emb = std if embedding_std is None else _positive("embedding_std", embedding_std)
+    scale = 1.0 if embed_scale is None else _positive("embed_scale", embed_scale)
+    head = _law(d**-0.5, 3.0)
     if method == "normal":
-        return rules(_common(_law(std, 3.0)), patterns=patterns)
+        return rules(
+            _common(_law(std, 3.0), embedding=_law(emb, 3.0)), patterns=patterns
+        )
+    if method == "normalized":
+        base = _law(d**-0.5, 3.0)
+        out: Any = _law(d**-0.5 / math.sqrt(2 * n), 3.0)
+        laws = _common(
+            base,
+            embedding=normal(d**-0.5),
+            attention_out=out,
+            mlp_out=out,
+            lm_head=head,
+        )
+        return rules(laws, patterns=patterns)
+    if method == "fan_in":
+        laws = _common(_fan_in_law(3.0), embedding=normal(1.0 / scale), lm_head=head)
+        return rules(laws, patterns=patterns)
     if method == "llama":
-        out: Any = _law(std / math.sqrt(2 * n), 3.0)
+        out = _law(std / math.sqrt(2 * n), 3.0)
     else:
         out = DepthScaled(std, cutoff=3.0)
     laws = _common(
@@ -737,7 +858,7 @@ def olmo_core(
         attention_out=out,
         mlp_in=out,
         mlp_out=out,
-        lm_head=_law(d**-0.5, 3.0),
+        lm_head=head,
     )
     return rules(laws, patterns=patterns, layer=layer)
 
@@ -751,13 +872,18 @@ def torchtitan_llama3(
     layer: str | None = None,
     patterns: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    r"""Llama 3 as torchtitan initializes it (``torchtitan/models/llama3/model/model.py``).
+    r"""Llama 3 as torchtitan initializes it (``torchtitan/models/llama3``).
 
-    ``Transformer.init_weights``: ``tok_embeddings`` ``normal_``; per block
-    ``weight_init_std = 0.02 / sqrt(2 (layer_id + 1))`` (``depth_init``, else
-    ``0.02 / sqrt(2 n_layers)``) for ``wo``, ``w2``, ``w3``; ``wq``/``wk``/``wv``
-    and ``w1`` at 0.02; ``output`` at ``dim**-0.5`` cut at 3 stds. (torchtitan
-    leaves optional biases at PyTorch's default; here they are 0.)
+    Read at ``pytorch/torchtitan`` commit ``b5bcd76c`` (2026-08-21):
+    ``torchtitan/models/llama3/__init__.py`` (``_LINEAR_INIT``:
+    ``trunc_normal_(std=0.02)``; ``_depth_init(layer_id)`` for ``wo`` and
+    ``w2``/``w3``; ``_output_linear_init(dim)``: ``trunc_normal_(std=s, a=-3 s,
+    b=3 s)``, ``s = dim**-0.5``; ``_EMBEDDING_INIT``: ``normal_(std=1.0)``;
+    norms ``ones_``; biases ``zeros_``) and ``torchtitan/models/common/
+    param_init.py`` (``depth_scaled_std(base, layer_id) = base / (2 (layer_id
+    + 1))**0.5``). Older torchtitan had the same rules in
+    ``Transformer.init_weights`` (``models/llama3/model/model.py``), where
+    ``depth_init=False`` gave ``0.02 / sqrt(2 n_layers)`` to every block.
 
     PyTorch's ``trunc_normal_`` bounds are absolute: ``trunc_normal_(std=0.02)``
     keeps the default ``a=-2, b=2``, i.e. +-100 stds (so practically untruncated);
@@ -822,6 +948,45 @@ def _by_side(name: str, encoder: Any, decoder: Any) -> Any:
     return PerLeaf(
         name, lambda path, leaves: decoder if re.search(_SIDE, path) else encoder
     )
+
+
+def _kernel_fan_in(path: str, leaves: Mapping[str, Any]) -> float | None:
+    """The fan_in of a bias's layer: its signature's, else its sibling kernel's."""
+    sig = _signature.signature_of(leaves.get(path))
+    if sig is not None and sig.fan_in is not None:
+        return sig.fan_in
+    spec = leaves.get(re.sub(r"[^/]+$", "kernel", path))
+    if spec is None:
+        return None
+    return _signature.fans(None, _signature.signature_of(spec), tuple(spec.shape))[0]
+
+
+def _torch_biases(
+    name: str, patterns: Mapping[str, str | None] | None, gains: Mapping[str, Any]
+) -> PerLeaf:
+    """Biases as separate ``nn.Linear`` layers leave them, per their kernel's role.
+
+    A bias whose sibling kernel has a role in ``gains`` (the first role of
+    :data:`ROLES` whose pattern matches the kernel's path) is PyTorch's Linear
+    default ``U(+-1/sqrt(fan_in))`` times ``gains[role]`` (a number, or a
+    ``(encoder, decoder)`` pair by side); every other bias is 0.
+    """
+    table = _check_patterns(patterns)
+    compiled = [(r, re.compile(table[r])) for r in ROLES if table[r] is not None]
+
+    def choose(path: str, leaves: Mapping[str, Any]) -> Init:
+        kernel = re.sub(r"[^/]+$", "kernel", path)
+        role = next((r for r, rx in compiled if rx.fullmatch(kernel)), None)
+        fan_in = _kernel_fan_in(path, leaves)
+        if role is None or role not in gains or fan_in is None:
+            return zeros
+        gain = gains[role]
+        if isinstance(gain, tuple):
+            gain = gain[1] if re.search(_SIDE, path) else gain[0]
+        bound = gain / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        return Uniform(-bound, bound)
+
+    return PerLeaf(name, choose)
 
 
 class DeepNetCoefficients(NamedTuple):
@@ -909,8 +1074,20 @@ def deepnet(
     v                                xavier_normal, gain beta         xavier_uniform, gain beta/sqrt2
     attention out                    xavier_normal, gain beta         xavier_uniform, gain beta
     MLP in/out (fc1, fc2)            xavier_normal, gain beta         PyTorch Linear default x beta
-    norms, biases                    1, 0                             1, 0
+    q, k biases                      0                                U(+-1/sqrt(fan_in))
+    v, fc1, fc2 biases               0                                U(+-1/sqrt(fan_in)) x beta
+    attention out bias, norms        0, 1                             0, 1
     ================================ ================================ =================================
+
+    ``"torchscale"`` as ``microsoft/torchscale`` at commit ``4d1e0e82``
+    (2024-04-11): ``torchscale/component/multihead_attention.py``
+    (``reset_parameters``: q, k, v xavier_uniform gain ``1/sqrt(2)``,
+    ``out_proj`` xavier_uniform, ``out_proj.bias`` 0; the q, k, v biases keep
+    ``nn.Linear``'s default), ``feedforward_network.py`` (``fc1``, ``fc2``:
+    ``nn.Linear``'s default), ``architecture/encoder.py`` and ``decoder.py``
+    (with ``deepnorm``, every parameter whose name contains ``fc1``, ``fc2``,
+    ``out_proj`` or ``v_proj``, biases included, divided by ``init_scale =
+    1/beta``). Magneto/SubLN (torchscale's ``subln``) is not covered.
 
     Decoder-only at M = 24: beta = 0.2686. In an encoder-decoder, leaves under
     a ``*decoder*`` module get the decoder's beta, others the encoder's. Not
@@ -922,6 +1099,7 @@ def deepnet(
     dec_beta = coeffs.decoder_beta or coeffs.encoder_beta
     assert enc_beta is not None and dec_beta is not None
 
+    bias: Any = zeros  # the paper: biases 0
     if source == "paper":
 
         def gain(beta):
@@ -943,6 +1121,12 @@ def deepnet(
         v = _by_side("deepnet_v", xavier(enc_beta / 2**0.5), xavier(dec_beta / 2**0.5))
         out = _by_side("deepnet_out", xavier(enc_beta), xavier(dec_beta))
         ffn = _by_side("deepnet_ffn", linear(enc_beta), linear(dec_beta))
+        beta = (enc_beta, dec_beta)
+        bias = _torch_biases(
+            "deepnet_bias",
+            patterns,
+            dict(q=1.0, k=1.0, v=beta, mlp_gate=beta, mlp_in=beta, mlp_out=beta),
+        )
     laws = {
         "q": qk,
         "k": qk,
@@ -953,7 +1137,7 @@ def deepnet(
         "mlp_out": ffn,
         "norm_scale": ones,
         "norm_bias": zeros,
-        "bias": zeros,
+        "bias": bias,
     }
     return rules(laws, patterns=patterns)
 
@@ -978,7 +1162,10 @@ def tfixup(
     q, k                          xavier_uniform, gain 1/sqrt2   xavier_uniform, gain 1/sqrt2
     v                             xavier_uniform x 0.67 N^(-1/4) xavier_uniform x (9M)^(-1/4)
     attention out, fc1, fc2       xavier_uniform x 0.67 N^(-1/4) xavier_uniform x (9M)^(-1/4)
-    biases                        0                              0
+    q, k, v biases                U(+-1/sqrt(fan_in))            U(+-1/sqrt(fan_in))
+    other biases                  0                              0
+    output projection (lm_head)   N(0, d^-1/2)                   N(0, d^-1/2)
+    other kernels                 xavier_uniform                 xavier_uniform
     ============================= ============================== ================================
 
     (The code scales v by ``0.67 N^(-1/4) sqrt2`` after its gain-1/sqrt2 base,
@@ -986,6 +1173,14 @@ def tfixup(
     ``(9 N)^(-1/4)``, ``N`` the encoder's depth, as here.) Leaves under a
     ``*decoder*`` module are decoder leaves when both stacks exist; with one
     stack every leaf gets its factors. There are no norms.
+
+    Read at ``layer6ai-labs/T-Fixup`` commit ``b17e166d`` (2021-02-01):
+    ``fairseq/modules/transformer_layer.py`` (``fixup_initialization``, the
+    ``Linear`` helper: xavier_uniform, bias 0), ``fairseq/modules/
+    multihead_attention.py`` (``reset_parameters``: q, k, v xavier_uniform gain
+    ``1/sqrt(2)``, their biases left at ``nn.Linear``'s default, ``out_proj``
+    bias 0), ``fairseq/models/transformer.py`` (``Embedding``: N(0, d^-1/2),
+    padding row 0; the embedding factors; ``embed_out``: N(0, d^-1/2)).
     """
     d = _layers("d_model", d_model)
     if n_encoder is None and n_decoder is None:
@@ -1007,6 +1202,7 @@ def tfixup(
 
     scaled = _by_side("tfixup", xavier(enc), xavier(dec))
     qk = xavier(0.5**0.5)
+    bias = _torch_biases("tfixup_bias", patterns, dict(q=1.0, k=1.0, v=1.0))
     laws = {
         "embedding": _by_side("tfixup_embedding", emb(enc_emb), emb(dec)),
         "q": qk,
@@ -1016,9 +1212,9 @@ def tfixup(
         "mlp_gate": scaled,
         "mlp_in": scaled,
         "mlp_out": scaled,
-        "lm_head": xavier(1.0),
+        "lm_head": normal(d**-0.5),
         "kernel": xavier(1.0),
-        "bias": zeros,
+        "bias": bias,
     }
     return rules(laws, patterns=patterns)
 
@@ -1043,9 +1239,10 @@ def fixup(
 ) -> dict[str, Any]:
     r"""Fixup (Zhang et al. 2019) for a residual network without normalization.
 
-    As ``hongyi-zhang/Fixup`` (``fixup_resnet_cifar.py``,
-    ``fixup_resnet_imagenet.py``): L = ``n_branches`` residual branches of ``m``
-    layers each (BasicBlock m = 2, Bottleneck m = 3).
+    As ``hongyi-zhang/Fixup`` at commit ``f3fa449f`` (2019-05-05;
+    ``cifar/models/fixup_resnet_cifar.py``,
+    ``imagenet/models/fixup_resnet_imagenet.py``): L = ``n_branches`` residual
+    branches of ``m`` layers each (BasicBlock m = 2, Bottleneck m = 3).
 
     ================================ =============================================
     role (Fixup's names)             law

@@ -351,6 +351,124 @@ def test_olmo_core_stds():
     assert _std(normal, "embeddings/embedding") == pytest.approx(0.02 * trunc)
 
 
+# OLMo-core at allenai/OLMo-core fa6c5014 (src/olmo_core/nn/transformer/init.py,
+# nn/attention/__init__.py::Attention.init_weights): every Linear
+# trunc_normal_(std=s, a=-3s, b=3s); the s of each parameter, written out from
+# the code (d = d_model, L = n_layers, in = the Linear's in_features).
+def _olmo_core_reference(method, d, n, d_ff, embed_scale=None):
+    q = w1 = w3 = out = w2 = 0.0
+    if method == "normalized":
+        q = w1 = w3 = d**-0.5  # std = d_model**-0.5, carried into w3
+        out = w2 = d**-0.5 / math.sqrt(2 * n)  # std / (2 * num_blocks) ** 0.5
+        emb = d**-0.5  # normal_(std=d_model**-0.5), untruncated
+    else:  # fan_in: w.in_features**-0.5 for each Linear
+        q, out, w1, w3, w2 = d**-0.5, d**-0.5, d**-0.5, d**-0.5, d_ff**-0.5
+        emb = 1.0 if embed_scale is None else 1.0 / embed_scale
+    return {
+        "attention/w_q": q,
+        "attention/w_k": q,
+        "attention/w_v": q,
+        "attention/w_out": out,
+        "feed_forward/w1": w1,
+        "feed_forward/w3": w3,
+        "feed_forward/w2": w2,
+    }, emb
+
+
+@pytest.mark.parametrize("method", ["normalized", "fan_in"])
+def test_olmo_core_normalized_and_fan_in_stds(method):
+    d, n, d_ff = 256, 8, 1024
+    rules = js.olmo_core(method, d_model=d, n_layers=n, embed_scale=4.0)
+    shapes = {
+        "attention/w_q": (d, d),
+        "attention/w_k": (d, d // 4),  # grouped kv heads: fan_in is still d
+        "attention/w_v": (d, d // 4),
+        "attention/w_out": (d, d),
+        "feed_forward/w1": (d, d_ff),
+        "feed_forward/w3": (d, d_ff),
+        "feed_forward/w2": (d_ff, d),
+    }
+    # Blocks 2 and 5 unrolled, and all blocks stacked on axis 0 (fans per layer).
+    tree = {
+        f"blocks/{i}/{name}/kernel": jax.ShapeDtypeStruct(shape, np.float32)
+        for i in (2, 5)
+        for name, shape in shapes.items()
+    }
+    tree.update(
+        {
+            f"stack/{name}/kernel": jax.ShapeDtypeStruct((n, *shape), np.float32)
+            for name, shape in shapes.items()
+        }
+    )
+    tree["embeddings/embedding"] = jax.ShapeDtypeStruct((100, d), np.float32)
+    tree["lm_head/w_out/kernel"] = jax.ShapeDtypeStruct((d, 100), np.float32)
+    rows = {r["path"]: r for r in jf.table(tree, rules, stacked={r"stack/.*": (0,)})}
+    expected, emb = _olmo_core_reference(method, d, n, d_ff, embed_scale=4.0)
+    trunc = scipy.stats.truncnorm(-3, 3).std()
+    for path, row in rows.items():
+        if path.startswith("embeddings"):
+            s, cut = emb, None
+        elif path.startswith("lm_head"):
+            s, cut = d**-0.5, 3.0  # init_final_w_out: d_model**-0.5
+        else:
+            name = "/".join(path.split("/")[-3:-1])
+            s, cut = expected[name], 3.0
+        init = row["init"]
+        assert init.stddev == pytest.approx(s, rel=1e-12), path
+        if cut is None:
+            assert isinstance(init, jinit.Normal), path
+            assert row["std"] == pytest.approx(s, rel=1e-12)
+        else:
+            assert (init.lower, init.upper, init.bounds) == (-3, 3, "relative"), path
+            assert row["std"] == pytest.approx(s * trunc, rel=1e-12), path
+    if method == "fan_in":  # the stacked w2 as drawn: fan_in per layer, 3 sigma
+        path = "stack/feed_forward/w2/kernel"
+        leaf = {path: tree[path]}
+        w2 = np.asarray(jinit.materialize(leaf, KEY, rules, stacked={".*": (0,)})[path])
+        law = scipy.stats.truncnorm(-3, 3, scale=d_ff**-0.5)
+        assert np.abs(w2).max() <= 3 * d_ff**-0.5 * (1 + 1e-6)
+        kurt = law.stats(moments="k") + 3
+        assert abs(w2.std() / law.std() - 1) <= _six_sigma(w2.size, kurt)
+        assert scipy.stats.kstest(w2.ravel(), law.cdf).pvalue > 1e-3
+
+
+def test_olmo_core_embedding_std_and_choices():
+    rules = js.olmo_core("normal", embedding_std=0.01)
+    row = jf.table(
+        {"embeddings/embedding": jax.ShapeDtypeStruct((8, 8), np.float32)}, rules
+    )[0]
+    assert (row["init"].stddev, row["init"].lower, row["init"].upper) == (0.01, -3, 3)
+    with pytest.raises(ValueError, match="`method`"):
+        js.olmo_core("kaiming")
+    with pytest.raises(ValueError, match="`embed_scale`"):
+        js.olmo_core("fan_in", embed_scale=0.0)
+
+
+def test_layer_stack_law_is_the_mixture_of_its_layers():
+    """law() of a depth-indexed stack: per-layer laws and the whole leaf's law."""
+    n, stds = 4, [0.02 / math.sqrt(2 * (i + 1)) for i in range(4)]
+    tree = {"layers/attention/wo/kernel": jax.ShapeDtypeStruct((n, 96, 96), np.float32)}
+    stacked = {r"layers/.*": (0,)}
+    rules = js.torchtitan_llama3(dim=96)  # bounds +-2: effectively untruncated
+    (row,) = jf.table(tree, rules, stacked=stacked)
+    law = row["init"].law((n, 96, 96))
+    assert [layer.std for layer in law.layers] == pytest.approx(stds, rel=1e-9)
+    pooled = math.sqrt(sum(s * s for s in stds) / n)  # mean 0: E x^2 = mean s_l^2
+    assert law.std == pytest.approx(pooled, rel=1e-9)
+    assert row["std"] == pytest.approx(pooled, rel=1e-9)
+    assert law.mean == 0 and law.support == (-2.0, 2.0)
+    grid = np.linspace(-0.05, 0.05, 5)
+    mixture = np.mean([scipy.stats.norm(scale=s).pdf(grid) for s in stds], axis=0)
+    np.testing.assert_allclose(law.density(grid), mixture, rtol=1e-6)
+    # The drawn leaf's std is the pooled std (mixture kurtosis in the bound).
+    x = np.asarray(jinit.materialize(tree, KEY, rules, stacked=stacked)[row["path"]])
+    kurt = 3 * np.mean(np.power(stds, 4)) / np.mean(np.square(stds)) ** 2
+    assert abs(x.std() / pooled - 1) <= _six_sigma(x.size, kurt)
+    # A layer whose values share no one law (identity) leaves the stack's unknown.
+    mixed = js.LayerStack((jinit.normal(1.0), jinit.identity()))
+    assert mixed.law((2, 3, 3)) is None
+
+
 def test_megatron_stds():
     rules = js.megatron(24)
     assert _std(rules, "layers/3/self_attention/linear_proj/kernel") == (
@@ -365,6 +483,104 @@ def test_megatron_stds():
     assert _std(hybrid, "layers/3/mlp/linear_fc2/kernel") == pytest.approx(
         0.02 / math.sqrt(24)
     )
+
+
+# ----------------------------------------------------------------------------
+# docs/reference.md's "Named schemes" section (docs/gen_reference.py).
+
+
+def _generator():
+    """docs/gen_reference.py (a documentation tool, not part of jinit)."""
+    import importlib.util
+    import pathlib
+    import sys
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "docs" / "gen_reference.py"
+    loaded = sys.modules.get("gen_reference")
+    if loaded is not None and pathlib.Path(loaded.__file__) == path:
+        return loaded
+    spec = importlib.util.spec_from_file_location("gen_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gen_reference"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+_TRUNC3 = scipy.stats.truncnorm(-3, 3).std()
+_B24 = (8 * 24) ** -0.25  # DeepNet decoder-only beta, M = 24 (paper: 0.2686)
+# (section, path, sigma): a published number (a string, to its last digit) or
+# the source's formula at the reference size.
+_PUBLISHED = [
+    ("GPT-2 (Hugging Face / nanoGPT)", "transformer/h/0/attn/c_proj/kernel", "0.0040825"),
+    ("GPT-2 (Hugging Face / nanoGPT)", "transformer/h/0/mlp/c_proj/kernel", "0.0040825"),
+    ("GPT-2 (Hugging Face / nanoGPT)", "transformer/h/0/mlp/c_fc/kernel", 0.02),
+    ("GPT-2 (as OpenAI released it)", "transformer/h/0/mlp/c_proj/kernel", 0.02),
+    ("GPT-2 (as OpenAI released it)", "transformer/wpe/embedding", 0.01),
+    ("T5 (Mesh TensorFlow, as Hugging Face)", "encoder/block/0/layer/0/SelfAttention/q/kernel", "0.0055243"),
+    ("T5 (Mesh TensorFlow, as Hugging Face)", "encoder/block/0/layer/0/SelfAttention/k/kernel", "0.0441942"),
+    ("T5 (Mesh TensorFlow, as Hugging Face)", "encoder/block/0/layer/0/SelfAttention/o/kernel", "0.0441942"),
+    ("T5 (Mesh TensorFlow, as Hugging Face)", "encoder/block/0/layer/1/DenseReluDense/wo/kernel", "0.0220971"),
+    ("T5 (Mesh TensorFlow, as Hugging Face)", "shared/embedding", 1.0),
+    ("Megatron-LM", "decoder/layers/0/mlp/linear_fc2/kernel", 0.02 / math.sqrt(48)),
+    ("OLMo `mitchell` (OLMo-1's configs)", "transformer/blocks/0/attn_out/kernel", 1 / math.sqrt(2 * 2048)),
+    ("OLMo `mitchell` (OLMo-1's configs)", "transformer/blocks/15/attn_out/kernel", 1 / math.sqrt(2 * 2048 * 16)),
+    ("OLMo `mitchell` (OLMo-1's configs)", "transformer/blocks/0/ff_out/kernel", 1 / math.sqrt(2 * 8192)),
+    ("OLMo `full_megatron`", "transformer/blocks/0/attn_out/kernel", "0.0035355"),
+    ("OLMo-core `llama`", "blocks/0/feed_forward/w2/kernel", "0.0035355"),
+    ("OLMo-core `llama_depth`", "blocks/15/attention/w_out/kernel", 0.02 / math.sqrt(32)),
+    ("OLMo-core `normalized`", "blocks/0/feed_forward/w2/kernel", 2048**-0.5 / math.sqrt(32)),
+    ("OLMo-core `fan_in`", "blocks/0/feed_forward/w2/kernel", 8192**-0.5),
+    ("OLMo-core `fan_in`", "embeddings/embedding", 1.0),
+    ("Llama 3 (torchtitan)", "layers/0/attention/wo/kernel", "0.0141421"),
+    ("Llama 3 (torchtitan)", "layers/31/feed_forward/w2/kernel", "0.0025"),
+    ("Llama 3 (torchtitan)", "output/kernel", 4096**-0.5),
+    ("DeepNet (decoder-only)", "decoder/layers/0/self_attn/v_proj/kernel", _B24 * math.sqrt(2 / 1024)),
+    ("DeepNet (decoder-only)", "decoder/layers/0/fc1/kernel", _B24 * math.sqrt(2 / 2560)),
+    ("DeepNet (decoder-only)", "decoder/layers/0/self_attn/q_proj/kernel", math.sqrt(2 / 1024)),
+    ("T-Fixup", "encoder/layers/0/self_attn/v_proj/kernel", 0.67 * 6**-0.25 / math.sqrt(512)),
+    ("T-Fixup", "decoder/embed_tokens/embedding", (9 * 6) ** -0.25 / math.sqrt(512)),
+    ("Fixup (ResNet-110, CIFAR)", "layer1/0/conv1/kernel", math.sqrt(2 / 144) / math.sqrt(54)),
+]  # fmt: skip
+
+
+def test_reference_scheme_tables_have_the_published_values():
+    gen = _generator()
+    schemes = {s.title: s for s in gen._schemes()}
+    rows = {t: {r["path"]: r for r in gen.scheme_rows(s)} for t, s in schemes.items()}
+    text = "\n".join(gen._schemes_lines())
+    for title, path, sigma in _PUBLISHED:
+        row = rows[title][path]
+        if isinstance(sigma, str):  # half a unit in the last published digit
+            tol = 0.5 * 10.0 ** -len(sigma.split(".")[1])
+            assert abs(row["sigma"] - float(sigma)) <= tol, (title, path, row)
+        else:
+            assert row["sigma"] == pytest.approx(sigma, rel=1e-12), (title, path)
+        assert f"{row['sigma']:.5g}" in row["law"], (title, path)
+        assert f"`{path}`" in text
+    # std is the values' std: 3-sigma truncation where the source cuts.
+    out = rows["Llama 3 (torchtitan)"]["output/kernel"]
+    assert out["std"] == pytest.approx(4096**-0.5 * _TRUNC3, rel=1e-9)
+    assert out["law"].endswith("cut at [-0.046875, 0.046875] (absolute)")
+    wo = rows["OLMo `full_megatron`"]["transformer/blocks/0/attn_out/kernel"]
+    assert wo["std"] == pytest.approx(0.02 / math.sqrt(32) * _TRUNC3, rel=1e-9)
+    assert rows["BERT (Hugging Face)"]["bert/embeddings/word_embeddings/embedding"][
+        "law"
+    ].endswith("row 0 = 0")
+    # DeepNorm's coefficients by source, and the line saying which jinit follows.
+    x = 6**5  # N^4 M at N = M = 6
+    line = (
+        f"| encoder-decoder N = M = 6, encoder | {0.81 * x ** (1 / 16):.4g} "
+        f"| {0.87 * x ** (-1 / 16):.4g} | {1.15 * x ** (-1 / 16):.4g} |"
+    )
+    assert line in text
+    assert (
+        f"| decoder-only, M = 24 | {48**0.25:.4g} | {_B24:.4g} | {_B24:.4g} |" in text
+    )
+    assert "jinit follows the paper by default" in text
+    assert text.startswith("## Named schemes (`jinit.schemes`)")
+    assert [line for line in text.splitlines() if line.startswith("### ")] == [
+        f"### {t}" for t in schemes
+    ]
 
 
 def _zero_reference(m: int, n: int) -> np.ndarray:
@@ -385,6 +601,10 @@ def test_zero_matrix_equals_reference(m, n):
 
 
 def test_fixup_rules():
+    """hongyi-zhang/Fixup f3fa449f: cifar/models/fixup_resnet_cifar.py (conv1
+    normal_(std=np.sqrt(2 / (out * prod(k))) * num_layers ** (-0.5)), conv2 0, fc
+    0), imagenet/models/fixup_resnet_imagenet.py (Bottleneck conv1, conv2
+    num_layers ** (-0.25), conv3 0, downsample std np.sqrt(2 / (out * prod(k))))."""
     rules = js.fixup(n_branches=8, m=2)
     tree = {
         "conv1/kernel": jax.ShapeDtypeStruct((3, 3, 3, 16), np.float32),
@@ -438,6 +658,174 @@ def test_tfixup_factors():
     assert _std(rules, "encoder/embed_tokens/embedding") == pytest.approx(
         512**-0.5 * (9 * 6) ** -0.25
     )
+
+
+# ----------------------------------------------------------------------------
+# The constants of the reference code, read from the repositories (none of these
+# packages is installed; the expressions below are copied from the files cited).
+
+
+def _inits(rules, shapes, **kw):
+    tree = {p: jax.ShapeDtypeStruct(s, np.float32) for p, s in shapes.items()}
+    return {r["path"]: r["init"] for r in jf.table(tree, rules, **kw)}
+
+
+def _vs(init, scale, mode, distribution):
+    assert isinstance(init, jinit.VarianceScaling), init
+    assert (init.mode, init.distribution) == (mode, distribution), init
+    assert init.scale == pytest.approx(scale, rel=1e-12), (init.scale, scale)
+
+
+def _bias(init, bound):
+    if bound == 0:
+        assert isinstance(init, jinit.Constant) and init.value == 0, init
+    else:
+        assert isinstance(init, jinit.Uniform), init
+        assert (init.minval, init.maxval) == pytest.approx((-bound, bound), rel=1e-12)
+
+
+def test_deepnet_torchscale_constants():
+    """microsoft/torchscale 4d1e0e82: architecture/encoder.py (alpha, init_scale),
+    architecture/decoder.py, component/multihead_attention.py (reset_parameters),
+    component/feedforward_network.py (nn.Linear defaults)."""
+    n = m = 6
+    d, ffn = 64, 256
+    enc_scale = math.pow(math.pow(n, 4) * m, 0.0625) / 1.15  # encoder.py
+    dec_scale = math.pow(12.0 * m, 0.25)  # decoder.py, is_encoder_decoder
+    coeffs = js.deepnet_coefficients("encoder_decoder", n, m, source="torchscale")
+    assert coeffs.encoder_alpha == pytest.approx(
+        math.pow(math.pow(n, 4) * m, 0.0625) * 0.81, rel=1e-12
+    )
+    assert coeffs.decoder_alpha == pytest.approx(math.pow(3.0 * m, 0.25), rel=1e-12)
+    assert coeffs.encoder_beta == pytest.approx(1 / enc_scale, rel=1e-12)
+    assert coeffs.decoder_beta == pytest.approx(1 / dec_scale, rel=1e-12)
+    only = js.deepnet_coefficients("decoder", n_decoder=m, source="torchscale")
+    assert only.decoder_alpha == pytest.approx(math.pow(2.0 * m, 0.25), rel=1e-12)
+    assert only.decoder_beta == pytest.approx(1 / math.pow(8.0 * m, 0.25), rel=1e-12)
+    shapes = {}
+    for side in ("encoder", "decoder"):
+        a = f"{side}/layers/0/self_attn/"
+        for p in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            shapes[f"{a}{p}/kernel"], shapes[f"{a}{p}/bias"] = (d, d), (d,)
+        f = f"{side}/layers/0/"
+        shapes[f + "fc1/kernel"], shapes[f + "fc1/bias"] = (d, ffn), (ffn,)
+        shapes[f + "fc2/kernel"], shapes[f + "fc2/bias"] = (ffn, d), (d,)
+    inits = _inits(js.deepnet("encoder_decoder", n, m, source="torchscale"), shapes)
+    for side, c in (("encoder", enc_scale), ("decoder", dec_scale)):
+        a, f = f"{side}/layers/0/self_attn/", f"{side}/layers/0/"
+        g = 1 / math.sqrt(2)  # xavier_uniform_(gain=1 / math.sqrt(2))
+        _vs(inits[a + "q_proj/kernel"], g**2, "fan_avg", "uniform")
+        _vs(inits[a + "k_proj/kernel"], g**2, "fan_avg", "uniform")
+        _vs(inits[a + "v_proj/kernel"], (g / c) ** 2, "fan_avg", "uniform")
+        _vs(inits[a + "out_proj/kernel"], (1 / c) ** 2, "fan_avg", "uniform")
+        # nn.Linear: kaiming_uniform_(a=sqrt(5)): U(+-1/sqrt(fan_in)), / init_scale.
+        _vs(inits[f + "fc1/kernel"], 1 / (3 * c**2), "fan_in", "uniform")
+        _vs(inits[f + "fc2/kernel"], 1 / (3 * c**2), "fan_in", "uniform")
+        _bias(inits[a + "q_proj/bias"], 1 / math.sqrt(d))
+        _bias(inits[a + "k_proj/bias"], 1 / math.sqrt(d))
+        _bias(inits[a + "v_proj/bias"], 1 / math.sqrt(d) / c)
+        _bias(inits[a + "out_proj/bias"], 0)  # constant_(out_proj.bias, 0.0) / c
+        _bias(inits[f + "fc1/bias"], 1 / math.sqrt(d) / c)
+        _bias(inits[f + "fc2/bias"], 1 / math.sqrt(ffn) / c)
+    paper = _inits(js.deepnet("encoder_decoder", n, m), shapes)
+    assert all(
+        isinstance(paper[p], jinit.Constant) for p in shapes if p.endswith("bias")
+    )
+
+
+def test_tfixup_constants():
+    """layer6ai-labs/T-Fixup b17e166d: fairseq/modules/transformer_layer.py
+    (fixup_initialization, Linear), fairseq/modules/multihead_attention.py
+    (reset_parameters), fairseq/models/transformer.py (Embedding, the embedding
+    factors, embed_out)."""
+    en_layers, de_layers, d, ffn, vocab = 6, 4, 64, 256, 100
+    shapes = {
+        "encoder/embed_tokens/embedding": (vocab, d),
+        "decoder/embed_tokens/embedding": (vocab, d),
+        "decoder/lm_head/kernel": (d, vocab),
+    }
+    for side, attns in (
+        ("encoder", ("self_attn",)),
+        ("decoder", ("self_attn", "encoder_attn")),
+    ):
+        for attn in attns:
+            for p in ("q_proj", "k_proj", "v_proj", "out_proj"):
+                shapes[f"{side}/layers/0/{attn}/{p}/kernel"] = (d, d)
+                shapes[f"{side}/layers/0/{attn}/{p}/bias"] = (d,)
+        for p, shape in (("fc1", (d, ffn)), ("fc2", (ffn, d))):
+            shapes[f"{side}/layers/0/{p}/kernel"] = shape
+            shapes[f"{side}/layers/0/{p}/bias"] = shape[1:]
+    inits = _inits(js.tfixup(d, en_layers, de_layers, pad_token_id=1), shapes)
+    enc = 0.67 * (en_layers) ** (-1.0 / 4.0)  # transformer_layer.py, encoder
+    dec = (9 * de_layers) ** (-1.0 / 4.0)  # transformer_layer.py, decoder
+    g = 1 / math.sqrt(2)  # multihead_attention.py: xavier_uniform_(gain=1/sqrt(2))
+    for side, c, attns in (
+        ("encoder", enc, ("self_attn",)),
+        ("decoder", dec, ("self_attn", "encoder_attn")),
+    ):
+        b = f"{side}/layers/0/"
+        for attn in attns:
+            _vs(inits[f"{b}{attn}/q_proj/kernel"], g**2, "fan_avg", "uniform")
+            _vs(inits[f"{b}{attn}/k_proj/kernel"], g**2, "fan_avg", "uniform")
+            # v: c * (param * 2**0.5) on the gain-1/sqrt(2) base.
+            _vs(
+                inits[f"{b}{attn}/v_proj/kernel"],
+                (c * g * 2**0.5) ** 2,
+                "fan_avg",
+                "uniform",
+            )
+            _vs(inits[f"{b}{attn}/out_proj/kernel"], c**2, "fan_avg", "uniform")
+            for p in ("q_proj", "k_proj", "v_proj"):  # nn.Linear's default bias
+                _bias(inits[f"{b}{attn}/{p}/bias"], 1 / math.sqrt(d))
+            _bias(inits[f"{b}{attn}/out_proj/bias"], 0)
+        for p in ("fc1", "fc2"):  # Linear(): xavier_uniform_, bias 0, then * c
+            _vs(inits[f"{b}{p}/kernel"], c**2, "fan_avg", "uniform")
+            _bias(inits[f"{b}{p}/bias"], 0)
+    # Embedding(): normal_(std=embedding_dim ** -0.5), padding row 0; then times
+    # (9 * encoder_layers) ** (-1 / 4) or (9 * decoder_layers) ** (-1 / 4).
+    for side, layers in (("encoder", en_layers), ("decoder", de_layers)):
+        emb = inits[f"{side}/embed_tokens/embedding"]
+        assert emb.index == 1
+        assert emb.base.stddev == pytest.approx(d**-0.5 * (9 * layers) ** (-1 / 4))
+    # embed_out: normal_(std=output_embed_dim ** -0.5).
+    assert inits["decoder/lm_head/kernel"].stddev == pytest.approx(d**-0.5)
+
+
+def test_torchtitan_constants():
+    """pytorch/torchtitan b5bcd76c: torchtitan/models/llama3/__init__.py
+    (_LINEAR_INIT, _depth_init, _output_linear_init, _EMBEDDING_INIT, _NORM_INIT),
+    torchtitan/models/common/param_init.py (depth_scaled_std)."""
+    dim, layers = 256, 4
+
+    def depth_scaled_std(base_std, layer_id):  # param_init.py, verbatim
+        return base_std / (2 * (layer_id + 1)) ** 0.5
+
+    shapes = {"tok_embeddings/embedding": (100, dim), "output/kernel": (dim, 100)}
+    shapes["norm/scale"] = (dim,)
+    for i in range(layers):
+        for p in ("attention/wq", "attention/wo", "feed_forward/w1"):
+            shapes[f"layers/{i}/{p}/kernel"] = (dim, dim)
+        for p in ("feed_forward/w2", "feed_forward/w3"):
+            shapes[f"layers/{i}/{p}/kernel"] = (dim, dim)
+        shapes[f"layers/{i}/attention_norm/scale"] = (dim,)
+    inits = _inits(js.torchtitan_llama3(dim=dim), shapes)
+
+    def trunc(init, std, a, b):  # nn.init.trunc_normal_(std=, a=, b=): absolute
+        assert isinstance(init, jinit.TruncatedNormal) and init.bounds == "absolute"
+        assert init.stddev == pytest.approx(std, rel=1e-12)
+        assert (init.lower, init.upper) == pytest.approx((a, b), rel=1e-12)
+
+    for i in range(layers):
+        b = f"layers/{i}/"
+        for p in ("attention/wq", "feed_forward/w1"):  # trunc_normal_(std=0.02)
+            trunc(inits[f"{b}{p}/kernel"], 0.02, -2.0, 2.0)  # torch's a, b defaults
+        for p in ("attention/wo", "feed_forward/w2", "feed_forward/w3"):
+            trunc(inits[f"{b}{p}/kernel"], depth_scaled_std(0.02, i), -2.0, 2.0)
+        assert inits[f"{b}attention_norm/scale"].value == 1
+    s = dim**-0.5
+    trunc(inits["output/kernel"], s, -3 * s, 3 * s)
+    assert inits["tok_embeddings/embedding"].stddev == 1.0
+    assert isinstance(inits["tok_embeddings/embedding"], jinit.Normal)
 
 
 def test_rezero_and_skipinit_gates_are_zero():
