@@ -625,16 +625,25 @@ def _law_std(init: Any, shape: tuple[int, ...]) -> float | None:
     return None if std is None else float(std)
 
 
-def _row_law(p: _tree.Planned) -> tuple[tuple[int, ...], float, float, Any]:
-    """``(call shape, fan_in, fan_out, std)`` of a planned leaf."""
+def _layer_stds(init: Any, shape: tuple[int, ...]) -> tuple[float, ...] | None:
+    """The std of each layer of a depth-indexed stack (a law with ``layers``)."""
+    law = getattr(init, "law", None)
+    if not getattr(init, "draws_stack", False) or not callable(law):
+        return None
+    layers = getattr(law(shape), "layers", None)
+    return None if not layers else tuple(float(x.std) for x in layers)
+
+
+def _row_law(p: _tree.Planned) -> tuple[tuple[int, ...], float, float, Any, Any]:
+    """``(call shape, fan_in, fan_out, std, layer_stds)`` of a planned leaf."""
     if p.signature is None:
         fan_in, fan_out = _signature.fans(p.init, None, p.shape)
-        return p.shape, fan_in, fan_out, _law_std(p.init, p.shape)
+        return p.shape, fan_in, fan_out, _law_std(p.init, p.shape), None
     init, draw_shape, per_layer = _signature.plan(p.init, p.signature, p.shape)
     fan_in, fan_out = _signature.fans(p.init, p.signature, p.shape)
     call = p.signature.shape
     std = _law_std(p.init, call) if per_layer else _law_std(init, draw_shape)
-    return call, fan_in, fan_out, std
+    return call, fan_in, fan_out, std, _layer_stds(init, draw_shape)
 
 
 def table(
@@ -652,7 +661,11 @@ def table(
     ``dtype``, ``rule`` (the regex that matched, or ``"default"``), ``init`` (the
     initializer, after ``for_leaf``), ``fan_in`` and ``fan_out`` (the fans it
     uses, per layer) and ``std``, the std of the law the leaf is drawn from (None
-    where it is not a simple number: identity, dirac, a foreign callable).
+    where it is not a simple number: identity, dirac, a foreign callable), and
+    ``layer_stds``: each layer's std for a depth-indexed stack
+    (:class:`jinit.schemes.LayerStack`, whose ``std`` is then the whole leaf's),
+    else None. The text of :func:`format_table` shows such a std as
+    ``layer 0..last layer``.
 
     The rows come from ``materialize``'s own plan, so the table raises exactly
     where ``materialize`` would (unmatched leaves, an initializer that cannot
@@ -672,7 +685,7 @@ def table(
     planned = _tree.plan_leaves(leaves, rules, default=default, stacked=stacked)
     rows = []
     for p in planned:
-        call, fan_in, fan_out, std = _row_law(p)
+        call, fan_in, fan_out, std, layer_stds = _row_law(p)
         rows.append(
             {
                 "path": p.path,
@@ -685,6 +698,7 @@ def table(
                 "fan_in": fan_in,
                 "fan_out": fan_out,
                 "std": std,
+                "layer_stds": layer_stds,
             }
         )
     return rows
@@ -720,6 +734,13 @@ def _cell(key: str, value: Any) -> str:
     return str(value)
 
 
+def _row_cell(key: str, row: Mapping[str, Any]) -> str:
+    layers = row.get("layer_stds")
+    if key == "std" and layers:  # a depth-indexed stack: layer 0 .. layer L-1
+        return f"{layers[0]:.4g}..{layers[-1]:.4g}"
+    return _cell(key, row.get(key))
+
+
 def _short(init: Any) -> str:
     """``Name(field=value, ...)`` with only the fields that differ from the default."""
     if not dataclasses.is_dataclass(init) or isinstance(init, type):
@@ -749,7 +770,7 @@ def format_table(
     """
     if style not in ("markdown", "text"):
         raise _errors.bad_choice("style", style, ("markdown", "text"))
-    cells = [[_cell(c, row.get(c)) for c in _COLUMNS] for row in rows]
+    cells = [[_row_cell(c, row) for c in _COLUMNS] for row in rows]
     if style == "markdown":
         esc = lambda s: s.replace("|", "\\|")  # noqa: E731
         lines = ["| " + " | ".join(_COLUMNS) + " |"]

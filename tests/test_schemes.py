@@ -456,6 +456,9 @@ def test_layer_stack_law_is_the_mixture_of_its_layers():
     pooled = math.sqrt(sum(s * s for s in stds) / n)  # mean 0: E x^2 = mean s_l^2
     assert law.std == pytest.approx(pooled, rel=1e-9)
     assert row["std"] == pytest.approx(pooled, rel=1e-9)
+    # The table also gives each layer's std; its text shows layer 0 .. layer n-1.
+    assert row["layer_stds"] == pytest.approx(stds, rel=1e-9)
+    assert f"{stds[0]:.4g}..{stds[-1]:.4g}" in jf.format_table([row])
     assert law.mean == 0 and law.support == (-2.0, 2.0)
     grid = np.linspace(-0.05, 0.05, 5)
     mixture = np.mean([scipy.stats.norm(scale=s).pdf(grid) for s in stds], axis=0)
