@@ -121,7 +121,8 @@ def declared(path: str, leaves: Mapping[str, Any], source: str) -> Any:
     if sig is None or sig.init is None:
         raise _errors.bad_value(
             f"leaf {path!r}",
-            f"a leaf of {source} with the initializer its module declared",
+            f"a leaf of {source}, which carries the initializer its module "
+            "declared (it is not known from its name alone)",
             leaves.get(path),
         )
     return sig.init
