@@ -99,14 +99,15 @@ class Init:
         raise NotImplementedError
 
     def _law_key(self, shape: tuple[int, ...], dtype: np.dtype) -> Hashable:
-        """What of ``shape`` an elementwise ``_draw`` reads (the shape itself here).
+        """The identity of the elementwise law ``_draw`` makes for ``shape``.
 
-        Two shapes with equal keys give the same values from the same key in
-        the same draw shape, so their draws in blocks share one compiled block
-        (:func:`jinit._blocks.draw_from_python`). A law that reads the shape
-        only through scalars (the fans) returns those scalars.
+        Equal keys (with equal dtypes) give the same values from the same key
+        in the same draw shape, so draws in blocks of equal keys share one
+        compiled block (:func:`jinit._blocks.draw_from_python`). Here the exact
+        configuration and the shape; a law that reads the shape only through
+        scalars (the fans) says so with less.
         """
-        return shape
+        return (_dispatch.config_key(self), shape)
 
     def get_config(self) -> dict[str, Any]:
         """The configuration as a JSON-friendly dict (dtypes by name)."""

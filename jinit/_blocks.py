@@ -133,9 +133,9 @@ def draw_in_blocks(init, key, shape, dtype, block: int | None = None):
 _PROGRAMS: dict = {}
 
 
-def _block_program(init, identity, shape, dtype, block):
+def _block_program(init, shape, dtype, block):
     """The compiled ``(key words, start) -> block`` of ``init``'s law for ``shape``."""
-    cache_key = (identity, init._law_key(shape, dtype), dtype, block)
+    cache_key = (init._law_key(shape, dtype), dtype, block)
     program = _PROGRAMS.get(cache_key)
     if program is None:
 
@@ -161,19 +161,18 @@ def _write(out, part, start):
     return lax.dynamic_update_slice(out, part, (start,))
 
 
-def draw_from_python(init, identity, key_words, shape, dtype, block=None):
+def draw_from_python(init, key_words, shape, dtype, block=None):
     """:func:`draw_in_blocks`'s values, as a NumPy array (no copy) of the CPU's buffer.
 
     The same blocks, each made by one call of a program compiled once per law
-    (``identity`` is the initializer's exact configuration,
-    ``jinit._dispatch.config_key``; ``init._law_key`` says which shapes share
-    its law), then written in place into the leaf's buffer. Eager only, from
+    (``init._law_key``: leaves of different shapes and initializers with one
+    law share it), then written in place into the leaf's buffer. Eager only, from
     raw threefry key words, where :func:`can_draw_in_blocks` allows.
     """
     block = block or BLOCK
     n = math.prod(shape)
     dtype = np.dtype(dtype)
-    program = _block_program(init, identity, shape, dtype, block)
+    program = _block_program(init, shape, dtype, block)
     words = jnp.asarray(key_words, np.uint32)
     out = None
     for i in range(-(-n // block)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from . import _checks, _errors, _laws
+from . import _checks, _dispatch, _errors, _laws
 from ._base import Init
 from ._types import Bounds, DTypeLike
 
@@ -26,7 +26,7 @@ class Uniform(Init):
         return _laws.uniform_law(self.minval, self.maxval)
 
     def _law_key(self, shape, dtype):
-        return ()  # the shape is not read
+        return _dispatch.config_key(self)  # the shape is not read
 
     def _draw(self, key, shape, dtype, draw_shape):
         cdt = _laws.compute_dtype(dtype)
@@ -49,7 +49,7 @@ class Normal(Init):
         return _laws.normal_law(self.mean, self.stddev)
 
     def _law_key(self, shape, dtype):
-        return ()  # the shape is not read
+        return _dispatch.config_key(self)  # the shape is not read
 
     def _draw(self, key, shape, dtype, draw_shape):
         x = _laws.normal(key, draw_shape, _laws.compute_dtype(dtype))
@@ -87,7 +87,7 @@ class TruncatedNormal(Init):
         )
 
     def _law_key(self, shape, dtype):
-        return ()  # the shape is not read
+        return _dispatch.config_key(self)  # the shape is not read
 
     def _draw(self, key, shape, dtype, draw_shape):
         cdt = _laws.compute_dtype(dtype)

@@ -356,8 +356,7 @@ def _python_leaf(group: _Group, key_words: Any) -> jax.Array:
     if group.signature is not None:
         init, shape, _ = _signature.plan(init, group.signature, group.shape)
     if group.blocks:
-        identity = _dispatch.config_key(init)
-        values = _blocks.draw_from_python(init, identity, key_words, shape, group.dtype)
+        values = _blocks.draw_from_python(init, key_words, shape, group.dtype)
     else:
         assert isinstance(init, Constant)
         values = np.broadcast_to(np.asarray(init.value_in(group.dtype)), shape)

@@ -86,7 +86,10 @@ class VarianceScaling(Init):
         return np.sqrt(variance)
 
     def _law_key(self, shape, dtype):
-        return self._multiplier(shape, dtype).tobytes()  # the fans, through it
+        # The draw reads the configuration and the shape only through these
+        # (the axes only through the fans): 4096 x 1024 and a stack of them
+        # with batch axes share one law.
+        return (type(self), self.distribution, self._multiplier(shape, dtype).tobytes())
 
     def _draw(self, key, shape, dtype, draw_shape):
         cdt = _laws.compute_dtype(dtype)

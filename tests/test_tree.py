@@ -626,23 +626,27 @@ def test_for_leaf_rules_see_the_signatures_of_stacked_leaves():
 
 def test_leaves_of_one_law_share_one_compiled_block(monkeypatch):
     """On the CPU, large leaves are drawn in blocks from Python: one compiled
-    block per law (here lecun_normal with fan_in 1024 on two shapes, and
-    normal(0.02) on a third), with the bits of each leaf drawn alone."""
+    block per law (here lecun_normal with fan_in 1024 on two shapes and on a
+    stack of 2 layers, and normal(0.02) on a fourth leaf), with the bits of each
+    leaf drawn alone."""
     monkeypatch.setattr(_blocks, "_PROGRAMS", {})
     tree = {
         "a": jax.ShapeDtypeStruct((1024, 2048), jnp.float32),
         "b": jax.ShapeDtypeStruct((1024, 3072), jnp.float32),
         "c": jax.ShapeDtypeStruct((2100, 1024), jnp.bfloat16),
         "d": jax.ShapeDtypeStruct((3, 1024), jnp.float32),
+        "e": jax.ShapeDtypeStruct((2, 1024, 1024), jnp.float32),
     }
     rules = {
-        "a|b": jinit.lecun_normal(),
+        "a|b|e": jinit.lecun_normal(),
         "c": jinit.normal(0.02),
         "d": jinit.constant(0.1),
     }
-    out = jinit.materialize(tree, KEY, rules)
+    out = jinit.materialize(tree, KEY, rules, stacked={"e": 0})
     assert len(_blocks._PROGRAMS) == 2
-    for path, init in [("a", rules["a|b"]), ("b", rules["a|b"]), ("c", rules["c"])]:
+    lecun = rules["a|b|e"]
+    stack = jinit.lecun_normal(batch_axis=0)  # a stacked leaf: the batched draw
+    for path, init in [("a", lecun), ("b", lecun), ("c", rules["c"]), ("e", stack)]:
         spec = tree[path]
         alone = init(documented_key(KEY, path), spec.shape, spec.dtype)
         assert out[path].dtype == spec.dtype
