@@ -40,6 +40,37 @@ def _block_bits(key_words, bit_width, shape):
     return bits if bit_width == 32 else bits.astype(np.dtype(f"uint{bit_width}"))
 
 
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def threefry2x32(k0, k1, x0, x1):
+    """The Threefry-2x32 hash (20 rounds), as JAX computes it, in NumPy uint32."""
+    k0, k1, x0, x1 = (np.atleast_1d(np.asarray(v, np.uint32)) for v in (k0, k1, x0, x1))
+    ks = (k0, k1, k0 ^ k1 ^ np.uint32(0x1BD11BDA))
+    x0, x1 = x0 + ks[0], x1 + ks[1]
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            x0 = x0 + x1
+            x1 = x0 ^ ((x1 << np.uint32(r)) | (x1 >> np.uint32(32 - r)))
+        x0 = x0 + ks[(i + 1) % 3]
+        x1 = x1 + ks[(i + 2) % 3] + np.uint32(i + 1)
+    return x0, x1
+
+
+def fold_in(key_words, data):
+    """``jax.random.fold_in`` of threefry key words (..., 2) with uint32 ``data``.
+
+    In NumPy, with no compilation: JAX folds by hashing the words ``(0, data)``
+    with the key, ``threefry_2x32(key, threefry_seed(data))``.
+    """
+    key_words = np.asarray(key_words, np.uint32)
+    data = np.asarray(data, np.uint32)
+    y0, y1 = threefry2x32(
+        key_words[..., 0], key_words[..., 1], np.zeros_like(data), data
+    )
+    return np.stack([y0, y1], axis=-1)
+
+
 def _threefry(key_words):
     return jax.random.wrap_key_data(key_words[:2], impl="threefry2x32")
 

@@ -411,6 +411,12 @@ def _check_leaf(
     return shape, dtype
 
 
+def _is_threefry(impl: Any) -> bool:
+    """Whether keys of ``impl`` (None: raw keys of the default) are threefry2x32."""
+    name = _checks.config("jax_default_prng_impl") if impl is None else str(impl)
+    return name == "threefry2x32"
+
+
 def _fold_paths(impl: Any, key_data: Any, hashes: Any) -> Any:
     """Every leaf's key data: the root key folded with its path's two words."""
     key = key_data if impl is None else jax.random.wrap_key_data(key_data, impl=impl)
@@ -729,6 +735,9 @@ def draw_plan(
     hashes = np.array([path_hash(p.path) for p in drawn], np.uint32).reshape(-1, 2)
     if traced:
         keys = _fold_paths(impl, key_data, hashes)
+    elif _is_threefry(impl):  # the same words, computed without a compile
+        words = _blocks.fold_in(np.asarray(key_data), hashes[:, 0])
+        keys = _blocks.fold_in(words, hashes[:, 1])
     else:
         keys = np.asarray(_fold_paths_jit(impl, np.asarray(key_data), hashes))
     total = sum(group.nbytes for _, group in todo)

@@ -322,3 +322,22 @@ def test_equal_configurations_share_one_kernel_and_checks_cache():
     minus = jinit.constant(-0.0)(None, shape)
     assert _dispatch.kernel._cache_size() == before + 2
     assert np.signbit(np.asarray(minus)).all()
+
+
+def test_numpy_fold_in_is_jaxs():
+    """materialize folds path words into threefry keys in NumPy: JAX's bits."""
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 2**32, (4096, 2), dtype=np.uint32)
+    data = rng.integers(0, 2**32, 4096, dtype=np.uint32)
+    data[:3] = (0, 1, 2**32 - 1)
+
+    def jax_fold(k, d):
+        return jax.random.key_data(jax.random.fold_in(jax.random.wrap_key_data(k), d))
+
+    want = np.asarray(jax.vmap(jax_fold)(keys, data))
+    np.testing.assert_array_equal(_blocks.fold_in(keys, data), want)
+    # One key, many words, as materialize folds a root key.
+    np.testing.assert_array_equal(
+        _blocks.fold_in(keys[0], data[:5]),
+        np.asarray(jax.vmap(jax_fold, (None, 0))(keys[0], data[:5])),
+    )
