@@ -679,7 +679,8 @@ def test_format_table_lists_every_parameter():
     lines = text.splitlines()
     assert len(lines) == 2 + 6
     assert re.search(
-        r"\| params/Dense_1/kernel \| hidden \| \(0, 1\) \| 4 \| 0\.5 \|", text
+        r"\| params/Dense_1/kernel \| hidden \| weight \| \(0, 1\) \| 4 \| 0\.5 \|",
+        text,
     )
 
 
