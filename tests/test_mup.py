@@ -620,6 +620,53 @@ def test_coord_check_mlp_mup_flat_sp_grows():
     assert worst > 4.0  # grows with width (8x wider)
 
 
+def _train_losses(variant, width, base_width, lr, steps, x, y):
+    """Training losses (before each of ``steps`` Adam steps, then after) of the
+    MLP at ``width`` with a zero readout, under ``variant``."""
+    mp = jm.parametrize(mlp(base_width), mlp(width), variant=variant)
+    model = MLP(width, logit_mult=mp.output_multiplier)
+    rules = {**ZERO_READOUT, **mp.rules(jf.defaults("torch"))}
+    params = jinit.materialize(mlp(width), jax.random.key(2), rules)["params"]
+    tx = mp.adam(lr)
+
+    def loss(p):
+        return _xent(model.apply({"params": p}, x), y)
+
+    @jax.jit
+    def train(p):
+        def body(carry, _):
+            p, s = carry
+            value, g = jax.value_and_grad(loss)(p)
+            u, s = tx.update(g, s, p)
+            return (optax.apply_updates(p, u), s), value
+
+        (p, _), values = jax.lax.scan(body, (p, tx.init(p)), None, steps)
+        return jnp.append(values, loss(p))
+
+    return np.asarray(train(params))
+
+
+@pytest.mark.standard_promotion  # optax's bias correction: float ** int32
+def test_wider_is_better_under_mup_not_sp():
+    """mup's "wider is better" at one (large) Adam LR, 10 steps on one batch:
+    under muP the training loss does not get worse as the width grows 64 ->
+    256 -> 1024 (at step 0 it is log(10) at every width: zero readout); under
+    SP at the same LR the widest is more than twice as bad as the narrowest."""
+    x = jax.random.normal(jax.random.key(0), (128, DIN))
+    y = jax.random.randint(jax.random.key(1), (128,), 0, DOUT)
+    widths, lr = (64, 256, 1024), 2.0**-4
+    mu = [_train_losses("mup", w, 64, lr, 10, x, y) for w in widths]
+    # At the base width muP is SP bit for bit (tested above): SP's width 64 is mu[0].
+    sp = mu[:1] + [_train_losses("sp", w, 64, lr, 10, x, y) for w in widths[1:]]
+    for losses in mu + sp:
+        np.testing.assert_allclose(losses[0], math.log(DOUT), rtol=1e-6)
+    final_mu = [losses[-1] for losses in mu]
+    assert final_mu[0] >= final_mu[1] >= final_mu[2], final_mu
+    assert final_mu[0] < 0.5 * math.log(DOUT)  # it trained
+    final_sp = [losses[-1] for losses in sp]
+    assert final_sp[-1] > 2 * final_sp[0], final_sp
+
+
 def test_plot_coord_check(tmp_path):
     pytest.importorskip("matplotlib")
     rows = [
