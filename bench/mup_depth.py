@@ -180,7 +180,11 @@ def main(argv=None):
     for name in VARIANTS:
         results[label[name]] = {}
         for L in depths:
-            losses, seconds, mult = run_depth(name, L, args, train, val, lrs)
+            if name == "completep" and L == args.base_depth and "mup" in VARIANTS:
+                # m_L = 1: CompleteP is muP (the same rules, init and batches).
+                losses, seconds, mult = results[label["mup"]][L], 0.0, 1.0
+            else:
+                losses, seconds, mult = run_depth(name, L, args, train, val, lrs)
             results[label[name]][L] = losses
             best = int(np.nanargmin(losses))
             records.append(
