@@ -692,6 +692,46 @@ class Parametrization:
                 x = x + self.residual_mult * attn(nn.LayerNorm()(x))
                 ...
                 return nn.Dense(vocab, name="head")(x * self.logit_mult)
+
+    u-μP recipe (``variant="umup"``, unit-scaling's ``TransformerLayer``: pre-norm,
+    no biases; ``um = jinit.mup``; ``taus`` from :func:`unit_residual_tau` for
+    branch ``2i`` (attention) and ``2i + 1`` (MLP) of ``2 L``)::
+
+        class Block(nn.Module):
+            d: int
+            heads: int
+            taus: tuple[float, float]
+
+            @nn.compact
+            def __call__(self, x):
+                b, s, d = x.shape
+                dh = d // self.heads
+                branch, skip = um.unit_residual_weights(self.taus[0])
+                y = nn.RMSNorm(use_scale=False)(x)
+                qkv = nn.Dense(3 * d, use_bias=False)(y) * um.unit_linear_scale(d)
+                q, k, v = jnp.moveaxis(qkv.reshape(b, s, 3, self.heads, dh), 2, 0)
+                a = um.attention_fn(1 / dh)(q, k, v, mask=nn.make_causal_mask(x[..., 0]))
+                a = a * um.unit_attention_output_scale(s, dh, causal=True)
+                a = nn.Dense(d, use_bias=False)(a.reshape(b, s, d))
+                x = branch * a * um.unit_linear_scale(d) + skip * x
+                branch, skip = um.unit_residual_weights(self.taus[1])
+                y = nn.RMSNorm(use_scale=False)(x)
+                u = nn.Dense(4 * d, use_bias=False)(y) * um.unit_linear_scale(d)
+                g = nn.Dense(4 * d, use_bias=False)(y) * um.unit_linear_scale(d)
+                z = u * nn.silu(g) * um.unit_silu_glu_scale()
+                z = nn.Dense(d, use_bias=False)(z) * um.unit_linear_scale(4 * d)
+                return branch * z + skip * x
+
+        # embedding unscaled; readout: nn.Dense(vocab, use_bias=False)(x) *
+        # mp.output_multiplier (= unit_linear_scale(d, readout=True)).
+        mp = jinit.mup.parametrize(base, target, variant="umup")
+        params = jinit.materialize(target, key, mp.rules())   # N(0, 1), 0, 1
+        tx = mp.adam(lr, weight_decay=wd)                     # independent decay
+
+    With Adam this model trains as unit-scaling's (tested against
+    ``unit_scaling.TransformerDecoder`` + ``unit_scaling.optim.AdamW``):
+    unit-scaling's backward-only scales make each tensor's gradient a constant
+    multiple of JAX's true gradient, and Adam is invariant to that (up to eps).
     """
 
     variant: str
@@ -1109,11 +1149,16 @@ class Parametrization:
 
         With ``base_rules`` and the ``target`` abstract tree, each row also has
         ``std``, the std of the law :meth:`rules` draws the parameter from, and
-        ``sp_std``, the std ``base_rules`` give it at the target width.
+        ``sp_std``, the std ``base_rules`` give it at the target width (under
+        ``"umup"``, ``target`` alone gives ``std``: the unit init).
         """
         rows = []
         stds: dict[str, Any] = {}
-        if base_rules is not None:
+        if self.variant == "umup" and target is not None and base_rules is None:
+            from .flax import table
+
+            stds = {r["path"]: (r["std"], None) for r in table(target, self.rules())}
+        elif base_rules is not None:
             if target is None:
                 raise _errors.bad_value(
                     "target", "the target abstract tree when base_rules are given", None
@@ -1421,7 +1466,8 @@ def coord_check(
       widths: the widths to compare.
       inputs, targets: one batch; ``model.apply(params, inputs)`` is the output.
       loss: ``(output, targets) -> scalar``.
-      base_rules: the base init rules (e.g. ``jinit.flax.defaults("flax")``).
+      base_rules: the base init rules (e.g. ``jinit.flax.defaults("flax")``);
+        not used by ``"umup"`` (unit init).
       base_width: the base width (default: the smallest of ``widths``).
       variants: the variants to run, e.g. ``("sp", "mup")``.
       optimizer: ``"adam"`` or ``"sgd"``.
@@ -1466,7 +1512,8 @@ def coord_check(
                 **parametrize_kwargs,
             )
             model = make_model(width, mp)
-            rules = {**(override or {}), **mp.rules(base_rules)}
+            unit = variant == "umup"  # u-μP's unit init has no base rules
+            rules = {**(override or {}), **mp.rules(None if unit else base_rules)}
             variables = _tree.materialize(target, key, rules)
             params = variables["params"]
             tx = (

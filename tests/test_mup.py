@@ -1162,8 +1162,18 @@ def test_umup_init_equals_unit_scaling_init():
     assert stats.ks_2samp(ours, theirs).pvalue > 1e-3
     n = ours.size  # std of a normal sample: relative error sqrt(1 / (2n))
     assert abs(ours.std() - 1) < 6 * math.sqrt(1 / (2 * n))
-    rows = {r["path"]: r for r in mp.table()}
+    rows = {r["path"]: r for r in mp.table(target=target)}
     assert rows["params/head/kernel"]["init_mult"] is None
+    assert [
+        rows[p][c]
+        for p, c in [
+            ("params/head/kernel", "std"),
+            ("params/head/bias", "std"),
+            ("params/final/scale", "std"),
+        ]
+    ] == [1.0, 0.0, 0.0]
+    text = jm.format_table(mp.table())
+    assert re.search(r"\| params/head/kernel \| readout \| output \|", text)
     with pytest.raises(ValueError, match="`base_rules` must be None under"):
         mp.rules(jf.defaults("flax"))
 
