@@ -524,6 +524,13 @@ def parametrize(
                 "given where the blocks' stacked sizes do not give one L / L_base",
                 None,
             )
+    if variant == "umup" and depth is not None and not any(in_block.values()):
+        raise _errors.bad_value(
+            "blocks",
+            "a regex naming the residual blocks' parameters when depth is given "
+            "(no parameter is stacked)",
+            blocks,
+        )
     if variant == "umup" and depth is None:
         depth = _layers(t, in_block)
         if depth is None and blocks_re is not None:

@@ -1195,6 +1195,10 @@ def test_umup_forward_multipliers_and_helpers():
     assert mp["params/head/kernel"].depth is None
     with pytest.raises(ValueError, match="`depth` must be None unless"):
         jm.parametrize(mlp(64), mlp(128), depth=2)
+    with pytest.raises(ValueError, match="`blocks` must be a regex naming"):
+        jm.parametrize(mlp(64), mlp(128), variant="umup", depth=2)
+    with pytest.raises(ValueError, match="`depth` must be given where"):
+        jm.parametrize(mlp(64), mlp(128), variant="umup", blocks=r".*/Dense_1/.*")
     with pytest.raises(ValueError, match="`readout_constraint` must be one of"):
         _unit_lm(64, readout_constraint="to_grad_input_scale")
     with pytest.raises(ValueError, match="`peak_learning_rate` must be the"):
