@@ -231,6 +231,7 @@ def _classify(
     target: Signature,
     delta: Signature | None,
     named_readout: bool,
+    absolute: bool = False,
 ) -> tuple[str, tuple[int, ...], float, float, float]:
     """``(role, infinite axes, fan_in_mult, fan_out_mult, width_mult)``."""
     b, t = base.shape, target.shape
@@ -269,6 +270,8 @@ def _classify(
             return "readout", infinite, fi, fo, fi
         if base.role == "embedding" and out_inf and not in_inf:
             return "readout", infinite, fi, fo, fo  # a readout tied to it
+        if not infinite and absolute:
+            return "readout", infinite, fi, fo, 1.0  # u-μP at the base width
         raise _errors.bad_value(
             "readout",
             "a regex naming weights whose fan-in (only) is width, or a tied embedding",
@@ -437,7 +440,9 @@ def parametrize(
         head dim).
       readout: a path regex (``re.fullmatch``) naming the readout weights;
         default: those whose fan-in is width and fan-out is not. A tied
-        embedding may be named (Table 8 only).
+        embedding may be named (Table 8 only). Under ``"umup"`` (absolute
+        rules) a named weight is the readout even at the base width, where no
+        axis is width (there the shapes cannot tell it).
       alpha: CompleteP's depth exponent, ½ or 1 (``"completep"`` only).
       depth_mult: CompleteP's ``L / L_base``; default: inferred from the
         stacked axes of the block parameters (``nn.scan``) of base and target.
@@ -550,6 +555,7 @@ def parametrize(
             t[path][1],
             None if dl is None else dl[path][1],
             is_readout,
+            absolute=variant == "umup",  # rules not relative to the base width
         )
         if (
             role == "readout"
@@ -1482,7 +1488,9 @@ def coord_check(
       steps: recorded steps (``t = 1 .. steps``).
       key: the PRNG key of the init (default ``jax.random.key(0)``).
       override: rules prepended to the parametrized ones (e.g. a zero readout).
-      **parametrize_kwargs: passed to :func:`parametrize` (``readout=``, ...).
+      **parametrize_kwargs: passed to :func:`parametrize` (``readout=``, ...;
+        ``"umup"`` needs ``readout=`` for the base width itself, where the
+        shapes cannot tell the readout).
 
     Returns:
       A list of rows ``{"variant", "width", "module", "t", "l1"}``.

@@ -1193,6 +1193,17 @@ def test_umup_forward_multipliers_and_helpers():
     fc1 = mp["params/layers/fc1/kernel"]
     assert (fc1.depth, fc1.adam_lr) == (3, pytest.approx(3**-0.5 * 64**-0.5))
     assert mp["params/head/kernel"].depth is None
+    # Absolute rules: at the base width itself (readout named) they are those
+    # of any other base.
+    same = jm.parametrize(
+        mlp(128), mlp(128), variant="umup", readout=r".*/readout/kernel"
+    )
+    other = jm.parametrize(mlp(64), mlp(128), variant="umup")
+    fields = ("kind", "adam_lr", "adam_wd", "sgd_lr", "forward")
+    assert [[getattr(p, f) for f in fields] for p in same.params] == [
+        [getattr(p, f) for f in fields] for p in other.params
+    ]
+    assert same.output_multiplier == 1 / 128
     with pytest.raises(ValueError, match="`depth` must be None unless"):
         jm.parametrize(mlp(64), mlp(128), depth=2)
     with pytest.raises(ValueError, match="`blocks` must be a regex naming"):
