@@ -237,6 +237,7 @@ def main(argv=None):
     parser.add_argument("--seq", type=int, default=64)
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--variants", default="sp,mup", help="e.g. sp,mup")
     parser.add_argument("--out", default=".")
     parser.add_argument(
         "--coord-check", action="store_true", help="only the coord-check figure"
@@ -264,7 +265,7 @@ def main(argv=None):
     val = batches(data[split:], 8, args.batch, args.seq, args.seed + 1)
     results: dict[str, dict[int, list[float]]] = {}
     records = []
-    for variant in ("sp", "mup"):
+    for variant in args.variants.split(","):
         results[variant] = {}
         for w in widths:
             losses, seconds = run_width(variant, w, base_width, args, train, val, lrs)
@@ -281,7 +282,8 @@ def main(argv=None):
             )
             print(
                 f"{variant:>4} width {w:4d}: best log2 lr {np.log2(lrs[best]):+.0f}, "
-                f"loss {losses[best]:.4f} ({seconds:.0f} s)",
+                f"loss {losses[best]:.4f} ({seconds:.0f} s); losses "
+                + " ".join(f"{x:.4f}" for x in losses),
                 flush=True,
             )
     out = pathlib.Path(args.out)

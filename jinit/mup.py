@@ -38,6 +38,31 @@ Variants (``variant=``):
   ``m_L = L / L_base``: μP plus, for the parameters of the residual blocks,
   Adam LR ``× m_L^(alpha - 1)``, Adam eps ``× m_L^(-alpha)``, and residual
   branches ``x + m_L^(-alpha) · f(x)``. Adam(W) only.
+* ``"umup"``: u-μP (Blake et al. 2024; graphcore ``unit-scaling`` 0.3.5): every
+  weight is drawn at unit scale (weights N(0, 1), biases 0, norm scales 1:
+  :meth:`Parametrization.rules`) and the scales move into the forward pass
+  (:func:`unit_linear_scale`, :func:`unit_attention_output_scale`,
+  :func:`unit_residual_tau`, ...; see :class:`Parametrization` for the Flax
+  recipe). Its learning-rate rules are absolute, not relative to the base width
+  (the base only tells which weight is the readout): with ``fan_in`` read as
+  ``unit_scaling.optim._get_fan_in`` does and ``d`` the number of layers of the
+  residual stack (``mup_scaling_depth``; 1 outside it),
+
+  ======== =============== ============================ ========================
+  kind     Adam LR         SGD LR (``"to_output_scale"``) forward
+  ======== =============== ============================ ========================
+  weight   fan_in^-½ d^-½  fan_in^½ d^-½                output × fan_in^-½
+  output   d^-½            d^-½                         output × 1 / fan_in
+  bias     d^-½            size · d^-½                  (scaled with its layer)
+  norm     d^-½            size · d^-½                  1
+  ======== =============== ============================ ========================
+
+  (an embedding is a ``weight`` whose fan-in is its embedding dim, with no
+  forward scale). SGD without a readout constraint (``readout_constraint=None``,
+  unit-scaling's default) uses the Adam rule. Weight decay is *independent*
+  (unit-scaling's ``independent_weight_decay=True``): the per-step decay is
+  ``weight_decay × lr_t / peak_lr`` whatever a parameter's LR multiplier. Adam's
+  eps is not scaled.
 
 Roles are read off the shapes: for each parameter, the axes of its *call shape*
 (what its module's initializer is called with, per layer:
@@ -55,6 +80,9 @@ References:
   Zero-Shot Hyperparameter Transfer", arXiv 2203.03466 (Tables 3 and 8).
   Dey et al. 2025, "Don't be lazy: CompleteP enables compute-efficient deep
   transformers", arXiv 2505.01618 (Table 1).
+  Blake et al. 2024, "u-μP: The Unit-Scaled Maximal Update Parametrization",
+  arXiv 2407.17465; graphcore ``unit-scaling`` 0.3.5 (``unit_scaling/optim.py``,
+  ``functional.py``, ``_modules.py``, ``core/functional.py``).
   microsoft/mup 1.0.0 (``mup/shape.py``, ``mup/optim.py``, ``mup/layer.py``).
 """
 
@@ -72,13 +100,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks, _errors, _signature, _tree
-from ._constant import Constant
+from ._constant import Constant, ones, zeros
 from ._distributions import Normal, TruncatedNormal, Uniform
+from ._fans import compute_fans
 from ._signature import Signature
 from ._structured import Orthogonal
 from ._variance import VarianceScaling
 
 __all__ = [
+    "KINDS",
     "ROLES",
     "VARIANTS",
     "Param",
@@ -88,11 +118,20 @@ __all__ = [
     "identity",
     "parametrize",
     "plot_coord_check",
+    "unit_attention_output_scale",
+    "unit_gelu_scale",
+    "unit_linear_scale",
+    "unit_residual_tau",
+    "unit_residual_weights",
+    "unit_silu_glu_scale",
+    "unit_silu_scale",
 ]
 
-Variant = Literal["sp", "mup", "mup_table3", "completep"]
-VARIANTS: tuple[str, ...] = ("sp", "mup", "mup_table3", "completep")
+Variant = Literal["sp", "mup", "mup_table3", "completep", "umup"]
+VARIANTS: tuple[str, ...] = ("sp", "mup", "mup_table3", "completep", "umup")
 ROLES: tuple[str, ...] = ("input", "hidden", "readout", "vector", "finite")
+KINDS: tuple[str, ...] = ("weight", "output", "bias", "norm")  # unit-scaling's mup_type
+_READOUT_CONSTRAINTS = (None, "to_output_scale")
 _ALPHAS = (0.5, 1.0)
 
 
@@ -111,10 +150,19 @@ class Param:
         the fan-out's for an input weight, the width axis's for a vector, 1.
       in_block: whether it belongs to a residual block (CompleteP's depth rules).
       init_mult: its init std over the std its base rule gives it at the base
-        width.
+        width (None under ``"umup"``: unit init, whatever the base rules).
       adam_lr, adam_eps, adam_wd: multipliers of Adam's learning rate, eps
         and weight decay (decay coefficient, optax's ``lr · wd · param``).
       sgd_lr, sgd_wd: the same for SGD (None where the variant has no SGD rule).
+      kind: unit-scaling's ``mup_type``: ``"output"`` for a readout,
+        ``"weight"`` for any other weight (2-D or more, embeddings included),
+        ``"norm"`` for a norm scale, ``"bias"`` for the other vectors.
+      depth: u-μP's ``mup_scaling_depth``: the number of layers of the residual
+        stack for a parameter inside it, else None.
+      forward: the factor the model applies to this weight's layer output: u-μP
+        ``fan_in^-½`` (a readout ``1 / fan_in``, an embedding 1); Table 8 ``1 /
+        m`` for a readout (at its input, :attr:`Parametrization.output_multiplier`);
+        else 1.
     """
 
     path: str
@@ -126,12 +174,15 @@ class Param:
     fan_out_mult: float
     width_mult: float
     in_block: bool
-    init_mult: float
+    init_mult: float | None
     adam_lr: float
     adam_eps: float
     adam_wd: float
     sgd_lr: float | None
     sgd_wd: float | None
+    kind: str = "weight"
+    depth: int | None = None
+    forward: float = 1.0
 
 
 # ----------------------------------------------------------------------------
@@ -180,6 +231,7 @@ def _classify(
     target: Signature,
     delta: Signature | None,
     named_readout: bool,
+    absolute: bool = False,
 ) -> tuple[str, tuple[int, ...], float, float, float]:
     """``(role, infinite axes, fan_in_mult, fan_out_mult, width_mult)``."""
     b, t = base.shape, target.shape
@@ -218,6 +270,8 @@ def _classify(
             return "readout", infinite, fi, fo, fi
         if base.role == "embedding" and out_inf and not in_inf:
             return "readout", infinite, fi, fo, fo  # a readout tied to it
+        if not infinite and absolute:
+            return "readout", infinite, fi, fo, 1.0  # u-μP at the base width
         raise _errors.bad_value(
             "readout",
             "a regex naming weights whose fan-in (only) is width, or a tied embedding",
@@ -281,6 +335,78 @@ def _depth_mult(base, target, in_block: Mapping[str, bool]) -> float | None:
     return ratios.pop() if len(ratios) == 1 else None
 
 
+def _layers(target, in_block: Mapping[str, bool]) -> int | None:
+    """The number of stacked layers of the target's block leaves, if they agree."""
+    counts = {
+        math.prod(sig.layers(tuple(spec.shape)))
+        for path, (spec, sig) in target.items()
+        if in_block[path] and sig.stacked
+    }
+    return counts.pop() if len(counts) == 1 else None
+
+
+def _kind(sig: Signature, role: str) -> str:
+    """unit-scaling's ``mup_type`` of a parameter."""
+    if role == "readout":
+        return "output"
+    if len(sig.shape) >= 2:
+        return "weight"
+    return "norm" if sig.role == "scale" else "bias"
+
+
+def _unit_fan_in(sig: Signature) -> float:
+    """``unit_scaling.optim._get_fan_in`` on the call shape, in jinit's layouts.
+
+    A vector's size; an embedding's embedding dim (its ``(vocab, d)`` axis -1:
+    unit-scaling reads ``shape[1]`` of torch's ``(vocab, d)``); any other
+    weight's fan-in by the one fan rule on its call shape (a torch ``(out, in)``
+    matrix's ``shape[1]``, a conv1d ``(out, in, k)``'s ``shape[1] * shape[2]``).
+    """
+    shape = sig.shape
+    if len(shape) < 2:
+        return float(math.prod(shape))
+    if sig.role == "embedding":
+        return float(shape[-1])
+    return compute_fans(shape, sig.in_axis, sig.out_axis)[0]
+
+
+def _umup_rules(
+    kind: str,
+    sig: Signature,
+    depth: int | None,
+    readout_constraint: str | None,
+) -> dict[str, Any]:
+    """u-μP's multipliers (``unit_scaling.optim.lr_scale_func_adam``/``_sgd``)."""
+    scale = 1.0 if depth is None else depth**-0.5
+    fan_in = _unit_fan_in(sig)
+    adam = scale * fan_in**-0.5 if kind == "weight" else scale
+    if readout_constraint is None:
+        sgd = adam
+    elif kind in ("bias", "norm"):
+        sgd = scale * float(sig.shape[0])
+    elif kind == "weight":
+        sgd = scale * fan_in**0.5
+    else:
+        sgd = scale
+    if kind == "output":
+        forward = 1 / fan_in
+    elif kind == "weight" and sig.role != "embedding":
+        forward = fan_in**-0.5
+    else:
+        forward = 1.0
+    return {
+        "init_mult": None,
+        "adam_lr": adam,
+        "adam_eps": 1.0,
+        # Independent weight decay: the coefficient is divided by the parameter's
+        # LR (its multiplier here, the peak LR in Parametrization.adam/sgd).
+        "adam_wd": 1 / adam,
+        "sgd_lr": sgd,
+        "sgd_wd": 1 / sgd,
+        "forward": forward,
+    }
+
+
 def parametrize(
     base: Any,
     target: Any,
@@ -292,6 +418,8 @@ def parametrize(
     depth_mult: float | None = None,
     blocks: str | None = None,
     stacked: Mapping[str, Any] | None = None,
+    depth: int | None = None,
+    readout_constraint: str | None = None,
 ) -> Parametrization:
     r"""Infers every parameter's width role and multiplier; returns the μP plan.
 
@@ -305,13 +433,16 @@ def parametrize(
     Args:
       base: the abstract model at the base (tuned) width.
       target: the abstract model at the width to train, same paths.
-      variant: ``"sp"``, ``"mup"``, ``"mup_table3"`` or ``"completep"``.
+      variant: ``"sp"``, ``"mup"``, ``"mup_table3"``, ``"completep"`` or
+        ``"umup"``.
       delta: optionally, a third abstract model whose differences from ``base``
         mark the width axes (when several sizes change together, e.g. heads and
         head dim).
       readout: a path regex (``re.fullmatch``) naming the readout weights;
         default: those whose fan-in is width and fan-out is not. A tied
-        embedding may be named (Table 8 only).
+        embedding may be named (Table 8 only). Under ``"umup"`` (absolute
+        rules) a named weight is the readout even at the base width, where no
+        axis is width (there the shapes cannot tell it).
       alpha: CompleteP's depth exponent, ½ or 1 (``"completep"`` only).
       depth_mult: CompleteP's ``L / L_base``; default: inferred from the
         stacked axes of the block parameters (``nn.scan``) of base and target.
@@ -319,6 +450,13 @@ def parametrize(
         default: the stacked parameters.
       stacked: stacked axes by path regex for plain trees, as for
         :func:`jinit.materialize`.
+      depth: u-μP's ``mup_scaling_depth`` of the block parameters (the number
+        of layers of the residual stack, as ``unit_scaling.DepthSequential``
+        sets it; ``"umup"`` only); default: the target's number of stacked
+        layers of the block parameters, or none (no depth factor) when nothing
+        is stacked and ``blocks`` is not given.
+      readout_constraint: u-μP's SGD rule, as ``unit_scaling.optim.SGD``:
+        None (the Adam rule) or ``"to_output_scale"`` (``"umup"`` only).
 
     Returns:
       A :class:`Parametrization`.
@@ -351,6 +489,19 @@ def parametrize(
         isinstance(depth_mult, int | float) and depth_mult > 0
     ):
         raise _errors.bad_value("depth_mult", "a positive number or None", depth_mult)
+    if variant != "umup":
+        for arg, value in (
+            ("depth", depth),
+            ("readout_constraint", readout_constraint),
+        ):
+            if value is not None:
+                raise _errors.bad_value(arg, "None unless variant='umup'", value)
+    elif depth is not None:
+        _positive_int("depth", depth)
+    if readout_constraint not in _READOUT_CONSTRAINTS:
+        raise _errors.bad_choice(
+            "readout_constraint", readout_constraint, ("to_output_scale",)
+        )
     b = _leaf_specs(base, stacked, "base")
     t = _leaf_specs(target, stacked, "target")
     _check_same_paths("target", b, t)
@@ -378,6 +529,21 @@ def parametrize(
                 "given where the blocks' stacked sizes do not give one L / L_base",
                 None,
             )
+    if variant == "umup" and depth is not None and not any(in_block.values()):
+        raise _errors.bad_value(
+            "blocks",
+            "a regex naming the residual blocks' parameters when depth is given "
+            "(no parameter is stacked)",
+            blocks,
+        )
+    if variant == "umup" and depth is None:
+        depth = _layers(t, in_block)
+        if depth is None and blocks_re is not None:
+            raise _errors.bad_value(
+                "depth",
+                "given where the blocks are not stacked with one number of layers",
+                None,
+            )
     named = set()
     params = []
     for path in b:
@@ -389,6 +555,7 @@ def parametrize(
             t[path][1],
             None if dl is None else dl[path][1],
             is_readout,
+            absolute=variant == "umup",  # rules not relative to the base width
         )
         if (
             role == "readout"
@@ -398,7 +565,17 @@ def parametrize(
             raise _errors.bad_value(
                 "variant", "'mup' for a readout tied to the embedding", variant
             )
-        rule = _rules_for(variant, role, m, fi, fo, in_block[path], alpha, depth_mult)
+        kind = _kind(t[path][1], role)
+        if variant == "umup":
+            layers = depth if in_block[path] else None
+            rule = _umup_rules(kind, t[path][1], layers, readout_constraint)
+            rule["depth"] = layers
+        else:
+            rule = _rules_for(
+                variant, role, m, fi, fo, in_block[path], alpha, depth_mult
+            )
+            if variant in ("mup", "completep") and role == "readout":
+                rule["forward"] = 1 / m
         params.append(
             Param(
                 path=path,
@@ -410,6 +587,7 @@ def parametrize(
                 fan_out_mult=fo,
                 width_mult=m,
                 in_block=in_block[path],
+                kind=kind,
                 **rule,
             )
         )
@@ -527,6 +705,46 @@ class Parametrization:
                 x = x + self.residual_mult * attn(nn.LayerNorm()(x))
                 ...
                 return nn.Dense(vocab, name="head")(x * self.logit_mult)
+
+    u-μP recipe (``variant="umup"``, unit-scaling's ``TransformerLayer``: pre-norm,
+    no biases; ``um = jinit.mup``; ``taus`` from :func:`unit_residual_tau` for
+    branch ``2i`` (attention) and ``2i + 1`` (MLP) of ``2 L``)::
+
+        class Block(nn.Module):
+            d: int
+            heads: int
+            taus: tuple[float, float]
+
+            @nn.compact
+            def __call__(self, x):
+                b, s, d = x.shape
+                dh = d // self.heads
+                branch, skip = um.unit_residual_weights(self.taus[0])
+                y = nn.RMSNorm(use_scale=False)(x)
+                qkv = nn.Dense(3 * d, use_bias=False)(y) * um.unit_linear_scale(d)
+                q, k, v = jnp.moveaxis(qkv.reshape(b, s, 3, self.heads, dh), 2, 0)
+                a = um.attention_fn(1 / dh)(q, k, v, mask=nn.make_causal_mask(x[..., 0]))
+                a = a * um.unit_attention_output_scale(s, dh, causal=True)
+                a = nn.Dense(d, use_bias=False)(a.reshape(b, s, d))
+                x = branch * a * um.unit_linear_scale(d) + skip * x
+                branch, skip = um.unit_residual_weights(self.taus[1])
+                y = nn.RMSNorm(use_scale=False)(x)
+                u = nn.Dense(4 * d, use_bias=False)(y) * um.unit_linear_scale(d)
+                g = nn.Dense(4 * d, use_bias=False)(y) * um.unit_linear_scale(d)
+                z = u * nn.silu(g) * um.unit_silu_glu_scale()
+                z = nn.Dense(d, use_bias=False)(z) * um.unit_linear_scale(4 * d)
+                return branch * z + skip * x
+
+        # embedding unscaled; readout: nn.Dense(vocab, use_bias=False)(x) *
+        # mp.output_multiplier (= unit_linear_scale(d, readout=True)).
+        mp = jinit.mup.parametrize(base, target, variant="umup")
+        params = jinit.materialize(target, key, mp.rules())   # N(0, 1), 0, 1
+        tx = mp.adam(lr, weight_decay=wd)                     # independent decay
+
+    With Adam this model trains as unit-scaling's (tested against
+    ``unit_scaling.TransformerDecoder`` + ``unit_scaling.optim.AdamW``):
+    unit-scaling's backward-only scales make each tensor's gradient a constant
+    multiple of JAX's true gradient, and Adam is invariant to that (up to eps).
     """
 
     variant: str
@@ -571,27 +789,38 @@ class Parametrization:
 
     @property
     def readout_multipliers(self) -> dict[str, float]:
-        """``{path: multiplier}`` of each readout's input (Table 8: ``1 / m``)."""
-        mult = self.variant in ("mup", "completep")
-        return {
-            p.path: (1 / p.width_mult if mult else 1.0)
-            for p in self.params
-            if p.role == "readout"
-        }
+        """``{path: multiplier}`` of each readout (Table 8: ``1 / m``; u-μP ``1 / fan_in``)."""
+        return {p.path: p.forward for p in self.params if p.role == "readout"}
+
+    @property
+    def forward_multipliers(self) -> dict[str, float]:
+        """``{path: Param.forward}`` of every weight (2-D or more).
+
+        Under ``"umup"``: the factor of each layer's output, ``fan_in^-½`` (the
+        readout ``1 / fan_in``, an embedding 1), as ``unit_scaling.functional.
+        linear``/``linear_readout``; the model applies it
+        (:func:`unit_linear_scale` computes it from the layer's fan-in).
+        """
+        return {p.path: p.forward for p in self.params if len(p.shape) >= 2}
 
     @property
     def output_multiplier(self) -> float:
         """The multiplier of the readout's input (or logits): ``1 / m`` in Table 8.
 
-        1 for ``"sp"`` and ``"mup_table3"``.
+        1 for ``"sp"`` and ``"mup_table3"``. Under ``"umup"``, ``1 / fan_in``
+        of the readout: ``unit_scaling.functional.linear_readout`` scales the
+        readout's output, bias included (the recipe's readout has no bias, as
+        unit-scaling's ``LinearReadout`` by default, so the input or the output
+        may be scaled).
 
         Raises:
-          ValueError: under ``"mup"``/``"completep"``, no readout was found, or
-            readouts of different widths (use :attr:`readout_multipliers`).
+          ValueError: under ``"mup"``/``"completep"``/``"umup"``, no readout was
+            found, or readouts of different widths (use
+            :attr:`readout_multipliers`).
         """
         if self.variant in ("sp", "mup_table3"):
             return 1.0
-        if all(not p.infinite for p in self.params):
+        if self.variant != "umup" and all(not p.infinite for p in self.params):
             return 1.0  # the base width itself
         values = set(self.readout_multipliers.values())
         if len(values) != 1:
@@ -606,8 +835,11 @@ class Parametrization:
     def attention_scale(self, head_dim: int, base_head_dim: int | None = None) -> float:
         """The factor of the attention logits ``q·k``.
 
-        ``1 / sqrt(head_dim)`` under SP; under μP ``1 / head_dim``, or with
-        ``base_head_dim``, ``sqrt(base_head_dim) / head_dim`` (Megatron-core's
+        ``1 / sqrt(head_dim)`` under SP; under μP and u-μP ``1 / head_dim``
+        (u-μP: ``unit_scaling.functional.scaled_dot_product_attention``'s
+        ``scale = mult / d_head`` at ``mult = 1``; its output also needs
+        :func:`unit_attention_output_scale`), or with ``base_head_dim``,
+        ``sqrt(base_head_dim) / head_dim`` (Megatron-core's
         ``mup_base_head_dim``: equal to SP's at the base head dim).
         """
         _positive_int("head_dim", head_dim)
@@ -619,7 +851,19 @@ class Parametrization:
 
     @property
     def residual_multiplier(self) -> float:
-        """The factor of each residual branch: ``m_L^(-alpha)`` (CompleteP), else 1."""
+        """The factor of each residual branch: ``m_L^(-alpha)`` (CompleteP), else 1.
+
+        Raises:
+          ValueError: under ``"umup"``, whose residuals weigh branch and skip
+            per layer (:func:`unit_residual_tau`, :func:`unit_residual_weights`).
+        """
+        if self.variant == "umup":
+            raise _errors.bad_value(
+                "residual_multiplier",
+                "read under a variant other than 'umup' (u-μP weighs each "
+                "residual with jinit.mup.unit_residual_tau/unit_residual_weights)",
+                self.variant,
+            )
         if self.variant != "completep":
             return 1.0
         return self.depth_mult**-self.alpha  # type: ignore[operator]
@@ -627,9 +871,16 @@ class Parametrization:
     # -- init -------------------------------------------------------------------
 
     def rules(
-        self, base_rules: _tree.Rules, *, default: Callable[..., Any] | None = None
+        self,
+        base_rules: _tree.Rules | None = None,
+        *,
+        default: Callable[..., Any] | None = None,
     ) -> dict[str, Any]:
         """``jinit.materialize`` rules for the target model: ``base_rules`` rescaled.
+
+        Under ``"umup"`` there are no base rules: u-μP's unit init, weights
+        (embeddings and readouts included) N(0, 1), biases 0, norm scales 1
+        (``unit_scaling.Linear.reset_parameters``, ``Embedding``, ``RMSNorm``).
 
         Each parameter gets the initializer its base rule gives it on the target,
         with its values scaled so that its std is ``init_mult`` times the std the
@@ -643,12 +894,22 @@ class Parametrization:
         Args:
           base_rules: rules as for ``materialize`` (e.g.
             ``jinit.flax.defaults("flax")``, or ``{r".*kernel": jinit.normal(0.02),
-            ...}``); their laws must be jinit's (a std jinit knows).
+            ...}``); their laws must be jinit's (a std jinit knows). None (and
+            only None) under ``"umup"``.
           default: the base initializer of leaves no rule matches.
 
         Returns:
           ``{".*": PerLeaf}``: one rule that picks each leaf's initializer.
+
+        Raises:
+          ValueError: base rules under ``"umup"``, or none under another variant.
         """
+        if self.variant == "umup":
+            return self._unit_rules(base_rules, default)
+        if base_rules is None:
+            raise _errors.bad_value(
+                "base_rules", f"a rule set under variant {self.variant!r}", None
+            )
         compiled = _tree._compile_rules(base_rules)
         if default is not None:
             _tree.check_rule("default", default)
@@ -684,9 +945,34 @@ class Parametrization:
                         init,
                     )
                 return init
-            return _rescaled(init, param.init_mult * base_std / std, path)
+            mult = 1.0 if param.init_mult is None else param.init_mult
+            return _rescaled(init, mult * base_std / std, path)
 
         return {".*": PerLeaf(f"{self.variant}_rules", choose)}
+
+    def _unit_rules(self, base_rules: Any, default: Any) -> dict[str, Any]:
+        """u-μP's unit init, by each parameter's kind."""
+        from .flax import PerLeaf
+
+        for arg, value in (("base_rules", base_rules), ("default", default)):
+            if value is not None:
+                raise _errors.bad_value(
+                    arg,
+                    "None under variant 'umup' (u-μP draws every parameter at unit "
+                    "scale; prepend rules to override some leaves)",
+                    value,
+                )
+        unit = {"weight": Normal(1.0), "output": Normal(1.0), "bias": zeros}
+
+        def choose(path: str, leaves: Mapping[str, Any]) -> Any:
+            del leaves
+            if path not in self.base:
+                raise _errors.bad_value(
+                    "tree", "the parametrized target model's tree", f"leaf {path!r}"
+                )
+            return unit.get(self[path].kind, ones)
+
+        return {".*": PerLeaf("umup_rules", choose)}
 
     # -- optimizers ------------------------------------------------------------
 
@@ -741,6 +1027,31 @@ class Parametrization:
 
         return optax.GradientTransformation(_no_state, update)
 
+    def _decay_coefficient(
+        self, weight_decay: float, learning_rate: Any, peak: float | None
+    ) -> float:
+        """``weight_decay``, over the peak LR under ``"umup"`` (independent decay)."""
+        if self.variant != "umup":
+            if peak is not None:
+                raise _errors.bad_value(
+                    "peak_learning_rate", "None unless variant='umup'", peak
+                )
+            return weight_decay
+        if not weight_decay:
+            return weight_decay
+        if peak is None:
+            if callable(learning_rate):
+                raise _errors.bad_value(
+                    "peak_learning_rate",
+                    "the schedule's peak LR under variant 'umup' with weight decay "
+                    "(independent weight decay divides by it)",
+                    None,
+                )
+            peak = float(learning_rate)
+        if not peak > 0:
+            raise _errors.bad_value("peak_learning_rate", "a positive number", peak)
+        return weight_decay / peak
+
     def adam(
         self,
         learning_rate: Any,
@@ -748,6 +1059,8 @@ class Parametrization:
         b2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        *,
+        peak_learning_rate: float | None = None,
     ) -> Any:
         """μP Adam (AdamW with ``weight_decay``) as an optax ``GradientTransformation``.
 
@@ -756,8 +1069,18 @@ class Parametrization:
         ``× adam_wd`` and the update ``× adam_lr`` before the learning rate
         (a float or any optax schedule). Under ``"sp"``, and at width multiplier
         1, it equals ``optax.adamw`` (``optax.adam`` for no decay) bit for bit.
+
+        Under ``"umup"`` the decay is independent (``unit_scaling.optim.AdamW``):
+        the decay coefficient is ``weight_decay / (peak_lr · adam_lr)``, so each
+        step decays a parameter by ``weight_decay · lr_t / peak_lr``, whatever its
+        LR multiplier; ``peak_lr`` is ``learning_rate`` if it is a number, else
+        ``peak_learning_rate`` (required then).
         """
         import optax
+
+        weight_decay = self._decay_coefficient(
+            weight_decay, learning_rate, peak_learning_rate
+        )
 
         groups = sorted({p.adam_eps for p in self.params})
 
@@ -781,12 +1104,20 @@ class Parametrization:
         momentum: float | None = None,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        *,
+        peak_learning_rate: float | None = None,
     ) -> Any:
         """μP SGD as an optax ``GradientTransformation`` (``MuSGD``'s rules).
 
         ``optax.sgd``'s chain with torch's coupled weight decay first
         (``g + weight_decay · sgd_wd · param``, as ``torch.optim.SGD``) and the
-        update ``× sgd_lr`` before the learning rate.
+        update ``× sgd_lr`` before the learning rate. Under ``"umup"`` the
+        decay is independent, as in :meth:`adam` (``unit_scaling.optim.SGD``).
+
+        u-μP's SGD rule assumes unit-scaling's backward scales (unit-scaled
+        gradients); a model that applies only the forward multipliers has JAX's
+        true gradients, which differ from those by one factor per tensor. Adam
+        is invariant to that (up to eps); SGD is not.
 
         Raises:
           ValueError: under ``"completep"`` (Adam rules only).
@@ -797,6 +1128,9 @@ class Parametrization:
             raise _errors.bad_value(
                 "optimizer", f"'adam' under variant {self.variant!r}", "sgd"
             )
+        weight_decay = self._decay_coefficient(
+            weight_decay, learning_rate, peak_learning_rate
+        )
         chain = []
         if weight_decay:
             chain.append(self._decay(weight_decay, "sgd_wd"))
@@ -828,11 +1162,16 @@ class Parametrization:
 
         With ``base_rules`` and the ``target`` abstract tree, each row also has
         ``std``, the std of the law :meth:`rules` draws the parameter from, and
-        ``sp_std``, the std ``base_rules`` give it at the target width.
+        ``sp_std``, the std ``base_rules`` give it at the target width (under
+        ``"umup"``, ``target`` alone gives ``std``: the unit init).
         """
         rows = []
         stds: dict[str, Any] = {}
-        if base_rules is not None:
+        if self.variant == "umup" and target is not None and base_rules is None:
+            from .flax import table
+
+            stds = {r["path"]: (r["std"], None) for r in table(target, self.rules())}
+        elif base_rules is not None:
             if target is None:
                 raise _errors.bad_value(
                     "target", "the target abstract tree when base_rules are given", None
@@ -903,9 +1242,165 @@ def attention_fn(scale: float | None) -> Callable[..., Any]:
     return attend
 
 
+# ----------------------------------------------------------------------------
+# u-μP's forward scales (unit_scaling 0.3.5 ``functional.py``), as plain floats.
+
+
+def _log_interpolation(alpha: float, lower: float, upper: float) -> float:
+    """``unit_scaling.core.functional.logarithmic_interpolation``."""
+    return math.exp(alpha * math.log(upper) + (1 - alpha) * math.log(lower))
+
+
+def unit_linear_scale(fan_in: int, *, readout: bool = False) -> float:
+    r"""u-μP's factor of a linear layer's output (bias included).
+
+    .. math:: y = s \, (x W + b), \quad s = \text{fan\_in}^{-1/2}
+       \ (\text{readout: } 1 / \text{fan\_in})
+
+    ``unit_scaling.functional.linear`` (``scale_power[0] = 0.5``) and
+    ``linear_readout`` (``1.0``). ``fan_in`` is the layer's number of inputs
+    (a ``DenseGeneral``'s product of input axes).
+
+    Args:
+      fan_in: the layer's fan-in, a positive int.
+      readout: the network's output layer.
+
+    Returns:
+      ``fan_in ** -0.5``, or ``1 / fan_in`` for the readout.
+
+    Example:
+      >>> y = nn.Dense(4 * d, use_bias=False)(x) * jinit.mup.unit_linear_scale(d)
+    """
+    _positive_int("fan_in", fan_in)
+    return 1.0 / fan_in if readout else fan_in**-0.5
+
+
+def unit_attention_output_scale(
+    seq_len: int,
+    head_dim: int,
+    *,
+    mult: float = 1.0,
+    causal: bool = False,
+    dropout: float = 0.0,
+) -> float:
+    r"""u-μP's factor of the attention output (logits ``mult · q·k / head_dim``).
+
+    ``unit_scaling.functional.scaled_dot_product_attention``'s empirical model of
+    the output's std:
+
+    .. math:: s = \frac{\sqrt{1 - p}}{\exp(a \log 1 + (1 - a) \log \ell)},
+       \quad a = \frac{1}{1 + 4 d / \text{mult}^2},
+       \quad \ell = \sqrt{(\log n \text{ if causal else } 1) / n}
+
+    with ``n = seq_len``, ``d = head_dim``, ``p = dropout``.
+
+    Args:
+      seq_len: the sequence length (of the values).
+      head_dim: the head dim.
+      mult: the attention multiplier (logits ``mult / head_dim``).
+      causal: a causal mask (unit-scaling's ``is_causal``).
+      dropout: the attention dropout rate.
+
+    Returns:
+      The factor of the attention output, a float.
+    """
+    _positive_int("seq_len", seq_len)
+    _positive_int("head_dim", head_dim)
+    mult = _checks.real_number("mult", mult, positive=True)
+    dropout = _checks.real_number("dropout", dropout, nonnegative=True)
+    if dropout >= 1:
+        raise _errors.bad_value("dropout", "a rate in [0, 1)", dropout)
+    lower = ((math.log(seq_len) if causal else 1) / seq_len) ** 0.5
+    alpha = 1 / (1 + 4 * head_dim / mult**2)
+    return (1 - dropout) ** 0.5 / _log_interpolation(alpha, lower, 1.0)
+
+
+def unit_gelu_scale(mult: float = 1.0) -> float:
+    """u-μP's factor of ``gelu(mult · x) / mult`` (exact, erf GELU).
+
+    ``unit_scaling.functional.gelu``: ``exp(a log u + (1 - a) log 2)`` with
+    ``a = 1 / (1 + 0.25 / mult²)`` and ``u = sqrt(2 / (1 - 1/π))``. In Flax use
+    ``nn.gelu(x * mult, approximate=False) / mult * unit_gelu_scale(mult)``
+    (torch's GELU is the exact one; Flax's default is the tanh approximation).
+    """
+    mult = _checks.real_number("mult", mult, positive=True)
+    alpha = 1 / (1 + 0.25 / mult**2)
+    return _log_interpolation(alpha, 2.0, (2 / (1 - 1 / math.pi)) ** 0.5)
+
+
+def unit_silu_scale(mult: float = 1.0) -> float:
+    """u-μP's factor of ``x · sigmoid(mult · x)`` (``unit_scaling.functional.silu``).
+
+    The same empirical model as :func:`unit_gelu_scale`.
+    """
+    return unit_gelu_scale(mult)
+
+
+def unit_silu_glu_scale(mult: float = 1.0) -> float:
+    """u-μP's factor of ``x · g · sigmoid(mult · g)`` (``functional.silu_glu``).
+
+    ``exp(a log sqrt(2) + (1 - a) log 2)`` with ``a = 1 / (1 + 1 / mult²)``.
+    """
+    mult = _checks.real_number("mult", mult, positive=True)
+    alpha = 1 / (1 + 1 / mult**2)
+    return _log_interpolation(alpha, 2.0, 2**0.5)
+
+
+def unit_residual_tau(
+    index: int,
+    layers: int,
+    *,
+    residual_mult: float = 1.0,
+    residual_attn_ratio: float = 1.0,
+) -> float:
+    r"""u-μP's residual weight ``tau`` of branch ``index`` of ``layers`` (App. G).
+
+    ``unit_scaling.core.functional.transformer_residual_scaling_rule``: branches
+    alternate attention (even ``index``) and MLP (odd), ``layers = 2 ×`` the
+    number of transformer layers (``TransformerStack`` calls it with ``(2i,
+    2L)`` and ``(2i + 1, 2L)``):
+
+    .. math:: \alpha_{mlp} = r \sqrt{2 / (1 + q^2)}, \ \alpha_{attn} = q
+       \alpha_{mlp}, \ \tau = \alpha / \sqrt{L/2 + n_{attn} \alpha_{attn}^2 +
+       n_{mlp} \alpha_{mlp}^2}
+
+    with ``r = residual_mult``, ``q = residual_attn_ratio``, ``n_attn =
+    (index + 1) // 2``, ``n_mlp = index // 2``. Weigh the branch with
+    :func:`unit_residual_weights`.
+
+    Returns:
+      ``tau``, a float.
+    """
+    _checks.integer("index", index, minimum=0)
+    _positive_int("layers", layers)
+    r = _checks.real_number("residual_mult", residual_mult, positive=True)
+    q = _checks.real_number("residual_attn_ratio", residual_attn_ratio, positive=True)
+    alpha_mlp = r * (2 / (1 + q**2)) ** 0.5
+    alpha_attn = q * alpha_mlp
+    n_attn, n_mlp = (index + 1) // 2, index // 2
+    alpha = alpha_attn if index % 2 == 0 else alpha_mlp
+    return alpha / (layers / 2 + n_attn * alpha_attn**2 + n_mlp * alpha_mlp**2) ** 0.5
+
+
+def unit_residual_weights(tau: float) -> tuple[float, float]:
+    r"""``(branch, skip)`` factors of a u-μP residual: ``y = branch · f(x) + skip · x``.
+
+    ``unit_scaling.functional.residual_split``/``residual_add``:
+    ``branch = tau / sqrt(1 + tau²)``, ``skip = 1 / sqrt(1 + tau²)``.
+
+    Example:
+      >>> branch, skip = jinit.mup.unit_residual_weights(tau)
+      >>> x = branch * attn(norm(x)) + skip * x
+    """
+    tau = _checks.real_number("tau", tau, nonnegative=True)
+    denom = (1 + tau**2) ** 0.5
+    return tau / denom, 1 / denom
+
+
 _COLUMNS = (
     "path",
     "role",
+    "kind",
     "infinite",
     "width_mult",
     "init_mult",
@@ -916,6 +1411,8 @@ _COLUMNS = (
     "adam_wd",
     "sgd_lr",
     "sgd_wd",
+    "depth",
+    "forward",
 )
 
 
@@ -982,7 +1479,8 @@ def coord_check(
       widths: the widths to compare.
       inputs, targets: one batch; ``model.apply(params, inputs)`` is the output.
       loss: ``(output, targets) -> scalar``.
-      base_rules: the base init rules (e.g. ``jinit.flax.defaults("flax")``).
+      base_rules: the base init rules (e.g. ``jinit.flax.defaults("flax")``);
+        not used by ``"umup"`` (unit init).
       base_width: the base width (default: the smallest of ``widths``).
       variants: the variants to run, e.g. ``("sp", "mup")``.
       optimizer: ``"adam"`` or ``"sgd"``.
@@ -990,7 +1488,9 @@ def coord_check(
       steps: recorded steps (``t = 1 .. steps``).
       key: the PRNG key of the init (default ``jax.random.key(0)``).
       override: rules prepended to the parametrized ones (e.g. a zero readout).
-      **parametrize_kwargs: passed to :func:`parametrize` (``readout=``, ...).
+      **parametrize_kwargs: passed to :func:`parametrize` (``readout=``, ...;
+        ``"umup"`` needs ``readout=`` for the base width itself, where the
+        shapes cannot tell the readout).
 
     Returns:
       A list of rows ``{"variant", "width", "module", "t", "l1"}``.
@@ -1027,7 +1527,8 @@ def coord_check(
                 **parametrize_kwargs,
             )
             model = make_model(width, mp)
-            rules = {**(override or {}), **mp.rules(base_rules)}
+            unit = variant == "umup"  # u-μP's unit init has no base rules
+            rules = {**(override or {}), **mp.rules(None if unit else base_rules)}
             variables = _tree.materialize(target, key, rules)
             params = variables["params"]
             tx = (

@@ -4,6 +4,7 @@ check with an SP negative control, zero readout); the optax transforms."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -619,6 +620,53 @@ def test_coord_check_mlp_mup_flat_sp_grows():
     assert worst > 4.0  # grows with width (8x wider)
 
 
+def _train_losses(variant, width, base_width, lr, steps, x, y):
+    """Training losses (before each of ``steps`` Adam steps, then after) of the
+    MLP at ``width`` with a zero readout, under ``variant``."""
+    mp = jm.parametrize(mlp(base_width), mlp(width), variant=variant)
+    model = MLP(width, logit_mult=mp.output_multiplier)
+    rules = {**ZERO_READOUT, **mp.rules(jf.defaults("torch"))}
+    params = jinit.materialize(mlp(width), jax.random.key(2), rules)["params"]
+    tx = mp.adam(lr)
+
+    def loss(p):
+        return _xent(model.apply({"params": p}, x), y)
+
+    @jax.jit
+    def train(p):
+        def body(carry, _):
+            p, s = carry
+            value, g = jax.value_and_grad(loss)(p)
+            u, s = tx.update(g, s, p)
+            return (optax.apply_updates(p, u), s), value
+
+        (p, _), values = jax.lax.scan(body, (p, tx.init(p)), None, steps)
+        return jnp.append(values, loss(p))
+
+    return np.asarray(train(params))
+
+
+@pytest.mark.standard_promotion  # optax's bias correction: float ** int32
+def test_wider_is_better_under_mup_not_sp():
+    """mup's "wider is better" at one (large) Adam LR, 10 steps on one batch:
+    under muP the training loss does not get worse as the width grows 64 ->
+    256 -> 1024 (at step 0 it is log(10) at every width: zero readout); under
+    SP at the same LR the widest is more than twice as bad as the narrowest."""
+    x = jax.random.normal(jax.random.key(0), (128, DIN))
+    y = jax.random.randint(jax.random.key(1), (128,), 0, DOUT)
+    widths, lr = (64, 256, 1024), 2.0**-4
+    mu = [_train_losses("mup", w, 64, lr, 10, x, y) for w in widths]
+    # At the base width muP is SP bit for bit (tested above): SP's width 64 is mu[0].
+    sp = mu[:1] + [_train_losses("sp", w, 64, lr, 10, x, y) for w in widths[1:]]
+    for losses in mu + sp:
+        np.testing.assert_allclose(losses[0], math.log(DOUT), rtol=1e-6)
+    final_mu = [losses[-1] for losses in mu]
+    assert final_mu[0] >= final_mu[1] >= final_mu[2], final_mu
+    assert final_mu[0] < 0.5 * math.log(DOUT)  # it trained
+    final_sp = [losses[-1] for losses in sp]
+    assert final_sp[-1] > 2 * final_sp[0], final_sp
+
+
 def test_plot_coord_check(tmp_path):
     pytest.importorskip("matplotlib")
     rows = [
@@ -679,7 +727,8 @@ def test_format_table_lists_every_parameter():
     lines = text.splitlines()
     assert len(lines) == 2 + 6
     assert re.search(
-        r"\| params/Dense_1/kernel \| hidden \| \(0, 1\) \| 4 \| 0\.5 \|", text
+        r"\| params/Dense_1/kernel \| hidden \| weight \| \(0, 1\) \| 4 \| 0\.5 \|",
+        text,
     )
 
 
@@ -717,3 +766,455 @@ def test_errors():
         )
     with pytest.raises(TypeError, match="`head_dim` must be a positive int"):
         mp.attention_scale(8.0)
+
+
+# ----------------------------------------------------------------------------
+# u-μP against graphcore unit-scaling 0.3.5 (torch): forward scales, the unit
+# init, the optimizers' per-parameter LR and weight decay, and training itself.
+# torch weights are (out, in), Flax kernels (in, out): copied transposed.
+
+
+def _uu():
+    torch = pytest.importorskip("torch")
+    uu = pytest.importorskip("unit_scaling")
+    return torch, uu
+
+
+def test_unit_scales_equal_unit_scaling_functional():
+    """Each forward helper against the unit_scaling.functional op it stands for."""
+    torch, uu = _uu()
+    U = uu.functional
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 6, 16))
+    tx = torch.tensor(x)
+
+    def close(ours, theirs):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-12, atol=0)
+
+    w = rng.standard_normal((8, 16))  # torch (out, in)
+    tw = torch.tensor(w)
+    close((x @ w.T) * jm.unit_linear_scale(16), U.linear(tx, tw, None))
+    close(
+        (x @ w.T) * jm.unit_linear_scale(16, readout=True),
+        U.linear_readout(tx, tw, None),
+    )
+    erf = pytest.importorskip("scipy.special").erf
+    for mult in (1.0, 0.5, 3.0):
+        gelu = x * mult * 0.5 * (1 + erf(x * mult / math.sqrt(2))) / mult
+        close(gelu * jm.unit_gelu_scale(mult), U.gelu(tx, mult=mult))
+        silu = x / (1 + np.exp(-x * mult))
+        close(silu * jm.unit_silu_scale(mult), U.silu(tx, mult=mult))
+        g = x[::-1].copy()
+        glu = x * g / (1 + np.exp(-g * mult))
+        close(
+            glu * jm.unit_silu_glu_scale(mult),
+            U.silu_glu(tx, torch.tensor(g), mult=mult),
+        )
+    rule = uu.core.functional.transformer_residual_scaling_rule
+    for r, q in ((1.0, 1.0), (0.5, 2.0)):
+        for i in range(6):
+            assert jm.unit_residual_tau(
+                i, 6, residual_mult=r, residual_attn_ratio=q
+            ) == pytest.approx(rule(r, q)(i, 6), rel=1e-15)
+    for tau in (0.0, 0.3, 2.0):
+        branch, skip = jm.unit_residual_weights(tau)
+        close(branch * np.tanh(x) + skip * x, U.residual_apply(torch.tanh, tx, tau=tau))
+    # Attention (b, h, s, d) in torch: logits mult / d_head, output x the scale.
+    q, k, v = (rng.standard_normal((2, 3, 6, 8)) for _ in range(3))
+    for causal, mult in ((True, 1.0), (False, 2.0)):
+        logits = mult / 8 * np.einsum("bhqd,bhkd->bhqk", q, k)
+        if causal:
+            logits = np.where(np.tril(np.ones((6, 6), bool)), logits, -np.inf)
+        p = np.exp(logits - logits.max(-1, keepdims=True))
+        out = (p / p.sum(-1, keepdims=True)) @ v
+        scale = jm.unit_attention_output_scale(6, 8, mult=mult, causal=causal)
+        theirs = U.scaled_dot_product_attention(
+            *(torch.tensor(t) for t in (q, k, v)), is_causal=causal, mult=mult
+        )
+        np.testing.assert_allclose(out * scale, theirs.numpy(), rtol=1e-10)
+
+
+class UnitBlock(nn.Module):
+    """unit_scaling.TransformerLayer in Flax: the u-μP recipe of jinit.mup."""
+
+    d: int
+    heads: int
+    taus: tuple[float, float]
+
+    @nn.compact
+    def __call__(self, x):
+        b, s, d = x.shape
+        dh = d // self.heads
+        scale = jm.unit_linear_scale
+        branch, skip = jm.unit_residual_weights(self.taus[0])
+        y = nn.RMSNorm(epsilon=1e-5, use_scale=False)(x)
+        qkv = nn.Dense(3 * d, use_bias=False, name="qkv")(y) * scale(d)
+        q, k, v = jnp.moveaxis(qkv.reshape(b, s, 3, self.heads, dh), 2, 0)
+        mask = nn.make_causal_mask(jnp.ones((b, s)))
+        a = jm.attention_fn(1 / dh)(q, k, v, mask=mask)
+        a = a * jm.unit_attention_output_scale(s, dh, causal=True)
+        a = nn.Dense(d, use_bias=False, name="o")(a.reshape(b, s, d)) * scale(d)
+        x = branch * a + skip * x
+        branch, skip = jm.unit_residual_weights(self.taus[1])
+        y = nn.RMSNorm(epsilon=1e-5, use_scale=False)(x)
+        u = nn.Dense(4 * d, use_bias=False, name="fc1")(y) * scale(d)
+        g = nn.Dense(4 * d, use_bias=False, name="gate")(y) * scale(d)
+        z = u * nn.silu(g) * jm.unit_silu_glu_scale()
+        z = nn.Dense(d, use_bias=False, name="fc2")(z) * scale(4 * d)
+        return branch * z + skip * x
+
+
+class UnitDecoder(nn.Module):
+    """unit_scaling.TransformerDecoder (embedding, layers, RMSNorm, readout)."""
+
+    d: int
+    layers: int = 2
+    heads: int = 2
+
+    @nn.compact
+    def __call__(self, tokens):
+        x = nn.Embed(VOCAB, self.d)(tokens)
+        for i in range(self.layers):
+            taus = (
+                jm.unit_residual_tau(2 * i, 2 * self.layers),
+                jm.unit_residual_tau(2 * i + 1, 2 * self.layers),
+            )
+            x = UnitBlock(self.d, self.heads, taus, name=f"layers_{i}")(x)
+        x = nn.RMSNorm(epsilon=1e-5, use_scale=False)(x)
+        head = nn.Dense(VOCAB, use_bias=False, name="head")(x)
+        return head * jm.unit_linear_scale(self.d, readout=True)
+
+
+_UU_LAYER = {
+    "mhsa.linear_qkv": "qkv",
+    "mhsa.linear_o": "o",
+    "mlp.linear_1": "fc1",
+    "mlp.linear_gate": "gate",
+    "mlp.linear_2": "fc2",
+}
+
+
+def uu_decoder_path(name):
+    """unit_scaling.TransformerDecoder parameter name -> UnitDecoder leaf path."""
+    if name == "embedding.weight":
+        return "params/Embed_0/embedding"
+    if name == "projection.weight":
+        return "params/head/kernel"
+    _, i, module = name.removesuffix(".weight").split(".", 2)
+    return f"params/layers_{i}/{_UU_LAYER[module]}/kernel"
+
+
+def _umup_decoder(d, layers=2, **kwargs):
+    tokens = jnp.zeros((2, SEQ), jnp.int32)
+    return jm.parametrize(
+        jf.abstract(UnitDecoder(16, layers), tokens),
+        jf.abstract(UnitDecoder(d, layers), tokens),
+        variant="umup",
+        blocks=r"params/layers_\d+/.*",
+        depth=layers,
+        **kwargs,
+    )
+
+
+def _to_flax(torch_params, path_of):
+    """torch parameters -> a Flax params tree (Linear weights transposed)."""
+    tree: dict = {}
+    for name, p in torch_params:
+        path = path_of(name)
+        value = p.detach().numpy()
+        if path.endswith("/kernel"):
+            value = value.T
+        node = tree
+        *parents, leaf = path.split("/")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = jnp.asarray(value)
+    return tree
+
+
+@pytest.mark.standard_promotion  # optax's bias correction: float ** int32
+def test_umup_trains_as_unit_scaling_transformer_decoder(x64):
+    """The Flax recipe + mp.adam trains as unit_scaling.TransformerDecoder with
+    unit_scaling.optim.AdamW: same logits at init, same weights after 3 steps.
+
+    unit-scaling's backward-only scales make each tensor's gradient a constant
+    multiple of JAX's true gradient; Adam (eps 1e-30 here) is invariant to that,
+    so the trajectories agree to float64 rounding. This checks the forward
+    scales, the LR rule per parameter (fan_in^-1/2, the depth factor 2^-1/2,
+    the readout's 1) and the independent weight decay at once.
+    """
+    torch, uu = _uu()
+    d, layers, lr, wd = 32, 2, 2.0**-5, 2.0**-6
+    torch.manual_seed(0)
+    ref = uu.TransformerDecoder(d, VOCAB, layers, heads=2).double()
+    tokens = np.random.default_rng(0).integers(0, VOCAB, (4, SEQ + 1))
+    mp = _umup_decoder(d, layers)
+    params = _to_flax(ref.named_parameters(), uu_decoder_path)["params"]
+    model = UnitDecoder(d, layers)
+    # unit-scaling's RMSNorm takes the rms in float32 (`x.float()`): each row
+    # carries a ~1e-7 relative error, so compare to 1e-6 of the logits' scale.
+    theirs = ref(torch.tensor(tokens)).detach().numpy()
+    np.testing.assert_allclose(
+        jax.jit(model.apply)({"params": params}, jnp.asarray(tokens)),
+        theirs,
+        rtol=0,
+        atol=1e-6 * np.abs(theirs).max(),
+    )
+    opt = uu.optim.AdamW(ref.parameters(), lr=lr, weight_decay=wd, eps=1e-30)
+    tx = mp.adam(lr, eps=1e-30, weight_decay=wd)
+    state = tx.init(params)
+
+    def loss(p):
+        # As TransformerDecoder.loss: the whole sequence in (the attention
+        # output scale depends on its length), the last logits dropped.
+        logits = model.apply({"params": p}, jnp.asarray(tokens))[:, :-1]
+        return optax.softmax_cross_entropy_with_integer_labels(
+            logits, jnp.asarray(tokens[:, 1:])
+        ).mean()
+
+    @jax.jit
+    def step(params, state):
+        updates, state = tx.update(jax.grad(loss)(params), state, params)
+        return optax.apply_updates(params, updates), state
+
+    start = {n: p.detach().clone() for n, p in ref.named_parameters()}
+    for _ in range(3):
+        opt.zero_grad()
+        ref.loss(torch.tensor(tokens)).backward()
+        opt.step()
+        params, state = step(params, state)
+    flat = {
+        jinit._tree.path_string(k): v
+        for k, v in jax.tree_util.tree_leaves_with_path(params)
+    }
+    for name, p in ref.named_parameters():
+        path = uu_decoder_path(name)
+        theirs = (p - start[name]).detach().numpy()
+        ours = np.asarray(flat[path.removeprefix("params/")]) - (
+            start[name].numpy().T if path.endswith("/kernel") else start[name].numpy()
+        )
+        if path.endswith("/kernel"):
+            theirs = theirs.T
+        # The steps are lr * lr_mult * O(1): compare them to 1e-4 of lr (the
+        # reference's float32 rms, above, moves Adam's m / sqrt(v) by ~1e-5 lr
+        # where a gradient changes sign between steps).
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-4 * lr, err_msg=name)
+        assert np.abs(theirs).max() > 0.5 * lr * mp[path].adam_lr, name
+
+
+class UnitLM(nn.Module):
+    """A u-μP LM with biases and norm scales, its blocks nn.scan-stacked."""
+
+    d: int
+    depth: int = 3
+
+    @nn.compact
+    def __call__(self, tokens):
+        class Layer(nn.Module):
+            d: int
+
+            @nn.compact
+            def __call__(self, x, _):
+                x = nn.LayerNorm(name="norm1")(x)
+                x = nn.Dense(3 * self.d, use_bias=False, name="qkv")(x)[..., : self.d]
+                x = nn.Dense(self.d, use_bias=False, name="o")(x)
+                x = nn.RMSNorm(name="norm2")(x)
+                x = nn.Dense(4 * self.d, name="fc1")(x)
+                return nn.Dense(self.d, name="fc2")(x), None
+
+        x = nn.Embed(VOCAB, self.d)(tokens)
+        stack = nn.scan(
+            Layer,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            length=self.depth,
+        )
+        x, _ = stack(self.d, name="layers")(x, None)
+        x = nn.RMSNorm(name="final")(x)
+        return nn.Dense(VOCAB, name="head")(x)
+
+
+def torch_unit_lm(d, depth=3):
+    torch, uu = _uu()
+
+    class Layer(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm1 = uu.LayerNorm(d, elementwise_affine=True)
+            self.mhsa = uu.MHSA(d, 2, is_causal=True)
+            self.norm2 = uu.RMSNorm(d, elementwise_affine=True)
+            self.fc1 = uu.Linear(d, 4 * d, bias=True)
+            self.fc2 = uu.Linear(4 * d, d, bias=True)
+
+    class LM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = uu.Embedding(VOCAB, d)
+            self.layers = uu.DepthModuleList([Layer() for _ in range(depth)])
+            self.final = uu.RMSNorm(d, elementwise_affine=True)
+            self.head = uu.LinearReadout(d, VOCAB, bias=True)
+
+    return LM()
+
+
+def unit_lm_path(name):
+    kind = name.rsplit(".", 1)[1]
+    if name.startswith("emb."):
+        return "params/Embed_0/embedding"
+    if name.startswith(("final.", "head.")):
+        module = name.split(".")[0]
+        return f"params/{module}/" + (
+            "scale" if module == "final" else {"weight": "kernel", "bias": "bias"}[kind]
+        )
+    module = name.split(".")[2]
+    if module == "mhsa":
+        module = {"linear_qkv": "qkv", "linear_o": "o"}[name.split(".")[3]]
+    leaf = {"weight": "kernel", "bias": "bias"}[kind]
+    if module.startswith("norm"):
+        leaf = "scale" if kind == "weight" else "bias"
+    return f"params/layers/{module}/{leaf}"
+
+
+def _unit_lm(d, depth=3, base=16, **kwargs):
+    return jm.parametrize(
+        jf.abstract(UnitLM(base, depth), TOKENS),
+        jf.abstract(UnitLM(d, depth), TOKENS),
+        variant="umup",
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("arch", ["decoder", "lm"])
+def test_umup_lr_and_wd_equal_unit_scaling_optimizers(arch):
+    """Per parameter: unit_scaling.optim.AdamW's and SGD's (both readout
+    constraints) group LR and weight decay = lr x jinit's multipliers and
+    (wd / lr) x jinit's decay multiplier; the kinds are its mup_types."""
+    torch, uu = _uu()
+    lr, wd = 0.3, 0.1
+    if arch == "decoder":
+        model, path = uu.TransformerDecoder(64, VOCAB, 3, heads=2), uu_decoder_path
+        make = functools.partial(_umup_decoder, 64, 3)
+    else:
+        model, path = torch_unit_lm(64), unit_lm_path
+        make = functools.partial(_unit_lm, 64)
+    params = list(model.parameters())
+    seen = set()
+    for constraint in (None, "to_output_scale"):
+        mp = make(readout_constraint=constraint)
+        adam = uu.optim.AdamW(params, lr=lr, weight_decay=wd)
+        sgd = uu.optim.SGD(
+            params, lr=lr, weight_decay=wd, readout_constraint=constraint
+        )
+        for name, p in model.named_parameters():
+            mine = mp[path(name)]
+            seen.add(mine.path)
+            assert mine.kind == p.mup_type, name
+            assert mine.depth == p.mup_scaling_depth, name
+            assert lr * mine.adam_lr == pytest.approx(
+                _group_values(adam, "lr")[id(p)], rel=1e-14
+            ), name
+            assert wd / lr * mine.adam_wd == pytest.approx(
+                _group_values(adam, "weight_decay")[id(p)], rel=1e-14
+            ), name
+            assert lr * mine.sgd_lr == pytest.approx(
+                _group_values(sgd, "lr")[id(p)], rel=1e-14
+            ), name
+            assert wd / lr * mine.sgd_wd == pytest.approx(
+                _group_values(sgd, "weight_decay")[id(p)], rel=1e-14
+            ), name
+            assert mine.adam_eps == 1.0
+    assert seen == {p.path for p in mp.params}
+    # The rules are absolute: another base width gives the same multipliers.
+    if arch == "lm":
+        other = _unit_lm(64, base=8)
+        assert [(p.adam_lr, p.sgd_lr, p.kind) for p in other.params] == [
+            (p.adam_lr, p.sgd_lr, p.kind) for p in _unit_lm(64).params
+        ]
+
+
+def test_umup_init_equals_unit_scaling_init():
+    """mp.rules() draws what unit-scaling's modules draw: weights (embedding and
+    readout too) N(0, 1) (pooled two-sample KS against torch's own draws, and
+    the std within 6 sigma of its estimate), biases 0, norm scales 1."""
+    torch, _ = _uu()
+    stats = pytest.importorskip("scipy.stats")
+    torch.manual_seed(0)
+    ref = torch_unit_lm(32)
+    mp = _unit_lm(32)
+    target = jf.abstract(UnitLM(32), TOKENS)
+    drawn = jinit.materialize(target, jax.random.key(0), mp.rules())
+    flat = {
+        "params/" + jinit._tree.path_string(k): np.asarray(v, np.float64)
+        for k, v in jax.tree_util.tree_leaves_with_path(drawn["params"])
+    }
+    ours, theirs = [], []
+    for name, p in ref.named_parameters():
+        path = unit_lm_path(name)
+        value, kind = flat[path], mp[path].kind
+        assert kind == p.mup_type, name
+        if kind in ("weight", "output"):
+            ours.append(value.ravel())
+            theirs.append(p.detach().numpy().astype(np.float64).ravel())
+        else:
+            expected = 1.0 if kind == "norm" else 0.0
+            assert np.all(value == expected) and bool((p == expected).all()), name
+    ours, theirs = np.concatenate(ours), np.concatenate(theirs)
+    assert stats.ks_2samp(ours, theirs).pvalue > 1e-3
+    n = ours.size  # std of a normal sample: relative error sqrt(1 / (2n))
+    assert abs(ours.std() - 1) < 6 * math.sqrt(1 / (2 * n))
+    rows = {r["path"]: r for r in mp.table(target=target)}
+    assert rows["params/head/kernel"]["init_mult"] is None
+    assert [
+        rows[p][c]
+        for p, c in [
+            ("params/head/kernel", "std"),
+            ("params/head/bias", "std"),
+            ("params/final/scale", "std"),
+        ]
+    ] == [1.0, 0.0, 0.0]
+    text = jm.format_table(mp.table())
+    assert re.search(r"\| params/head/kernel \| readout \| output \|", text)
+    with pytest.raises(ValueError, match="`base_rules` must be None under"):
+        mp.rules(jf.defaults("flax"))
+
+
+def test_umup_forward_multipliers_and_helpers():
+    mp = _unit_lm(64)
+    assert mp.output_multiplier == 1 / 64
+    fwd = mp.forward_multipliers
+    assert fwd["params/head/kernel"] == 1 / 64
+    assert fwd["params/layers/fc2/kernel"] == 256**-0.5
+    assert fwd["params/Embed_0/embedding"] == 1.0
+    assert mp.attention_scale(16) == 1 / 16
+    with pytest.raises(ValueError, match="`residual_multiplier` must be read under"):
+        mp.residual_multiplier  # noqa: B018
+    assert jm.unit_residual_weights(0.0) == (0.0, 1.0)
+    # Depth: inferred from the nn.scan stack (3 layers) and the 1 / sqrt(3) factor.
+    fc1 = mp["params/layers/fc1/kernel"]
+    assert (fc1.depth, fc1.adam_lr) == (3, pytest.approx(3**-0.5 * 64**-0.5))
+    assert mp["params/head/kernel"].depth is None
+    # Absolute rules: at the base width itself (readout named) they are those
+    # of any other base.
+    same = jm.parametrize(
+        mlp(128), mlp(128), variant="umup", readout=r".*/readout/kernel"
+    )
+    other = jm.parametrize(mlp(64), mlp(128), variant="umup")
+    fields = ("kind", "adam_lr", "adam_wd", "sgd_lr", "forward")
+    assert [[getattr(p, f) for f in fields] for p in same.params] == [
+        [getattr(p, f) for f in fields] for p in other.params
+    ]
+    assert same.output_multiplier == 1 / 128
+    with pytest.raises(ValueError, match="`depth` must be None unless"):
+        jm.parametrize(mlp(64), mlp(128), depth=2)
+    with pytest.raises(ValueError, match="`blocks` must be a regex naming"):
+        jm.parametrize(mlp(64), mlp(128), variant="umup", depth=2)
+    with pytest.raises(ValueError, match="`depth` must be given where"):
+        jm.parametrize(mlp(64), mlp(128), variant="umup", blocks=r".*/Dense_1/.*")
+    with pytest.raises(ValueError, match="`readout_constraint` must be one of"):
+        _unit_lm(64, readout_constraint="to_grad_input_scale")
+    with pytest.raises(ValueError, match="`peak_learning_rate` must be the"):
+        mp.adam(optax.constant_schedule(1e-3), weight_decay=0.1)
+    with pytest.raises(ValueError, match="`dropout` must be a rate"):
+        jm.unit_attention_output_scale(8, 4, dropout=1.0)
+    with pytest.raises(TypeError, match="`fan_in` must be a positive int"):
+        jm.unit_linear_scale(8.0)
