@@ -130,7 +130,7 @@ def _check_init(arg: str, init: Any) -> None:
         )
 
 
-def _compile_rules(rules: Any) -> list[tuple[re.Pattern[str], Any]]:
+def compile_rules(rules: Any) -> list[tuple[re.Pattern[str], Any]]:
     if isinstance(rules, Mapping):
         items = list(rules.items())
     elif isinstance(rules, str) or not isinstance(rules, Iterable):
@@ -170,7 +170,7 @@ def _match(rules: list[tuple[re.Pattern[str], Any]], path: str) -> Any:
     return None
 
 
-def _unmatched_error(paths: list[str]) -> ValueError:
+def unmatched_error(paths: list[str]) -> ValueError:
     shown = ", ".join(repr(p) for p in paths[:50])
     if len(paths) > 50:
         shown += f", ... ({len(paths) - 50} more)"
@@ -518,7 +518,7 @@ def check_rule(arg: str, init: Any) -> None:
     _check_init(arg, init)
 
 
-def _signatures(
+def signatures(
     leaves: list[Leaf], stacked: Mapping[str, Any] | None
 ) -> list[Signature | None]:
     """Each leaf's signature: its own, else one from ``stacked`` (regex -> axes)."""
@@ -614,10 +614,10 @@ def plan_leaves(
     Unmatched leaves are an error (listing them all), or, with
     ``keep_unmatched``, planned with ``rule=None`` and ``init=None``.
     """
-    compiled = _compile_rules(rules)
+    compiled = compile_rules(rules)
     if default is not None:
         check_rule("default", default)
-    matched = [_match_rule(compiled, leaf.path) for leaf in leaves]
+    matched = [match_rule(compiled, leaf.path) for leaf in leaves]
     if default is not None:
         matched = [
             (r, i) if i is not None else ("default", default) for r, i in matched
@@ -626,14 +626,14 @@ def plan_leaves(
         leaf.path for leaf, (_, i) in zip(leaves, matched, strict=True) if i is None
     ]
     if unmatched and not keep_unmatched:
-        raise _unmatched_error(unmatched)
+        raise unmatched_error(unmatched)
     if unmatched and len(unmatched) == len(leaves):
         raise _errors.bad_value(
             "rules",
             "a mapping whose regexes match at least one leaf path",
             [leaf.path for leaf in leaves][:50],
         )
-    signatures = _signatures(leaves, stacked)
+    signed = signatures(leaves, stacked)
     if shardings is None:
         per_leaf = [_own_sharding(leaf) for leaf in leaves]
     else:
@@ -641,13 +641,13 @@ def plan_leaves(
     # Every leaf as for_leaf rules see it: signed when it has a signature.
     specs = {
         leaf.path: _signed_spec(leaf.spec, sig)
-        for leaf, sig in zip(leaves, signatures, strict=True)
+        for leaf, sig in zip(leaves, signed, strict=True)
         if leaf.spec is not None
     }
     check_key = _abstract_key() if key is None else key
     planned = []
     for i, (leaf, (rule, init), sig, sharding) in enumerate(
-        zip(leaves, matched, signatures, per_leaf, strict=True)
+        zip(leaves, matched, signed, per_leaf, strict=True)
     ):
         if init is None:
             kept = Planned(i, leaf.path, None, None, (), np.dtype("V"), sig, None)
@@ -673,7 +673,7 @@ def _signed_spec(spec: Any, sig: Signature | None) -> Any:
     )
 
 
-def _match_rule(
+def match_rule(
     rules: list[tuple[re.Pattern[str], Any]], path: str
 ) -> tuple[str | None, Any]:
     for regex, init in rules:

@@ -192,7 +192,7 @@ class Param:
 def _leaf_specs(tree: Any, stacked: Mapping[str, Any] | None, arg: str):
     """``{path: (spec, signature)}`` of a tree's leaves (signature: call shape)."""
     leaves, _ = _tree.flatten(tree)
-    sigs = _tree._signatures(leaves, stacked)
+    sigs = _tree.signatures(leaves, stacked)
     out = {}
     for leaf, sig in zip(leaves, sigs, strict=True):
         if leaf.spec is None:
@@ -661,11 +661,11 @@ def _std(path: str, init: Any, spec: Any) -> float | None:
 
 
 def _for_leaf(compiled, default, path: str, leaves: Mapping[str, Any]) -> Any:
-    _, init = _tree._match_rule(compiled, path)
+    _, init = _tree.match_rule(compiled, path)
     if init is None:
         init = default
     if init is None:
-        raise _tree._unmatched_error([path])
+        raise _tree.unmatched_error([path])
     for_leaf = getattr(init, "for_leaf", None)
     return for_leaf(path, leaves) if callable(for_leaf) else init
 
@@ -910,7 +910,7 @@ class Parametrization:
             raise _errors.bad_value(
                 "base_rules", f"a rule set under variant {self.variant!r}", None
             )
-        compiled = _tree._compile_rules(base_rules)
+        compiled = _tree.compile_rules(base_rules)
         if default is not None:
             _tree.check_rule("default", default)
         if self.variant == "sp":
