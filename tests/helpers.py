@@ -63,3 +63,12 @@ def assert_ks(x, cdf, *, p_min=1e-3):
     """Kolmogorov-Smirnov against an exact law (scipy frozen distribution's cdf)."""
     result = scipy.stats.kstest(np.asarray(x, np.float64).ravel(), cdf)
     assert result.pvalue > p_min, result
+
+
+#: XLA options for compiling a library's OWN init used as a reference sample
+#: (Flax's, Equinox's, Haiku's ``init`` jitted over a zoo of modules). Compiling
+#: with LLVM's optimizations off takes about 40% less CPU time; the random bits
+#: are integer threefry (exact at any level) and the float transforms differ by at
+#: most an ulp, so the sample's law is the same. Never used for jinit's own
+#: draws or for bit-for-bit comparisons: those run as users compile them.
+REFERENCE_COMPILE = {"xla_backend_optimization_level": 0}

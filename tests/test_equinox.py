@@ -33,6 +33,8 @@ eqx = pytest.importorskip("equinox")
 torch = pytest.importorskip("torch")
 optax = pytest.importorskip("optax")
 
+from helpers import REFERENCE_COMPILE  # noqa: E402
+
 import jinit  # noqa: E402
 import jinit.equinox as je  # noqa: E402
 import jinit.flax as jf  # noqa: E402
@@ -300,7 +302,8 @@ def _stack(name: str, seed: int):
         return eqx.filter_jit(eqx.filter_vmap(make))(keys)
     # lax.map: one layer's program in a loop (a vmapped one compiles slowly).
     arrays = jax.jit(
-        lambda keys: jax.lax.map(lambda k: eqx.filter(make(k), eqx.is_array), keys)
+        lambda keys: jax.lax.map(lambda k: eqx.filter(make(k), eqx.is_array), keys),
+        compiler_options=REFERENCE_COMPILE,
     )(keys)
     return eqx.combine(arrays, abstract)
 

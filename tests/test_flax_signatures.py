@@ -33,6 +33,8 @@ from scipy import stats
 nn = pytest.importorskip("flax.linen")
 nnx = pytest.importorskip("flax.nnx")
 
+from helpers import REFERENCE_COMPILE  # noqa: E402
+
 import jinit  # noqa: E402
 import jinit.flax as jf  # noqa: E402
 from jinit._tree import path_string  # noqa: E402
@@ -276,7 +278,10 @@ def _params_and_stats(variables):
 def test_linen_flax_preset_is_flax_own_law(variant):
     model = _linen_variant(variant)
     keys = jax.random.split(jax.random.key(0), KEYS)
-    init = jax.jit(lambda k: _params_and_stats(model.init(k, X, None)))
+    init = jax.jit(
+        lambda k: _params_and_stats(model.init(k, X, None)),
+        compiler_options=REFERENCE_COMPILE,
+    )
     abstract = _params_and_stats(jf.abstract(model, X, None))
     rules = jf.defaults("flax")
     theirs = _stacked([_flat(init(k)) for k in keys])
@@ -300,7 +305,7 @@ def test_nnx_flax_preset_is_flax_own_law(variant):
         return nnx.state(model, nnx.Param)
 
     keys = jax.random.split(jax.random.key(0), KEYS)
-    own = jax.jit(own)
+    own = jax.jit(own, compiler_options=REFERENCE_COMPILE)
     theirs = _stacked([_flat(own(k)) for k in keys])
     ours = _stacked([_flat(jinit.materialize(abstract, k, rules)) for k in keys])
     _compare(theirs, ours, variant)
@@ -400,7 +405,9 @@ def test_torch_preset_matches_torch_nn_in_every_layout():
     for path, std in cases.items():
         assert rows[path]["std"] == pytest.approx(std, rel=1e-12), path
     # The stacked leaf drawn: each of the 12 layers has the per-layer law.
-    params = jinit.materialize(abstract, jax.random.key(0), jf.defaults("torch"))
+    # (its subtree alone: a leaf's key comes from its path, not from the others)
+    scanned = {"params": {"Scan_Scanned_0": abstract["params"]["Scan_Scanned_0"]}}
+    params = jinit.materialize(scanned, jax.random.key(0), jf.defaults("torch"))
     w = np.asarray(params["params"]["Scan_Scanned_0"]["Dense_0"]["kernel"])
     assert w.shape == (12, 256, 256)
     assert abs(w.std() / linear["weight"] - 1) < 6 * math.sqrt(0.8 / (4 * w.size))
@@ -470,9 +477,12 @@ def test_signed_leaves_equal_their_initializer_at_the_call_shape():
     # Unstacked, called as stored: today's values, bit for bit.
     path = "params/dense/kernel"
     np.testing.assert_array_equal(_leaf(params, path), alone(path, lecun, (48, 32)))
-    plain = jinit.materialize(
-        jax.eval_shape(_Layouts().init, jax.random.key(0), x), key, rules, stacked={}
-    )
+    # The same leaf of the unsigned tree (jax.eval_shape): keys come from paths,
+    # so its subtree alone draws it (one small compile, not the whole tree's).
+    unsigned = jax.eval_shape(_Layouts().init, jax.random.key(0), x)
+    dense = {"params": {"dense": unsigned["params"]["dense"]}}
+    plain = jinit.materialize(dense, key, rules, stacked={})
+    assert not isinstance(dense["params"]["dense"]["kernel"], jinit._signature.Abstract)
     np.testing.assert_array_equal(_leaf(params, path), _leaf(plain, path))
     # DenseGeneral: the 2-D call, reshaped into the stored (48, 4, 8).
     path = "params/general/kernel"

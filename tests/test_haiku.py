@@ -30,6 +30,8 @@ import scipy.stats
 hk = pytest.importorskip("haiku")
 optax = pytest.importorskip("optax")
 
+from helpers import REFERENCE_COMPILE  # noqa: E402
+
 import jinit  # noqa: E402
 import jinit.haiku as jh  # noqa: E402
 import jinit.keras as jk  # noqa: E402
@@ -183,7 +185,8 @@ def _keys(seed: int, n: int):
 @functools.cache
 def _haiku_reference(name: str) -> dict[str, np.ndarray]:
     init = hk.transform_with_state(MODULES[name]).init
-    params, _ = jax.jit(jax.vmap(lambda k: init(k)))(_keys(7, _layers(name)))
+    draw = jax.jit(jax.vmap(lambda k: init(k)), compiler_options=REFERENCE_COMPILE)
+    params, _ = draw(_keys(7, _layers(name)))
     return _flat(params)
 
 
