@@ -418,67 +418,96 @@ def _own_params(module: Any, x: Any, k_init: Any, keep: set[str] | None):
     return jax.jit(jax.vmap(own))(k_init)
 
 
-def _draw_groups(kernels: list[tuple[str, Any]]) -> dict[tuple[Any, Any], list[str]]:
-    """Kernel paths by (shape, dtype): each group is drawn in one batch."""
-    groups: dict[tuple[Any, Any], list[str]] = {}
+def _draw_groups(kernels: list[tuple[str, Any]]) -> dict[Any, list[str]]:
+    """Kernel paths by (shape, dtype, signature): each group is drawn as one stack."""
+    import numpy as np
+
+    from . import _signature
+
+    groups: dict[Any, list[str]] = {}
     for path, leaf in kernels:
-        groups.setdefault((tuple(leaf.shape), leaf.dtype), []).append(path)
+        key = (tuple(leaf.shape), np.dtype(leaf.dtype), _signature.signature_of(leaf))
+        groups.setdefault(key, []).append(path)
     return groups
 
 
-def _draw_keys(groups, k_init: Any) -> list[Any]:
-    """One ``(seeds, kernels)`` array of keys per group (the same for every init)."""
-    import jax
+def _stack_signature(shape, signature, seeds: int, n: int):
+    """The signature of ``(seeds, n, *shape)``: ``seeds x n`` independent layers.
 
-    @jax.jit
-    def split(k_init):
-        return [
-            jax.vmap(lambda k, j=j, n=n: jax.random.split(jax.random.fold_in(k, j), n))(
-                k_init
-            )
-            for j, n in enumerate(len(paths) for paths in groups.values())
-        ]
+    Each layer is called as the module calls it (its signature's call shape and
+    fan axes), or as stored where the leaf carries no signature.
+    """
+    from . import _signature
 
-    return split(k_init)
+    if signature is None:
+        return _signature.stacked_signature((seeds, n, *shape), (0, 1))
+    stacked = (0, 1, *(a + 2 for a in signature.stacked))
+    return dataclasses.replace(signature, stacked=stacked)
 
 
-def _lower_draws(init: Any, groups, keys: list[Any]):
-    """``(paths, keys, lowered)``: one jitted draw of every kernel by ``init``.
+def _lower_draws(inits: dict[str, Any], groups, seeds: int, key: Any):
+    """``jax.jit(draw).lower(...)``: every kernel of every initializer, one function.
 
-    The kernels of one shape and dtype are drawn together under ``jax.vmap``
-    (over seeds and layers: one batched QR for ``orthogonal``), every group in
-    one compiled function (a compilation costs far more than a draw).
+    The kernels of one group (shape, dtype, signature) are one stored stack of
+    ``seeds x kernels`` independent layers, drawn by
+    :func:`jinit._signature.draw` as ``jinit.materialize`` draws a stacked leaf:
+    an elementwise law (uniform, normal, variance scaling) in one draw, with its
+    fans per layer; anything else (orthogonal: one batched QR) per layer, each
+    with its own key. One compilation for every initializer: their random bits
+    are the same kernels, compiled once (a compilation costs far more than a
+    draw).
     """
     import jax
 
-    shapes = list(groups)
+    from . import _signature
 
-    def draw(keys):
+    plan = [
+        (
+            init,
+            shape,
+            dtype,
+            _stack_signature(shape, sig, seeds, len(paths)),
+            len(paths),
+        )
+        for init in inits.values()
+        for (shape, dtype, sig), paths in groups.items()
+    ]
+
+    def draw(key):
         return [
-            jax.vmap(jax.vmap(lambda k, s=shape, d=dtype: init(k, s, d)))(k)
-            for (shape, dtype), k in zip(shapes, keys, strict=True)
+            _signature.draw(
+                init, jax.random.fold_in(key, i), (seeds, n, *shape), dtype, sig
+            )
+            for i, (init, shape, dtype, sig, n) in enumerate(plan)
         ]
 
-    return list(groups.values()), keys, jax.jit(draw).lower(keys)
+    return jax.jit(draw).lower(key)
 
 
-def _run_draws(paths, keys, compiled) -> dict[str, Any]:
-    """``{path: (seeds, *shape)}`` from :func:`_lower_draws`' compiled draw.
+def _run_draws(inits: dict[str, Any], groups, key: Any, compiled) -> dict[str, Any]:
+    """``{spec: {path: (seeds, *shape)}}`` from :func:`_lower_draws`' compiled draw.
 
-    Sliced in NumPy: slices inside the compiled draw would each recompute it,
-    and eager slices compile once per index.
+    Sliced in NumPy: slices inside the compiled draw would each be a kernel to
+    compile, and eager slices compile once per index.
     """
     import numpy as np
 
-    out = {}
-    for group, values in zip(paths, compiled(keys), strict=True):
-        values = np.asarray(values)
-        out.update({p: values[:, i] for i, p in enumerate(group)})
+    values = iter(compiled(key))
+    out: dict[str, Any] = {}
+    for spec in inits:
+        drawn = out.setdefault(spec, {})
+        for paths in groups.values():
+            stack = np.asarray(next(values))
+            drawn.update({p: stack[:, i] for i, p in enumerate(paths)})
     return out
 
 
 def _check_init(spec: str, init: Any, module: Any, x: Any, kernels, clone: bool):
-    """Each initializer draws the model's kernels, checked before any work."""
+    """Each initializer draws the model's kernels, checked before any work.
+
+    Once per group of kernels (:func:`_draw_groups`): the initializer called as
+    the module calls it (the signature's call shape), with its own checks.
+    """
     import jax
 
     try:
@@ -487,10 +516,10 @@ def _check_init(spec: str, init: Any, module: Any, x: Any, kernels, clone: bool)
                 lambda k: module.clone(kernel_init=init).init(k, x), jax.random.key(0)
             )
         else:
-            for _, leaf in kernels:
+            for shape, dtype, sig in _draw_groups(kernels):
+                call = sig.shape if sig is not None else shape
                 jax.eval_shape(
-                    lambda k, s=leaf.shape, d=leaf.dtype: init(k, s, d),
-                    jax.random.key(0),
+                    lambda k, s=call, d=dtype: init(k, s, d), jax.random.key(0)
                 )
     except (TypeError, ValueError) as e:
         shapes = sorted({leaf.shape for _, leaf in kernels})
@@ -594,8 +623,11 @@ def draw_params(model: _Model, inits: dict[str, Any], k_init: Any, submit=None):
 
     Parameter roles come from the model (:func:`jinit.diagnostics.param_roles`):
     only kernels are drawn by an initializer; biases, embeddings, norms and any
-    other parameter are the module's own draws. ``None`` (``--init model``):
-    every parameter as the module draws it.
+    other parameter are the module's own draws (one per key of ``k_init``).
+    ``None`` (``--init model``): every parameter as the module draws it. The
+    kernels of every initializer are drawn in one compiled function
+    (:func:`_lower_draws`) from ``k_init[0]`` (the seeds are independent layers
+    of one stacked draw).
 
     Args:
       model: the model.
@@ -606,6 +638,8 @@ def draw_params(model: _Model, inits: dict[str, Any], k_init: Any, submit=None):
     """
     from concurrent.futures import Future
 
+    import jax
+
     def now(fn):
         f: Future = Future()
         f.set_result(fn())
@@ -615,17 +649,20 @@ def draw_params(model: _Model, inits: dict[str, Any], k_init: Any, submit=None):
     module0 = next(iter(model.modules.values()))
     kernels = [(n, leaf) for n, leaf in model.named if model.roles[n] == "kernel"]
     clone = _clones(model)
+    drawn_inits = {s: i for s, i in inits.items() if i is not None and not clone}
     groups = _draw_groups(kernels)
-    keys = _draw_keys(groups, k_init) if not clone else []
-    draws = {}
-    for spec, init in inits.items():
-        if init is not None and not clone:
-            paths, k, lowered = _lower_draws(init, groups, keys)
-            draws[spec] = (paths, k, submit(lowered.compile))
+    key = jax.random.fold_in(k_init[0], len(k_init))
+    future = None
+    if drawn_inits and groups:
+        lowered = _lower_draws(drawn_inits, groups, len(k_init), key)
+        future = submit(lowered.compile)
     kernel_paths = {n for n, _ in kernels}
     need_all = any(i is None for i in inits.values()) or clone
     own = _own_params(
         module0, model.x, k_init, None if need_all else set(model.roles) - kernel_paths
+    )
+    kernels_by_init = (
+        _run_draws(drawn_inits, groups, key, future.result()) if future else {}
     )
     params = {}
     for spec, init in inits.items():
@@ -635,8 +672,7 @@ def draw_params(model: _Model, inits: dict[str, Any], k_init: Any, submit=None):
             cloned = module0.clone(kernel_init=init)
             drawn = {**own, **_own_params(cloned, model.x, k_init, kernel_paths)}
         else:
-            paths, k, future = draws[spec]
-            drawn = {**own, **_run_draws(paths, k, future.result())}
+            drawn = {**own, **kernels_by_init.get(spec, {})}
         params[spec] = _nest({n: drawn[n] for n, _ in model.named})
     return params
 
@@ -837,7 +873,7 @@ def report(opts) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     _lap("setup")
-    pool = ThreadPoolExecutor(max_workers=2)
+    pool = ThreadPoolExecutor(max_workers=3)  # two statistics, one draw
     compiled = {}
     for act, apply in applies.items():
         bounds = diagnostics.SATURATION_BOUNDS.get(act)
@@ -947,6 +983,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if opts.command is None:
             parser.print_help()
             return 2
+        # LAPACK (orthogonal's QR) in one thread unless the user says otherwise:
+        # XLA already runs on every core, and OpenBLAS's own threads then spin
+        # against it (200 QRs of 256 x 256: 24.8 s of CPU against 1.2 s, on
+        # the 2-core machine under load). Read when LAPACK is first loaded.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         return report(opts)
     except UsageError as e:
         print(f"jinit: error: {e}", file=sys.stderr)
