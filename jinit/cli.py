@@ -928,15 +928,19 @@ def report(opts) -> int:
         except ImportError as e:  # pragma: no cover - matplotlib missing
             print(f"jinit: no plots ({e}); pip install 'jinit[plot]'", file=sys.stderr)
         else:
+            from . import _signature
+
             drawn_inits = {s: i for s, i in inits.items() if i is not None}
             if drawn_inits and kernels:
                 path, leaf = kernels[-1]
                 shape = tuple(leaf.shape)
+                sig = _signature.signature_of(leaf)
+                call = sig.shape if sig is not None else shape  # as the module calls
                 weights = {s: np.asarray(_get(params[s], path)[0]) for s in drawn_inits}
                 plot.weight_histograms(
                     weights,
                     drawn_inits,
-                    shape,
+                    call,
                     os.path.join(opts.out, "weights.png"),
                     title=f"Drawn weights of {path}, shape {shape} (red: the "
                     "law's density)",

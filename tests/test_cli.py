@@ -1,5 +1,6 @@
 """`jinit report` end to end in a temporary folder, and its bad options."""
 
+import math
 import os
 import re
 import subprocess
@@ -236,3 +237,22 @@ def test_model_path_redraws_kernels_only(user_module):
     np.testing.assert_array_equal(
         redrawn["embed"]["embedding"], own["embed"]["embedding"]
     )
+
+
+def test_plot_density_is_the_initializers_law():
+    # jinit.plot draws each initializer's own law (its `law(shape, dtype)`):
+    # he_normal on (256, 256) is N(0, 2/256) truncated to +-2 std before the
+    # division by the truncated std 0.8796 (scipy's law, independently).
+    import numpy as np
+    import scipy.stats
+
+    import jinit
+    from jinit import plot
+
+    std = math.sqrt(2 / 256) / 0.87962566103423978
+    x = np.linspace(-3 * std, 3 * std, 101)
+    exact = scipy.stats.truncnorm(-2, 2, scale=std).pdf(x)
+    np.testing.assert_allclose(plot.density(jinit.he_normal(), (256, 256))(x), exact)
+    assert plot.density(jinit.identity(), (4, 4)) is None  # no density
+    assert plot.density(jinit.orthogonal(), (4,)) is None  # refused shape
+    assert plot.density(lambda k, s, d=None: 0, (4, 4)) is None  # no law
