@@ -64,6 +64,11 @@ DEFAULT_SIZE = {  # depth, width
 #: the narrowest's, at every recorded step, under muP).
 COORD_WIDTHS = (64, 128, 256, 512, 1024)
 COORD_FLAT = 1.2
+#: Input batch by model family: every unit's statistics are over batch x
+#: positions, so the image and sequence models need fewer inputs than the MLP
+#: for as many samples per unit (cnn: 32 x 8 x 8 = 2048 per channel, against
+#: the MLP's 128), at a quarter of the compute.
+DEFAULT_BATCH = {"mlp": 128, "resmlp": 128, "cnn": 32, "rescnn": 32, "transformer": 32}
 INPUT_DTYPES = ("float32", "bfloat16", "float16", "int32", "int64", "uint8")
 
 _DESCRIPTION = """\
@@ -159,7 +164,11 @@ def _parser() -> argparse.ArgumentParser:
         "--seeds", type=int, default=4, help="draws, for error bars (default: 4)"
     )
     report.add_argument(
-        "--batch", type=int, default=128, help="input batch size (default: 128)"
+        "--batch",
+        type=int,
+        help="input batch size (default: "
+        + ", ".join(f"{m} {b}" for m, b in DEFAULT_BATCH.items())
+        + f"; {DEFAULT_BATCH['mlp']} with --model-path and --coord-check)",
     )
     report.add_argument(
         "--no-plots", action="store_true", help="skip the PNGs (default: off)"
@@ -476,23 +485,9 @@ def _stack_signature(shape, signature, seeds: int, n: int):
     return dataclasses.replace(signature, stacked=stacked)
 
 
-def _lower_draws(inits: dict[str, Any], groups, seeds: int, key: Any):
-    """``jax.jit(draw).lower(...)``: every kernel of every initializer, one function.
-
-    The kernels of one group (shape, dtype, signature) are one stored stack of
-    ``seeds x kernels`` independent layers, drawn by
-    :func:`jinit._signature.draw` as ``jinit.materialize`` draws a stacked leaf:
-    an elementwise law (uniform, normal, variance scaling) in one draw, with its
-    fans per layer; anything else (orthogonal: one batched QR) per layer, each
-    with its own key. One compilation for every initializer: their random bits
-    are the same kernels, compiled once (a compilation costs far more than a
-    draw).
-    """
-    import jax
-
-    from . import _signature
-
-    plan = [
+def _draw_plan(inits: dict[str, Any], groups, seeds: int):
+    """``[(init, shape, dtype, stacked signature, kernels)]``, initializer-major."""
+    return [
         (
             init,
             shape,
@@ -504,32 +499,70 @@ def _lower_draws(inits: dict[str, Any], groups, seeds: int, key: Any):
         for (shape, dtype, sig), paths in groups.items()
     ]
 
-    def draw(key):
-        return [
-            _signature.draw(
-                init, jax.random.fold_in(key, i), (seeds, n, *shape), dtype, sig
-            )
-            for i, (init, shape, dtype, sig, n) in enumerate(plan)
-        ]
 
-    return jax.jit(draw).lower(key)
+def _lower_draws(inits: dict[str, Any], groups, seeds: int, key: Any) -> list[Any]:
+    """``jax.jit(draw).lower(...)``s: every kernel of every initializer.
+
+    The kernels of one group (shape, dtype, signature) are one stored stack of
+    ``seeds x kernels`` independent layers, drawn by
+    :func:`jinit._signature.draw` as ``jinit.materialize`` draws a stacked leaf:
+    an elementwise law (uniform, normal, variance scaling) in one draw, with its
+    fans per layer; anything else (orthogonal: one batched QR) per layer, each
+    with its own key. Every one-draw stack is in one compiled function (their
+    random bits are the same kernels, compiled once; a compilation costs far
+    more than a draw); each per-layer stack has its own, run one after the
+    other: two batched LAPACK QRs run concurrently by XLA deadlock jaxlib's
+    CPU thread pool on a 2-core machine (``jax::ParallelBatchMap`` in
+    ``lapack_sorgqr_ffi``, seen with the transformer's three kernel shapes).
+    Returns the lowered functions; :func:`_run_draws` runs them in order.
+    """
+    import jax
+
+    from . import _signature
+
+    plan = list(enumerate(_draw_plan(inits, groups, seeds)))
+    whole = [
+        p
+        for p in plan
+        if not _signature.plan(p[1][0], p[1][3], (seeds, p[1][4], *p[1][1]))[2]
+    ]
+    per_layer = [p for p in plan if p not in whole]
+
+    def draw(items):
+        def fn(key):
+            return [
+                _signature.draw(
+                    init, jax.random.fold_in(key, i), (seeds, n, *shape), dtype, sig
+                )
+                for i, (init, shape, dtype, sig, n) in items
+            ]
+
+        return jax.jit(fn).lower(key), [i for i, _ in items]
+
+    parts = [draw(whole)] if whole else []
+    return parts + [draw([p]) for p in per_layer]
 
 
 def _run_draws(inits: dict[str, Any], groups, key: Any, compiled) -> dict[str, Any]:
-    """``{spec: {path: (seeds, *shape)}}`` from :func:`_lower_draws`' compiled draw.
+    """``{spec: {path: (seeds, *shape)}}`` from :func:`_lower_draws`' compiled draws.
 
-    Sliced in NumPy: slices inside the compiled draw would each be a kernel to
-    compile, and eager slices compile once per index.
+    ``compiled``: ``[(compiled function, plan indices)]``, run one after the
+    other. Sliced in NumPy: slices inside the compiled draw would each be a
+    kernel to compile, and eager slices compile once per index.
     """
     import numpy as np
 
-    values = iter(compiled(key))
+    stacks: dict[int, Any] = {}
+    for fn, indices in compiled:
+        for i, value in zip(indices, fn(key), strict=True):
+            stacks[i] = np.asarray(value)
     out: dict[str, Any] = {}
+    i = 0
     for spec in inits:
         drawn = out.setdefault(spec, {})
         for paths in groups.values():
-            stack = np.asarray(next(values))
-            drawn.update({p: stack[:, i] for i, p in enumerate(paths)})
+            drawn.update({p: stacks[i][:, k] for k, p in enumerate(paths)})
+            i += 1
     return out
 
 
@@ -595,6 +628,7 @@ def _input(shape, dtype_name: str, batch: int, named, roles):
 
 
 def _build(opts) -> _Model:
+    _resolve_batch(opts)
     import jax
     import jax.numpy as jnp
 
@@ -683,18 +717,17 @@ def draw_params(model: _Model, inits: dict[str, Any], k_init: Any, submit=None):
     drawn_inits = {s: i for s, i in inits.items() if i is not None and not clone}
     groups = _draw_groups(kernels)
     key = jax.random.fold_in(k_init[0], len(k_init))
-    future = None
+    futures = []
     if drawn_inits and groups:
-        lowered = _lower_draws(drawn_inits, groups, len(k_init), key)
-        future = submit(lowered.compile)
+        for lowered, indices in _lower_draws(drawn_inits, groups, len(k_init), key):
+            futures.append((submit(lowered.compile), indices))
     kernel_paths = {n for n, _ in kernels}
     need_all = any(i is None for i in inits.values()) or clone
     own = _own_params(
         module0, model.x, k_init, None if need_all else set(model.roles) - kernel_paths
     )
-    kernels_by_init = (
-        _run_draws(drawn_inits, groups, key, future.result()) if future else {}
-    )
+    compiled = [(f.result(), indices) for f, indices in futures]
+    kernels_by_init = _run_draws(drawn_inits, groups, key, compiled) if compiled else {}
     params = {}
     for spec, init in inits.items():
         if init is None:
@@ -856,6 +889,14 @@ _LAPS: list[tuple[str, float]] = []
 def _lap(what: str) -> None:
     """Phase timings, printed to stderr when JINIT_REPORT_TIMINGS is set (bench)."""
     _LAPS.append((what, time.perf_counter()))
+
+
+def _resolve_batch(opts) -> None:
+    """``--batch`` by default: :data:`DEFAULT_BATCH` of the built-in family."""
+    if opts.batch is None:
+        builtin = opts.model_path is None and not opts.coord_check
+        family = opts.model if builtin else "mlp"
+        opts.batch = DEFAULT_BATCH.get(family, DEFAULT_BATCH["mlp"])
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -1029,6 +1070,7 @@ def _coord_check(opts, start: float) -> int:
 def report(opts) -> int:
     start = time.perf_counter()
     _LAPS[:] = [("start", start)]
+    _resolve_batch(opts)
     if opts.coord_check:
         return _coord_check(opts, start)
     _check_options(opts)

@@ -157,7 +157,7 @@ def test_help_is_plain_text_with_defaults(capsys):
     for default in [
         "(default: mlp)",
         "(default: 4)",
-        "(default: 128)",
+        "mlp 128, resmlp 128, cnn 32",
         "(default: jinit-report)",
         "mlp 50",
         "mlp 256",
