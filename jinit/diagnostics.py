@@ -343,8 +343,10 @@ def _record(fn, *args) -> list[tuple[str, Any]]:
 def _stats_fn(apply: Apply, bounds: tuple[float, float] | None, units: str | None):
     """One jitted statistics function of one seed's draw per ``apply`` (cached).
 
-    Returns ``(fn, names)``: ``names`` is filled with the activations' names in
-    call order when ``fn`` is traced. The parameters are arguments: every
+    Returns ``(fn, names)``: ``fn(params, x, v, g)`` takes the input
+    perturbation ``v`` (None for integer inputs) and the output cotangent ``g``
+    (:func:`_noise`); ``names`` is filled with the activations' names in call
+    order when ``fn`` is traced. The parameters are arguments: every
     initializer's draw reuses one compilation.
     """
     names: list[str] = []
@@ -357,10 +359,7 @@ def _stats_fn(apply: Apply, bounds: tuple[float, float] | None, units: str | Non
         names[:] = [n for n, _ in named]
         return y, [a for _, a in named]
 
-    def one(params, x, k_tan, k_cot):
-        floating = jnp.issubdtype(x.dtype, jnp.floating)
-        v = jax.random.normal(k_tan, x.shape, x.dtype) if floating else None
-
+    def one(params, x, v, g):
         def forward(p):
             # The perturbation's response rides along as an auxiliary output:
             # one forward pass serves the activations, the tangents and the
@@ -371,8 +370,8 @@ def _stats_fn(apply: Apply, bounds: tuple[float, float] | None, units: str | Non
             (y, acts), (_, tangents) = jax.jvp(lambda x_: flat(p, x_), (x,), (v,))
             return y, (acts, tangents)
 
-        y, pullback, (acts, tangents) = jax.vjp(forward, params, has_aux=True)
-        (grads,) = pullback(jax.random.normal(k_cot, jnp.shape(y), jnp.result_type(y)))
+        _, pullback, (acts, tangents) = jax.vjp(forward, params, has_aux=True)
+        (grads,) = pullback(g)
         v_rms = (
             jnp.sqrt(jnp.mean(v.astype(jnp.float32) ** 2)) if v is not None else None
         )
@@ -401,6 +400,51 @@ def _stats_fn(apply: Apply, bounds: tuple[float, float] | None, units: str | Non
 def _keys(key: jax.Array, seeds: int):
     """``(k_init, k_tan, k_cot)``, each ``seeds`` keys split from ``key``."""
     return tuple(jax.random.split(k, seeds) for k in jax.random.split(key, 3))
+
+
+@functools.lru_cache(maxsize=64)
+def _noise_fn(x: jax.ShapeDtypeStruct, y: jax.ShapeDtypeStruct, seeds: int):
+    """The jitted :func:`_noise` draw for these shapes (one compilation for every
+    model and activation of the same input and output shapes)."""
+    floating = jnp.issubdtype(x.dtype, jnp.floating)
+
+    def noise(k_tan, k_cot):
+        # One call per seed (not vmapped): the same kernel, compiled once.
+        g = [jax.random.normal(k_cot[s], y.shape, y.dtype) for s in range(seeds)]
+        if not floating:
+            return [None] * seeds, g
+        v = [jax.random.normal(k_tan[s], x.shape, x.dtype) for s in range(seeds)]
+        return v, g
+
+    return jax.jit(noise)
+
+
+def _noise(key: jax.Array, seeds: int, x: Any, y: Any):
+    """Per seed, the input perturbation ``v ~ N(0, I)`` and output cotangent ``g``.
+
+    ``v`` (None for an integer input: no gain) and ``g`` are drawn from the
+    second and third of :func:`_keys`, as ``jax.random.normal(k, shape)``.
+    """
+    _, k_tan, k_cot = _keys(key, seeds)
+    spec = (
+        jax.ShapeDtypeStruct(x.shape, x.dtype),
+        jax.ShapeDtypeStruct(y.shape, y.dtype),
+    )
+    return _noise_fn(*spec, seeds)(k_tan, k_cot)
+
+
+def _output(apply: Apply, params: Any, x: jax.Array) -> jax.ShapeDtypeStruct:
+    """The shape and dtype of ``apply``'s output for one seed's ``params``."""
+    leaves, tree = jax.tree.flatten(params)
+    specs = tuple((tuple(p.shape[1:]), np.dtype(p.dtype)) for p in leaves)
+    return _output_spec(apply, tree, specs, (tuple(x.shape), np.dtype(x.dtype)))
+
+
+@functools.lru_cache(maxsize=64)
+def _output_spec(apply: Apply, tree: Any, specs: tuple, x: tuple):
+    one = jax.tree.unflatten(tree, [jax.ShapeDtypeStruct(s, d) for s, d in specs])
+    x_spec = jax.ShapeDtypeStruct(*x)
+    return jax.eval_shape(lambda p, x_: apply(p, x_)[0], one, x_spec)
 
 
 def measure(
@@ -444,14 +488,14 @@ def measure(
     if not leaves:
         raise _errors.bad_value("params", "a tree with at least one array", params)
     seeds = int(jnp.shape(leaves[0])[0])
-    _, k_tan, k_cot = _keys(key, seeds)
     fn, names = _stats_fn(apply, bounds, units)
     run = compiled if compiled is not None else fn
+    vs, gs = _noise(key, seeds, x, _output(apply, params, x))
     # One seed per call: vmapped over seeds, a convolution with per-seed weights
     # becomes a grouped convolution, 5-30x slower on the CPU.
     host = jax.tree.map(np.asarray, params)
     outs = [
-        run(jax.tree.map(lambda p, s=s: p[s], host), x, k_tan[s], k_cot[s])
+        run(jax.tree.map(lambda p, s=s: p[s], host), x, vs[s], gs[s])
         for s in range(seeds)
     ]
     stacked, norms, values = jax.tree.map(lambda *a: np.stack(a), *outs)
@@ -496,8 +540,9 @@ def compile_measure(
     units = _check_units(units)
     fn, _ = _stats_fn(apply, bounds, units)
     one = jax.tree.map(lambda p: jax.ShapeDtypeStruct(p.shape[1:], p.dtype), params)
-    key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
-    return fn.lower(one, x, key, key)
+    floating = jnp.issubdtype(x.dtype, jnp.floating)
+    v = jax.ShapeDtypeStruct(x.shape, x.dtype) if floating else None
+    return fn.lower(one, x, v, _output(apply, params, x))
 
 
 def propagation(

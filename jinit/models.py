@@ -196,6 +196,29 @@ class Transformer(nn.Module):
         return x
 
 
+class ReadoutMLP(nn.Module):
+    """``depth`` hidden ``Dense(width) -> relu`` layers and a ``Dense(outputs)``
+    readout, whose input is multiplied by ``logit_mult``: the model of
+    ``jinit report --coord-check`` (``logit_mult`` is
+    :attr:`jinit.mup.Parametrization.output_multiplier`, 1 under SP).
+
+    The first hidden layer is the input layer (fan-in ``inputs``, fixed), the
+    others hidden (both fans ``width``), the readout fan-in ``width``, fan-out
+    ``outputs``: microsoft/mup's MLP of its coord-check tests.
+    """
+
+    width: int
+    depth: int = 2
+    outputs: int = 10
+    logit_mult: float = 1.0
+
+    @nn.compact
+    def __call__(self, x):
+        for i in range(self.depth):
+            x = jax.nn.relu(nn.Dense(self.width, name=f"dense_{i}")(x))
+        return nn.Dense(self.outputs, name="readout")(x * self.logit_mult)
+
+
 #: The model families by name, with the input shape (without the batch axis) of
 #: a model of width ``w``.
 MODELS: dict[str, tuple[type[nn.Module], Callable[[int], tuple[int, ...]]]] = {

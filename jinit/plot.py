@@ -16,10 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from ._distributions import Normal, TruncatedNormal, Uniform
-from ._structured import Orthogonal
-from ._variance import VarianceScaling
-
 
 def _pyplot():
     import matplotlib
@@ -30,69 +26,26 @@ def _pyplot():
     return plt
 
 
-def _normal_pdf(x, mean, std):
-    return np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
-
-
-def _truncated_pdf(x, mean, std, lo, hi):
-    """N(mean, std^2) truncated to [mean + lo std, mean + hi std]."""
-    mass = 0.5 * (math.erf(hi / math.sqrt(2)) - math.erf(lo / math.sqrt(2)))
-    z = (x - mean) / std
-    return np.where((z > lo) & (z < hi), _normal_pdf(x, mean, std) / mass, 0.0)
-
-
-def density(init: Any, shape: tuple[int, ...]) -> Any:
+def density(init: Any, shape: tuple[int, ...], dtype: Any = None) -> Any:
     """The density of one weight drawn by ``init`` for ``shape``, or None.
 
-    Known exactly for the core's real laws: variance scaling (truncated normal on
-    (-2, 2) before the division by 0.8796, normal, uniform), ``normal``,
-    ``uniform``, ``truncated_normal`` (relative or absolute bounds), and
-    ``orthogonal``: one entry of a Haar-random unit vector in ``R^n`` (``n`` the
-    longer side of the matrix) has density proportional to
-    ``(1 - x^2)^((n - 3) / 2)``, scaled by ``scale``. None for other
-    initializers (constants, identity, third-party ones).
+    ``init.law(shape, dtype).density``: the one answer to "what does this
+    initializer draw" (:meth:`jinit._base.Init.law`, also on the Keras-named
+    classes), so a figure shows the law the draw has. None where there is no
+    density: constants, identity, dirac, a law with atoms, a third-party
+    initializer without ``law``, or a shape the initializer refuses.
 
     Returns:
       A function of a NumPy array, or None.
     """
-    if isinstance(init, VarianceScaling):
-        s = float(init._multiplier(shape))
-        if init.distribution == "uniform":
-            return lambda x: np.where(np.abs(x) <= s, 0.5 / s, 0.0)
-        if init.distribution == "normal":
-            return lambda x: _normal_pdf(x, 0.0, s)
-        return lambda x: _truncated_pdf(x, 0.0, s, -2.0, 2.0)
-    if isinstance(init, Normal) and init.stddev > 0:
-        return lambda x: _normal_pdf(x, init.mean, init.stddev)
-    if isinstance(init, Uniform) and init.maxval > init.minval:
-        width = init.maxval - init.minval
-        return lambda x: np.where(
-            (x >= init.minval) & (x <= init.maxval), 1 / width, 0.0
-        )
-    if isinstance(init, TruncatedNormal) and init.stddev > 0:
-        if init.bounds == "relative":
-            lo, hi = init.lower, init.upper
-        else:
-            lo = (init.lower - init.mean) / init.stddev
-            hi = (init.upper - init.mean) / init.stddev
-        return lambda x: _truncated_pdf(x, init.mean, init.stddev, lo, hi)
-    if isinstance(init, Orthogonal) and init.scale != 0 and len(shape) >= 2:
-        cols = shape[init.column_axis]
-        n = max(cols, math.prod(shape) // max(cols, 1))
-        if n < 3:
-            return None
-        c = abs(init.scale)
-        log_norm = (
-            math.lgamma(n / 2) - math.lgamma((n - 1) / 2) - 0.5 * math.log(math.pi)
-        )
-
-        def pdf(x):
-            u = np.clip(np.asarray(x) / c, -1.0, 1.0)
-            with np.errstate(divide="ignore"):
-                return np.exp(log_norm + (n - 3) / 2 * np.log1p(-(u**2))) / c
-
-        return pdf
-    return None
+    law = getattr(init, "law", None)
+    if not callable(law):
+        return None
+    try:
+        described = law(shape, dtype)
+    except (TypeError, ValueError):  # a shape or dtype this initializer refuses
+        return None
+    return getattr(described, "density", None)
 
 
 def weight_histograms(
@@ -108,7 +61,8 @@ def weight_histograms(
     Args:
       weights: drawn arrays by initializer name.
       inits: the initializers by the same names (for :func:`density`).
-      shape: the shape the weights were drawn with.
+      shape: the shape the initializer was called with (one layer's call
+        shape: the law's fans are read from it).
       path: the PNG file to write.
       title: the figure's title.
     """

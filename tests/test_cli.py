@@ -1,5 +1,6 @@
 """`jinit report` end to end in a temporary folder, and its bad options."""
 
+import math
 import os
 import re
 import subprocess
@@ -156,7 +157,7 @@ def test_help_is_plain_text_with_defaults(capsys):
     for default in [
         "(default: mlp)",
         "(default: 4)",
-        "(default: 128)",
+        "mlp 128, resmlp 128, cnn 32",
         "(default: jinit-report)",
         "mlp 50",
         "mlp 256",
@@ -236,3 +237,64 @@ def test_model_path_redraws_kernels_only(user_module):
     np.testing.assert_array_equal(
         redrawn["embed"]["embedding"], own["embed"]["embedding"]
     )
+
+
+def test_plot_density_is_the_initializers_law():
+    # jinit.plot draws each initializer's own law (its `law(shape, dtype)`):
+    # he_normal on (256, 256) is N(0, 2/256) truncated to +-2 std before the
+    # division by the truncated std 0.8796 (scipy's law, independently).
+    import numpy as np
+    import scipy.stats
+
+    import jinit
+    from jinit import plot
+
+    std = math.sqrt(2 / 256) / 0.87962566103423978
+    x = np.linspace(-3 * std, 3 * std, 101)
+    exact = scipy.stats.truncnorm(-2, 2, scale=std).pdf(x)
+    np.testing.assert_allclose(plot.density(jinit.he_normal(), (256, 256))(x), exact)
+    assert plot.density(jinit.identity(), (4, 4)) is None  # no density
+    assert plot.density(jinit.orthogonal(), (4,)) is None  # refused shape
+    assert plot.density(lambda k, s, d=None: 0, (4, 4)) is None  # no law
+
+
+def test_coord_check_mup_flat_sp_grows(tmp_path, capsys):
+    # microsoft/mup's coord-check criterion, read back from the written table:
+    # under muP every module's mean |output| at width 512 is within 1.2x of
+    # width 64's at t = 1..3 (the zero readout gives exactly 0 at t = 1, at
+    # both widths and in both variants); under SP (the negative control) some module grows > 4x (8x wider).
+    out = tmp_path / "cc"
+    argv = ["report", "--coord-check", "--widths", "512,64", "--batch", "64"]
+    assert cli.main([*argv, "--no-plots", "--out", str(out)]) == 0  # figure: test_mup
+    text = (out / "coord_check.md").read_text()
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in text.splitlines()
+        if line.startswith(("| sp |", "| mup |"))
+    ]
+    assert {(r[0], r[1]) for r in rows} >= {("mup", "dense_1"), ("mup", "readout")}
+    growth = {}
+    for variant, module, t, narrow, wide, _ in rows:
+        a, b = float(narrow), float(wide)
+        if t == "1" and module in ("readout", "model"):
+            assert a == b == 0.0
+            continue
+        growth.setdefault(variant, []).append(b / a)
+    assert all(1 / 1.2 < g < 1.2 for g in growth["mup"]), growth["mup"]
+    assert max(growth["sp"]) > 4.0
+    assert "- **mup**: flat" in text and "- **sp**: not flat: grows" in text
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--widths", "64"], "`--widths` must be at least two distinct"),
+        (["--model", "cnn"], "`--coord-check` runs the built-in mlp"),
+        (["--steps", "0"], "`--steps` must be a positive int"),
+    ],
+)
+def test_coord_check_bad_options(extra, fragment, tmp_path, capsys):
+    argv = ["report", "--coord-check", "--out", str(tmp_path / "x"), *extra]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and fragment in err

@@ -20,6 +20,7 @@ import pytest
 import scipy.integrate
 
 import jinit
+import jinit.diagnostics
 import jinit.keras
 import jinit.torch
 
@@ -161,3 +162,78 @@ def test_activation_moments_known_values():
     assert by_name["selu"][0] == pytest.approx(1.0, rel=1e-6)
     slope = 0.01
     assert by_name["leaky_relu"][0] == pytest.approx((1 + slope**2) / 2, rel=1e-9)
+
+
+@pytest.mark.parametrize("act", _reference.ACTIVATIONS, ids=lambda a: a.name)
+def test_activation_rows_are_what_report_runs(act):
+    # Each row is the function `jinit report --activation <name>` runs (JAX's,
+    # in float32 here): values and derivatives on a grid through both tails.
+    from jinit import diagnostics
+
+    f = diagnostics.ACTIVATIONS[act.name]
+    x = np.linspace(-8, 8, 3201, dtype=np.float32)
+    ours = act.fn(x.astype(np.float64), False)
+    theirs = np.asarray(f(jax.numpy.asarray(x)), np.float64)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    dx = x[x != 0]  # relu-like kinks: JAX's derivative at 0 is a convention
+    d_ours = act.fn(dx.astype(np.float64), True)
+    d_theirs = np.asarray(jax.vmap(jax.grad(f))(jax.numpy.asarray(dx)), np.float64)
+    # float32: 1 - tanh(u)^2 rounds to 0 in the tails (about 4e-6 here).
+    np.testing.assert_allclose(d_ours, d_theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_gelu_rows_differ_by_more_than_the_tolerance():
+    # The row check above tells the tanh approximation from the exact gelu:
+    # each row fails against the other's JAX function.
+    rows = {a.name: a for a in _reference.ACTIVATIONS}
+    x = np.linspace(-8, 8, 3201, dtype=np.float32)
+    for ours, theirs in (("gelu", "gelu_erf"), ("gelu_erf", "gelu")):
+        f = jax.numpy.asarray
+        other = np.asarray(jinit.diagnostics.ACTIVATIONS[theirs](f(x)), np.float64)
+        values = rows[ours].fn(x.astype(np.float64), False)
+        assert not np.allclose(values, other, rtol=1e-5, atol=1e-6)
+
+
+def _quad(fn, q):
+    """E[fn(sqrt(q) z)^2], z ~ N(0, 1), by scipy's adaptive quadrature."""
+
+    def f(z):
+        value = float(fn(np.asarray([math.sqrt(q) * z]), False)[0])
+        return value * value * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+
+    return sum(
+        scipy.integrate.quad(f, a, b, epsabs=1e-12)[0]
+        for a, b in ((-math.inf, 0.0), (0.0, math.inf))
+    )
+
+
+def _row(name):
+    [line] = [
+        line
+        for line in _reference._activation_table()
+        if line.startswith(f"| `{name}`")
+    ]
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+@pytest.mark.parametrize("name", ["gelu", "silu"])
+def test_deep_cells_against_an_independent_recursion(name):
+    # At the forward scale s = 1 / E[f(z)^2], q = 1 is a fixed point of
+    # V(q) = s E[f(sqrt(q) z)^2]; its slope V'(1) > 1 makes it unstable. The
+    # printed depth scale s keeps a 50-layer mean-field MLP at its first
+    # layer's size by making the first pre-activation's q = s (unit-variance
+    # input) a fixed point: E[f(sqrt(s) z)^2] = 1 (to the 3 printed decimals:
+    # the derivative in s is below 1 here), unstable too (V'(s) > 1).
+    act = {a.name: a for a in _reference.ACTIVATIONS}[name]
+    forward = 1 / _quad(act.fn, 1.0)
+    eps = 1e-3
+
+    def slope(scale, q):
+        return scale * (_quad(act.fn, q + eps) - _quad(act.fn, q - eps)) / (2 * eps)
+
+    cells = _row(name)
+    assert slope(forward, 1.0) > 1 and "q=1 (unstable)" in cells[3]
+    s = float(cells[4].split()[0])
+    assert abs(_quad(act.fn, s) - 1) <= 1e-3
+    assert slope(s, s) > 1 and cells[4].endswith("(unstable)")
+    assert f"variance_scaling({s:.3f}," in cells[-1]
