@@ -308,6 +308,14 @@ def resolve_init(spec: str) -> Any:
 # Options.
 
 
+def _make_out(out: str) -> None:
+    """Makes the ``--out`` folder (a UsageError where that fails)."""
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise UsageError(_message("--out", "a writable folder", out, f" {e}")) from None
+
+
 def _check_out(out: str) -> None:
     """``--out`` must be a folder that exists and is writable, or can be made."""
     path = os.path.abspath(out)
@@ -997,12 +1005,7 @@ def coord_ratios(rows) -> dict[tuple[str, str, int], float]:
 def _coord_check(opts, start: float) -> int:
     _check_out(opts.out)
     rows = coord_check_rows(opts)
-    try:
-        os.makedirs(opts.out, exist_ok=True)
-    except OSError as e:
-        raise UsageError(
-            _message("--out", "a writable folder", opts.out, f" {e}")
-        ) from None
+    _make_out(opts.out)
     widths = sorted({r["width"] for r in rows})
     ratios = coord_ratios(rows)
     l1 = {(r["variant"], r["module"], r["t"], r["width"]): r["l1"] for r in rows}
@@ -1157,12 +1160,7 @@ def report(opts) -> int:
     _lap("run, verdicts")
     pool.shutdown()
 
-    try:
-        os.makedirs(opts.out, exist_ok=True)
-    except OSError as e:
-        raise UsageError(
-            _message("--out", "a writable folder", opts.out, f" {e}")
-        ) from None
+    _make_out(opts.out)
     _lap("mkdir")
     files = []
     if not opts.no_plots:
