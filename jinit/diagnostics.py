@@ -1021,6 +1021,17 @@ def fixed_points(
     return tuple(out)
 
 
+def _log_bisect(f: Callable[[float], float], a: float, b: float, rtol: float) -> float:
+    """``exp`` of the root of increasing ``f`` in the log bracket ``a < b``, to ``rtol``."""
+    while b - a > math.log1p(rtol):
+        m = 0.5 * (a + b)
+        if f(m) < 0:
+            a = m
+        else:
+            b = m
+    return math.exp(0.5 * (a + b))
+
+
 def depth_scale(
     activation: Any,
     depth: int = 50,
@@ -1061,13 +1072,7 @@ def depth_scale(
             f"{math.exp(fb):.3g} at hi)",
             (lo, hi),
         )
-    while b - a > math.log1p(rtol):
-        m = 0.5 * (a + b)
-        if log_ratio(m) < 0:
-            a = m
-        else:
-            b = m
-    return math.exp(0.5 * (a + b))
+    return _log_bisect(log_ratio, a, b, rtol)
 
 
 # ----------------------------------------------------------------------------
@@ -1228,13 +1233,7 @@ def gain_search(
             f"{math.exp(fa):.3g}, at hi {math.exp(fb):.3g})",
             (lo, hi),
         )
-    while b - a > math.log1p(rtol):
-        m = 0.5 * (a + b)
-        if log_gain(m) < 0:
-            a = m
-        else:
-            b = m
-    return math.exp(0.5 * (a + b))
+    return _log_bisect(log_gain, a, b, rtol)
 
 
 # ----------------------------------------------------------------------------
