@@ -6,6 +6,8 @@ correct complex variance, ``out_sharding`` everywhere, identity/dirac, and clear
 errors before anything is traced.
 """
 
+from ._base import Init as Init
+from ._caches import clear_caches as clear_caches
 from ._constant import Constant as Constant
 from ._constant import constant as constant
 from ._constant import ones as ones
@@ -28,9 +30,14 @@ from ._structured import dirac as dirac
 from ._structured import identity as identity
 from ._structured import orthogonal as orthogonal
 from ._tree import LayoutWarning as LayoutWarning
+from ._tree import PerLeaf as PerLeaf
+from ._tree import declared as declared
+from ._tree import format_table as format_table
 from ._tree import materialize as materialize
 from ._tree import reinit as reinit
+from ._tree import table as table
 from ._types import Initializer as Initializer
+from ._types import Rule as Rule
 from ._variance import VarianceScaling as VarianceScaling
 from ._variance import glorot_normal as glorot_normal
 from ._variance import glorot_uniform as glorot_uniform

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import _checks
+from . import _caches, _checks
 from ._laws import is_complex
 
 # With ``jax_threefry_partitionable`` (JAX's default), word i of a threefry draw
@@ -161,25 +161,19 @@ def draw_in_blocks(init, key, shape, dtype, block: int | None = None):
 # every leaf of one law shares one compilation; a donated update writes each
 # block into the leaf's buffer in place.
 
-_PROGRAMS: dict = {}
+_PROGRAMS = _caches.Memo()
 
 
 def _block_program(init, shape, dtype, block):
     """The compiled ``(key words, start) -> block`` of ``init``'s law for ``shape``."""
+
+    def draw(words, start):
+        key_words = jnp.concatenate([words, start[None]])
+        key = jax.random.wrap_key_data(key_words, impl=_BLOCK_IMPL)
+        return _as_bits(init._draw(key, shape, dtype, (block,)))
+
     cache_key = (init._law_key(shape, dtype), dtype, block)
-    program = _PROGRAMS.get(cache_key)
-    if program is None:
-
-        def draw(words, start):
-            key_words = jnp.concatenate([words, start[None]])
-            key = jax.random.wrap_key_data(key_words, impl=_BLOCK_IMPL)
-            return _as_bits(init._draw(key, shape, dtype, (block,)))
-
-        program = jax.jit(draw)
-        if len(_PROGRAMS) > 1024:
-            _PROGRAMS.clear()
-        _PROGRAMS[cache_key] = program
-    return program
+    return _PROGRAMS.get_or_make(cache_key, lambda: jax.jit(draw))
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.core import Tracer
 
-from . import _errors
+from . import _caches, _errors
 
 
 def config(name: str) -> Any:
@@ -33,11 +33,13 @@ def is_tracer(x: Any) -> bool:
 _KEY_KINDS = "a PRNG key made by jax.random.key(seed) or jax.random.PRNGKey(seed)"
 
 
+@_caches.registered
 @functools.cache
 def _raw_key_shape(impl_name: str) -> tuple[int, ...]:
     return jax.random.key_data(jax.random.key(0, impl=impl_name)).shape
 
 
+@_caches.registered
 @functools.lru_cache(maxsize=64)
 def _is_typed_key_dtype(dtype: Any) -> bool:
     return bool(jnp.issubdtype(dtype, jax.dtypes.prng_key))
@@ -102,6 +104,7 @@ def check_shape(shape: Any, arg: str = "shape") -> tuple[int, ...]:
 _NEEDS_X64 = {np.dtype(t) for t in ("float64", "complex128", "int64", "uint64")}
 
 
+@_caches.registered
 @functools.lru_cache(maxsize=512)
 def _dtype(dtype: Any, kind: str, x64: bool) -> np.dtype:
     try:
@@ -165,22 +168,24 @@ def check_real_dtype(name: str, dtype: np.dtype) -> None:
         )
 
 
-def check_sharding(out_sharding: Any, shape: tuple[int, ...] | None = None) -> None:
+def check_sharding(
+    out_sharding: Any, shape: tuple[int, ...] | None = None, arg: str = "out_sharding"
+) -> None:
     """Checks an output sharding, and that it fits ``shape`` when given.
 
     A ``PartitionSpec`` (on its own, or a ``NamedSharding``'s) must have at most
     one entry per axis of the shape (JAX refuses a longer one; silently cutting
     it would drop a sharding), and the mesh axes of each entry must divide that
     axis' size (else JAX raises deep inside, or replicates). A bare
-    ``PartitionSpec`` is checked against the mesh set by ``jax.set_mesh``, if any.
+    ``PartitionSpec`` is checked against the mesh set by ``jax.set_mesh``, if any;
+    any other ``Sharding`` must give a shard shape for ``shape``. ``arg`` names
+    the argument in the error (``shardings['params/w']`` for a tree's leaf).
     """
     if out_sharding is None:
         return
     if not isinstance(out_sharding, jax.sharding.Sharding | jax.sharding.PartitionSpec):
         raise _errors.bad_type(
-            "out_sharding",
-            "None, a jax.sharding.Sharding or a PartitionSpec",
-            out_sharding,
+            arg, "None, a jax.sharding.Sharding or a PartitionSpec", out_sharding
         )
     if shape is None:
         return
@@ -189,10 +194,18 @@ def check_sharding(out_sharding: Any, shape: tuple[int, ...] | None = None) -> N
     elif isinstance(out_sharding, jax.sharding.PartitionSpec):
         spec, mesh = out_sharding, jax.sharding.get_abstract_mesh()
     else:
+        try:
+            out_sharding.shard_shape(shape)
+        except Exception as e:  # JAX's own wording of what does not divide
+            raise _errors.bad_value(
+                arg,
+                f"a sharding that divides the shape {shape}",
+                f"{out_sharding} ({e})",
+            ) from None
         return
     if len(spec) > len(shape):
         raise _errors.bad_value(
-            "out_sharding",
+            arg,
             f"a PartitionSpec of at most {len(shape)} entries (one per axis) for the "
             f"shape {shape}",
             spec,
@@ -207,8 +220,8 @@ def check_sharding(out_sharding: Any, shape: tuple[int, ...] | None = None) -> N
         parts = math.prod(sizes[name] for name in names)
         if dim % parts:
             raise _errors.bad_value(
-                "out_sharding",
-                f"a sharding whose mesh axes divide the shape {shape} (axis of size "
+                arg,
+                f"a sharding that divides the shape {shape} (axis of size "
                 f"{dim} split {parts} ways by {entry!r})",
                 spec,
             )

@@ -23,7 +23,7 @@ import jax
 import numpy as np
 from jax import lax
 
-from . import _blocks, _checks
+from . import _blocks, _caches, _checks
 
 # ----------------------------------------------------------------------------
 # The configuration identity.
@@ -112,6 +112,7 @@ class Config:
 # Checks, in Python.
 
 
+@_caches.registered
 @functools.lru_cache(maxsize=4096)
 def _checked(config: Config, shape: tuple[int, ...], dtype: np.dtype) -> None:
     """Runs ``init._check`` once per (configuration, shape, dtype); errors re-raise."""

@@ -25,6 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from . import _caches
+
 #: sqrt(2) * erf_inv(u) maps U(erf(a/sqrt2), erf(b/sqrt2)) onto N(0, 1) truncated to (a, b).
 _SQRT2 = math.sqrt(2.0)
 
@@ -135,6 +137,7 @@ def _levels(width: float, top: float, dtype: np.dtype) -> float:
     return min(width / spacing, 2.0 ** jnp.finfo(dtype).nmant)
 
 
+@_caches.registered
 @functools.lru_cache(maxsize=1024)
 def _jax_resolves(lower: float, upper: float, dtype: np.dtype) -> bool:
     """Whether JAX's erf inverse CDF resolves (lower, upper) in ``dtype``.

@@ -8,9 +8,9 @@ shape gets all three wrong. A :class:`Signature` records what the module does,
 learned from the model itself (:func:`jinit.flax.abstract`), and
 :func:`draw` applies any initializer the way the module would have called it.
 
-This module owns that decision: the adapters (Flax, Equinox, Haiku) build
-signatures, and ``jinit.materialize``/``reinit``/``jinit.flax.table`` draw
-through :func:`draw` and :func:`fans`.
+The adapters (Flax, Equinox, Haiku) build signatures; the engine
+(``jinit._tree``) plans each leaf once with :func:`plan` and draws it with
+:func:`draw_planned`.
 """
 
 from __future__ import annotations
@@ -257,7 +257,21 @@ def draw(
     ``blocks`` draws an elementwise law in blocks with the same bits
     (:func:`jinit._blocks.draw_in_blocks`).
     """
-    init, draw_shape, per_layer = plan(init, signature, shape)
+    return draw_planned(
+        plan(init, signature, shape), key, shape, dtype, signature, blocks
+    )
+
+
+def draw_planned(
+    planned: Any,
+    key: Any,
+    shape: tuple[int, ...],
+    dtype: Any,
+    signature: Signature,
+    blocks: bool = False,
+) -> jax.Array:
+    """:func:`draw` from the ``(init, draw_shape, per_layer)`` :func:`plan` gave."""
+    init, draw_shape, per_layer = planned
     if getattr(init, "draws_stack", False):
         return _call(init, key, shape, dtype)
     layers = signature.layers(shape)

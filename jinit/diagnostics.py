@@ -51,7 +51,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _errors
+from . import _caches, _checks, _errors
 from ._fans import compute_fans
 
 
@@ -339,6 +339,7 @@ def _record(fn, *args) -> list[tuple[str, Any]]:
     return box
 
 
+@_caches.registered
 @functools.lru_cache(maxsize=64)
 def _stats_fn(apply: Apply, bounds: tuple[float, float] | None, units: str | None):
     """One jitted statistics function of one seed's draw per ``apply`` (cached).
@@ -402,6 +403,7 @@ def _keys(key: jax.Array, seeds: int):
     return tuple(jax.random.split(k, seeds) for k in jax.random.split(key, 3))
 
 
+@_caches.registered
 @functools.lru_cache(maxsize=64)
 def _noise_fn(x: jax.ShapeDtypeStruct, y: jax.ShapeDtypeStruct, seeds: int):
     """The jitted :func:`_noise` draw for these shapes (one compilation for every
@@ -440,6 +442,7 @@ def _output(apply: Apply, params: Any, x: jax.Array) -> jax.ShapeDtypeStruct:
     return _output_spec(apply, tree, specs, (tuple(x.shape), np.dtype(x.dtype)))
 
 
+@_caches.registered
 @functools.lru_cache(maxsize=64)
 def _output_spec(apply: Apply, tree: Any, specs: tuple, x: tuple):
     one = jax.tree.unflatten(tree, [jax.ShapeDtypeStruct(s, d) for s, d in specs])
@@ -842,6 +845,7 @@ _Z = (np.arange(20_000) - 10_000 + 0.5) * _Z_STEP
 _W = np.exp(-0.5 * _Z**2) / math.sqrt(2 * math.pi) * _Z_STEP
 
 
+@_caches.registered
 @functools.lru_cache(maxsize=32)
 def _moments_fn(activation: Any):
     f = get_activation(activation)
@@ -1109,6 +1113,7 @@ def flax_fns(module: Any, x: Any) -> tuple[InitFn, Apply]:
     return init, apply
 
 
+@_caches.registered
 @functools.lru_cache(maxsize=64)
 def _flax_apply(module: Any) -> Apply:
     """One ``apply`` per (hashable) module, so that its compilation is reused."""

@@ -6,8 +6,8 @@
 * :func:`linen_partitioning` and :func:`nnx_partitioning` wrap an initializer so
   that it receives ``out_sharding`` and draws directly into its shards, where
   ``nn.with_partitioning``/``nnx.with_partitioning`` draw the full array first.
-* :func:`table` and :func:`format_table` list, for every parameter, the rule and
-  initializer it gets, its fans and the std of its law: check a port side by side.
+* ``table``, ``format_table``, ``declared`` and ``PerLeaf`` are the engine's
+  (:func:`jinit.table`, ...), re-exported here where they were first documented.
 
 Nothing here samples: the presets name core initializers (and :mod:`jinit.torch`
 translations of PyTorch's), and the wrappers only pass arguments on. Flax is
@@ -29,6 +29,8 @@ from . import torch as _torch
 from ._constant import constant, ones, zeros
 from ._distributions import Normal, Uniform
 from ._structured import orthogonal
+from ._tree import PerLeaf, declared, format_table, table
+from ._tree import row_law as _row_law  # noqa: F401  (transitional: jinit.mup)
 from ._variance import VarianceScaling, he_uniform, variance_scaling
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "declared",
     "defaults",
     "format_table",
+    "linen_logical_partitioning",
     "linen_partitioning",
     "nnx_partitioning",
     "table",
@@ -101,20 +104,6 @@ def abstract(model: Any, *args: Any, rngs: Any = None, **kwargs: Any) -> Any:
     )
 
 
-def _declared(path: str, leaves: Mapping[str, Any]) -> Any:
-    return _signature.declared(path, leaves, "jinit.flax.abstract(...)")
-
-
-def declared() -> PerLeaf:
-    """A rule that draws each parameter with the initializer its module declared.
-
-    ``{r".*": jinit.flax.declared()}`` on :func:`abstract` leaves gives the
-    model's own laws (drawn by jinit's path keys, per layer with the module's
-    call shape), and lets other rules override some of them.
-    """
-    return PerLeaf("declared", _declared)
-
-
 # ----------------------------------------------------------------------------
 # Presets.
 
@@ -132,34 +121,6 @@ _SHARED = {
     _ANY + "u": Normal(1.0),
     _ANY + "sigma": ones,
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class PerLeaf:
-    """A rule that picks an initializer per leaf from its path and the tree's shapes.
-
-    ``choose(path, leaves) -> initializer`` is called by ``jinit.materialize`` and
-    ``jinit.reinit`` through :meth:`for_leaf` (``leaves`` maps every path to its
-    ``jax.ShapeDtypeStruct``). Calling it directly is an error: it cannot know the
-    leaf's neighbours.
-    """
-
-    name: str
-    choose: Callable[[str, Mapping[str, jax.ShapeDtypeStruct]], Any]
-
-    def for_leaf(self, path: str, leaves: Mapping[str, jax.ShapeDtypeStruct]) -> Any:
-        return self.choose(path, leaves)
-
-    def __call__(self, key, shape, dtype=None, out_sharding=None):
-        raise _errors.bad_value(
-            "rule",
-            f"used through jinit.materialize/reinit ({self.name} picks its "
-            "initializer from the leaf's path and its sibling leaves)",
-            self.name,
-        )
-
-    def __repr__(self) -> str:
-        return self.name
 
 
 def _sibling(path: str, name: str) -> str:
@@ -606,184 +567,3 @@ def nnx_partitioning(
         return init(key, shape, dtype, out_sharding=_sharding(spec, mesh))
 
     return nnx.with_metadata(draw, out_sharding=tuple(spec), mesh=mesh, **metadata)
-
-
-# ----------------------------------------------------------------------------
-# The per-parameter table.
-
-
-def _law_std(init: Any, shape: tuple[int, ...]) -> float | None:
-    """The std of the values ``init`` draws for ``shape`` (None if not one law)."""
-    law = getattr(init, "law", None)
-    if not callable(law):
-        return None  # a foreign callable: its law is not known
-    try:
-        found = law(shape)
-    except (ValueError, TypeError):
-        return None
-    std = getattr(found, "std", None)
-    return None if std is None else float(std)
-
-
-def _layer_stds(init: Any, shape: tuple[int, ...]) -> tuple[float, ...] | None:
-    """The std of each layer of a depth-indexed stack (a law with ``layers``)."""
-    law = getattr(init, "law", None)
-    if not getattr(init, "draws_stack", False) or not callable(law):
-        return None
-    layers = getattr(law(shape), "layers", None)
-    return None if not layers else tuple(float(x.std) for x in layers)
-
-
-def _row_law(p: _tree.Planned) -> tuple[tuple[int, ...], float, float, Any, Any]:
-    """``(call shape, fan_in, fan_out, std, layer_stds)`` of a planned leaf."""
-    if p.signature is None:
-        fan_in, fan_out = _signature.fans(p.init, None, p.shape)
-        return p.shape, fan_in, fan_out, _law_std(p.init, p.shape), None
-    init, draw_shape, per_layer = _signature.plan(p.init, p.signature, p.shape)
-    fan_in, fan_out = _signature.fans(p.init, p.signature, p.shape)
-    call = p.signature.shape
-    std = _law_std(p.init, call) if per_layer else _law_std(init, draw_shape)
-    return call, fan_in, fan_out, std, _layer_stds(init, draw_shape)
-
-
-def table(
-    tree: Any,
-    rules: Any,
-    *,
-    default: Callable[..., Any] | None = None,
-    stacked: Mapping[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """One row per parameter: what ``jinit.materialize(tree, key, rules)`` draws.
-
-    Each row is a dict with ``path``, ``shape`` (stored), ``call`` (the shape the
-    initializer is called with, per layer: a ``DenseGeneral`` kernel's 2-D
-    shape), ``stacked`` (the stacked axes of ``nn.scan``/``vmap`` layers),
-    ``dtype``, ``rule`` (the regex that matched, or ``"default"``), ``init`` (the
-    initializer, after ``for_leaf``), ``fan_in`` and ``fan_out`` (the fans it
-    uses, per layer) and ``std``, the std of the law the leaf is drawn from (None
-    where it is not a simple number: identity, dirac, a foreign callable), and
-    ``layer_stds``: each layer's std for a depth-indexed stack
-    (:class:`jinit.schemes.LayerStack`, whose ``std`` is then the whole leaf's),
-    else None. The text of :func:`format_table` shows such a std as
-    ``layer 0..last layer``.
-
-    The rows come from ``materialize``'s own plan, so the table raises exactly
-    where ``materialize`` would (unmatched leaves, an initializer that cannot
-    fill a leaf). Leaves of :func:`abstract` trees carry their signatures.
-
-    Args:
-      tree: an abstract or concrete tree (:func:`abstract`, linen variables,
-        nnx state, a dict of ``jax.ShapeDtypeStruct``).
-      rules: rules as for ``materialize`` (e.g. :func:`defaults`).
-      default: the initializer of unmatched leaves.
-      stacked: stacked axes by path regex, as for ``materialize``.
-
-    Returns:
-      A list of dicts, in the tree's leaf order.
-    """
-    leaves, _ = _tree.flatten(tree)
-    planned = _tree.plan_leaves(leaves, rules, default=default, stacked=stacked)
-    rows = []
-    for p in planned:
-        call, fan_in, fan_out, std, layer_stds = _row_law(p)
-        rows.append(
-            {
-                "path": p.path,
-                "shape": p.shape,
-                "call": call,
-                "stacked": () if p.signature is None else p.signature.stacked,
-                "dtype": p.dtype.name,
-                "rule": p.rule,
-                "init": p.init,
-                "fan_in": fan_in,
-                "fan_out": fan_out,
-                "std": std,
-                "layer_stds": layer_stds,
-            }
-        )
-    return rows
-
-
-_COLUMNS = (
-    "path",
-    "shape",
-    "call",
-    "stacked",
-    "dtype",
-    "rule",
-    "init",
-    "fan_in",
-    "fan_out",
-    "std",
-)
-
-
-def _cell(key: str, value: Any) -> str:
-    if value is None:
-        return "-"
-    if key in ("shape", "call", "stacked"):
-        if key == "stacked" and not value:
-            return "-"
-        return "(" + ", ".join(map(str, value)) + ("," if len(value) == 1 else "") + ")"
-    if key in ("fan_in", "fan_out"):
-        return f"{value:g}"
-    if key == "std":
-        return f"{value:.4g}"
-    if key == "init":
-        return _short(value)
-    return str(value)
-
-
-def _row_cell(key: str, row: Mapping[str, Any]) -> str:
-    layers = row.get("layer_stds")
-    if key == "std" and layers:  # a depth-indexed stack: layer 0 .. layer L-1
-        return f"{layers[0]:.4g}..{layers[-1]:.4g}"
-    return _cell(key, row.get(key))
-
-
-def _short(init: Any) -> str:
-    """``Name(field=value, ...)`` with only the fields that differ from the default."""
-    if not dataclasses.is_dataclass(init) or isinstance(init, type):
-        return getattr(init, "__name__", None) or repr(init)
-    args = []
-    for f in dataclasses.fields(init):
-        value = getattr(init, f.name)
-        if f.default is not dataclasses.MISSING and value == f.default:
-            continue
-        args.append(
-            f"{f.name}={value:.4g}"
-            if isinstance(value, float)
-            else f"{f.name}={value!r}"
-        )
-    return f"{type(init).__name__}({', '.join(args)})"
-
-
-def format_table(
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    style: Literal["markdown", "text"] = "markdown",
-) -> str:
-    """Formats :func:`table` rows as a Markdown table or aligned plain text.
-
-    Raises:
-      ValueError: an unknown ``style``.
-    """
-    if style not in ("markdown", "text"):
-        raise _errors.bad_choice("style", style, ("markdown", "text"))
-    cells = [[_row_cell(c, row) for c in _COLUMNS] for row in rows]
-    if style == "markdown":
-        esc = lambda s: s.replace("|", "\\|")  # noqa: E731
-        lines = ["| " + " | ".join(_COLUMNS) + " |"]
-        lines.append("|" + "|".join("---" for _ in _COLUMNS) + "|")
-        lines += ["| " + " | ".join(map(esc, r)) + " |" for r in cells]
-        return "\n".join(lines)
-    widths = [
-        max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(_COLUMNS)
-    ]
-
-    def fmt(r):
-        return "  ".join(s.ljust(w) for s, w in zip(r, widths, strict=True)).rstrip()
-
-    return "\n".join(
-        [fmt(_COLUMNS), fmt(["-" * w for w in widths])] + [fmt(r) for r in cells]
-    )

@@ -11,6 +11,7 @@ from jax.sharding import PartitionSpec as P
 
 import jinit
 from jinit import _blocks, _tree
+from jinit._tree import _draw
 
 S = jax.ShapeDtypeStruct
 KEY = jax.random.key(42)
@@ -185,9 +186,9 @@ def test_materialize_inside_jit_equals_eager():
 
 def test_a_second_call_reuses_the_compiled_plan(monkeypatch):
     traces = []
-    draw = _tree._draw_leaf
-    monkeypatch.setattr(_tree, "_draw_leaf", lambda *a: traces.append(1) or draw(*a))
-    _tree._LEAF_CACHE.clear()
+    draw = _draw._draw_leaf
+    monkeypatch.setattr(_draw, "_draw_leaf", lambda *a: traces.append(1) or draw(*a))
+    _draw._LEAF_CACHE.clear()
     tree = mlp(5, d=12)
     a = jinit.materialize(tree, jax.random.key(1), RULES)
     # One trace for the 5 kernels' group, not one per leaf (the zero biases
@@ -205,7 +206,7 @@ def test_a_second_call_reuses_the_compiled_plan(monkeypatch):
 def test_large_leaves_are_drawn_in_blocks_with_the_same_bits(monkeypatch, impl):
     # Blocks of 1000 values: (301, 70) has 21 full blocks and a last one of 70.
     monkeypatch.setattr(_blocks, "BLOCK", 1000)
-    _tree._LEAF_CACHE.clear()
+    _draw._LEAF_CACHE.clear()
     inits = {
         "vs": jinit.he_normal(),
         "tn": jinit.truncated_normal(0.5, lower=-1.0, upper=0.25),
@@ -576,10 +577,10 @@ def test_an_unhashable_initializer_is_compiled_once_per_group(monkeypatch):
 
     init = Unhashable()
     tree = {f"w{i}": jax.ShapeDtypeStruct((4, 4), jnp.float32) for i in range(6)}
-    _tree._LEAF_CACHE.clear()
+    _draw._LEAF_CACHE.clear()
     jinit.materialize(tree, KEY, {".*": init})
     jinit.materialize(tree, KEY, {".*": init})
-    assert len(_tree._LEAF_CACHE) == 1
+    assert len(_draw._LEAF_CACHE) == 1
 
 
 # ----------------------------------------------------------------------------
@@ -629,7 +630,7 @@ def test_leaves_of_one_law_share_one_compiled_block(monkeypatch):
     block per law (here lecun_normal with fan_in 1024 on two shapes and on a
     stack of 2 layers, and normal(0.02) on a fourth leaf), with the bits of each
     leaf drawn alone."""
-    monkeypatch.setattr(_blocks, "_PROGRAMS", {})
+    _blocks._PROGRAMS.clear()
     tree = {
         "a": jax.ShapeDtypeStruct((1024, 2048), jnp.float32),
         "b": jax.ShapeDtypeStruct((1024, 3072), jnp.float32),
@@ -654,3 +655,173 @@ def test_leaves_of_one_law_share_one_compiled_block(monkeypatch):
             np.asarray(out[path]).view(np.uint16), np.asarray(alone).view(np.uint16)
         )
     np.testing.assert_array_equal(out["d"], jnp.full((3, 1024), 0.1, jnp.float32))
+
+
+# ----------------------------------------------------------------------------
+# Checked, not trusted: rules are typed, trees are checked, layouts are known.
+
+
+def test_a_rule_needs_no_call_and_is_not_an_initializer():
+    class FanInStd:  # a Rule with for_leaf only, as users write one
+        def for_leaf(self, path, leaves):
+            return jinit.normal(leaves[path].shape[0] ** -0.5)
+
+    rule = FanInStd()
+    assert isinstance(rule, jinit.Rule) and not callable(rule)
+    assert isinstance(jinit.declared(), jinit.Rule)
+    assert not callable(jinit.PerLeaf("x", lambda p, leaves: jinit.zeros))
+    tree = {"w": S((9, 5), "float32"), "v": S((400, 3), "float32")}
+    out = jinit.materialize(tree, KEY, {".*": rule})
+    for path in ("w", "v"):
+        want = jinit.normal(tree[path].shape[0] ** -0.5)(
+            documented_key(KEY, path), tree[path].shape
+        )
+        np.testing.assert_array_equal(out[path], want)
+    with pytest.raises(TypeError, match=r"`rules\['.\*'\]` must be an initializer"):
+        jinit.materialize(tree, KEY, {".*": object()})
+
+
+@pytest.mark.parametrize("empty", [None, {}, [], {"params": {}}])
+def test_an_empty_tree_is_an_error_naming_tree(empty):
+    with pytest.raises(ValueError, match="`tree` must be a pytree with at least one"):
+        jinit.materialize(empty, KEY, RULES)
+    with pytest.raises(ValueError, match="`tree` must be a pytree with at least one"):
+        jinit.table(empty, RULES)
+    with pytest.raises(ValueError, match="`tree` must be a pytree with at least one"):
+        jinit.reinit(empty, KEY, RULES)
+
+
+def _scanned_attention_lm(d, heads, head_dim, layers):
+    import flax.linen as nn
+
+    class Block(nn.Module):
+        @nn.compact
+        def __call__(self, x, _):
+            q = nn.DenseGeneral((heads, head_dim), name="q")(x)
+            o = nn.DenseGeneral(d, axis=(-2, -1), name="o")(q)
+            return x + o, None
+
+    class LM(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            stack = nn.scan(
+                Block,
+                variable_axes={"params": 0},
+                split_rngs={"params": True},
+                length=layers,
+            )
+            x, _ = stack(name="blocks")(x, None)
+            return nn.Dense(3, name="head")(x)
+
+    return LM()
+
+
+@pytest.mark.parametrize(
+    ("d", "heads", "head_dim", "layers"), [(96, 4, 16, 3), (40, 2, 8, 5)]
+)
+def test_reinit_like_gives_trained_params_the_module_fans(d, heads, head_dim, layers):
+    import jinit.flax as jf
+
+    model = _scanned_attention_lm(d, heads, head_dim, layers)
+    x = jnp.ones((2, d))
+    abstract = jf.abstract(model, x)
+    trained = model.init(jax.random.key(3), x)  # stands for trained params
+    rules = {r".*/kernel": jinit.lecun_normal()}
+    out = jinit.reinit(trained, KEY, rules, like=abstract)
+    want = jinit.materialize(abstract, KEY, rules | {".*": jinit.zeros})
+    for part in ("q", "o"):
+        got = out["params"]["blocks"][part]["kernel"]
+        np.testing.assert_array_equal(got, want["params"]["blocks"][part]["kernel"])
+    # q: (layers, d, heads, head_dim) with fan_in d, not heads * d.
+    q = np.asarray(out["params"]["blocks"]["q"]["kernel"], np.float64)
+    assert q.shape == (layers, d, heads, head_dim)
+    n = q.size
+    # LeCun normal is truncated at 2 sigma and rescaled: std 1/sqrt(fan_in)
+    # exactly. 5 standard errors of the sample variance (kurtosis < 3).
+    rel = abs(q.var() * d - 1.0)
+    assert rel < 5 * np.sqrt(2 / n), rel
+    # Unmatched leaves are the trained ones, untouched.
+    assert out["params"]["head"]["bias"] is trained["params"]["head"]["bias"]
+
+
+def test_reinit_like_refuses_a_tree_it_was_not_made_for():
+    import jinit.flax as jf
+
+    model = _scanned_attention_lm(48, 2, 8, 2)
+    abstract = jf.abstract(model, jnp.ones((1, 48)))
+    other = _scanned_attention_lm(48, 2, 8, 3).init(
+        jax.random.key(0), jnp.ones((1, 48))
+    )
+    rules = {r".*/kernel": jinit.lecun_normal()}
+    with pytest.raises(
+        ValueError,
+        match=r"`like\['params/blocks/\w+/\w+'\]` must be a leaf of the tree's shape \(3,",
+    ):
+        jinit.reinit(other, KEY, rules, like=abstract)
+    with pytest.raises(
+        ValueError, match="`like` must be an abstract tree with exactly"
+    ):
+        jinit.reinit(
+            {"params": {"w": jnp.ones((2, 2))}}, KEY, {".*": jinit.zeros}, like=abstract
+        )
+    with pytest.raises(ValueError, match="`stacked` must be None when `like`"):
+        jinit.reinit(other, KEY, rules, like=abstract, stacked={".*": 0})
+
+
+@pytest.mark.parametrize(
+    ("shape", "axes", "fan_in"),
+    [
+        ((4, 128, 4, 32), {"in_axis": 0, "out_axis": (1, 2)}, 128),  # DenseGeneral q
+        ((6, 2, 8, 24), {"in_axis": (0, 1), "out_axis": 2}, 16),  # DenseGeneral out
+        (
+            (3, 5, 3, 3, 8),
+            {"in_axis": -2, "out_axis": -1, "batch_axis": 0},
+            9,
+        ),  # experts
+    ],
+)
+def test_stacked_refuses_a_layer_layout_it_cannot_read(shape, axes, fan_in):
+    tree = {"blocks": {"q": {"kernel": jnp.ones(shape)}}}
+    rules = {".*": jinit.lecun_normal()}
+    with pytest.raises(ValueError, match=r"stacked\['blocks/q/kernel'\].*like="):
+        jinit.reinit(tree, KEY, rules, stacked={"blocks/.*": 0})
+    with pytest.raises(ValueError, match=r"stacked\['blocks/q/kernel'\].*like="):
+        jinit.materialize(tree, KEY, rules, stacked={"blocks/.*": 0})
+    # Axes that say how one layer is read are accepted: the fans per layer.
+    explicit = jinit.variance_scaling(1.0, "fan_in", "normal", **axes)
+    rows = jinit.table(tree, {".*": explicit}, stacked={"blocks/.*": 0})
+    assert rows[0]["fan_in"] == fan_in
+
+
+def test_clear_caches_empties_every_cache_and_keeps_the_values(monkeypatch):
+    from jinit import _caches
+
+    monkeypatch.setattr(_blocks, "BLOCK", 1000)
+    tree = {"w": S((301, 70), "float32"), "b": S((70,), "float32")}
+    before = jinit.materialize(
+        tree, KEY, {"w": jinit.he_normal(), "b": jinit.uniform()}
+    )
+    assert len(_blocks._PROGRAMS) > 0
+    jinit.clear_caches()
+    assert len(_blocks._PROGRAMS) == 0 and len(_draw._LEAF_CACHE) == 0
+    # Every functools cache and Memo of every jinit module is registered.
+    import functools
+    import importlib
+    import pkgutil
+    import sys
+
+    for info in pkgutil.walk_packages(jinit.__path__, "jinit."):
+        if info.name.split(".")[-1] not in ("__main__",):
+            try:
+                importlib.import_module(info.name)
+            except ImportError:  # an extra that is not installed
+                continue
+    registered = {id(getattr(c, "__self__", c)) for c in _caches.cache_clears}
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("jinit"):
+            continue
+        for attr, value in vars(module).items():
+            if isinstance(value, functools._lru_cache_wrapper | _caches.Memo):
+                assert id(value) in registered, f"{name}.{attr} is not registered"
+    after = jinit.materialize(tree, KEY, {"w": jinit.he_normal(), "b": jinit.uniform()})
+    jax.tree.map(np.testing.assert_array_equal, before, after)

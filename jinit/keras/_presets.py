@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .. import _checks, _dispatch, _errors
+from .. import _caches, _checks, _dispatch, _errors
 from .. import _distributions as _core_dist
 from .. import _laws as _core_laws
 from .._fans import compute_fans
@@ -28,6 +28,7 @@ def _axes_spec(arg: str, axes: Any) -> list[int] | None:
     return list(np.atleast_1d(_checks.check_axis_spec(arg, axes)).tolist())
 
 
+@_caches.registered
 @functools.lru_cache(maxsize=1024)
 def _variance_plan(scale, mode, distribution, input_axes, output_axes, shape):
     """What VarianceScaling draws for ``shape``: (core law, stddev or None).
