@@ -273,9 +273,17 @@ def integer(arg: str, value: Any, *, minimum: int | None = None) -> int:
 
 
 def real_number(
-    arg: str, value: Any, *, positive: bool = False, nonnegative: bool = False
+    arg: str,
+    value: Any,
+    *,
+    positive: bool = False,
+    nonnegative: bool = False,
+    infinite: bool = False,
 ) -> float:
-    """Returns ``value`` as a finite Python float, checked when a builder is called."""
+    """Returns ``value`` as a finite Python float, checked when a builder is called.
+
+    ``infinite`` also accepts +-inf (a one-sided truncation bound); NaN never.
+    """
     if isinstance(value, Tracer):
         raise _errors.bad_type(arg, "a concrete number, not a traced value", value)
     if isinstance(value, np.ndarray | jax.Array) and value.shape == ():
@@ -283,8 +291,9 @@ def real_number(
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise _errors.bad_type(arg, "a real number", value)
     value = float(value)
-    if not math.isfinite(value):
-        raise _errors.bad_value(arg, "a finite number", value)
+    if math.isnan(value) or (not infinite and math.isinf(value)):
+        allowed = "a number or +-inf (not NaN)" if infinite else "a finite number"
+        raise _errors.bad_value(arg, allowed, value)
     if positive and value <= 0:
         raise _errors.bad_value(arg, "a positive number", value)
     if nonnegative and value < 0:

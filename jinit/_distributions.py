@@ -183,8 +183,9 @@ def truncated_normal(
     Args:
       stddev: the std of the untruncated normal, >= 0 (> 0 with absolute bounds).
       dtype: the default dtype of the weights (real floating).
-      lower: lower bound, relative (in stddevs) or absolute.
-      upper: upper bound, > lower.
+      lower: lower bound, relative (in stddevs) or absolute; ``-inf`` for a
+        one-sided law (as ``jax.random.truncated_normal`` and PyTorch accept).
+      upper: upper bound, > lower; ``inf`` for a one-sided law.
       mean: the mean of the untruncated normal.
       bounds: ``"relative"`` or ``"absolute"``.
 
@@ -197,8 +198,8 @@ def truncated_normal(
     stddev = _checks.real_number(
         "stddev", stddev, positive=absolute, nonnegative=not absolute
     )
-    lower = _checks.real_number("lower", lower)
-    upper = _checks.real_number("upper", upper)
+    lower = _checks.real_number("lower", lower, infinite=True)
+    upper = _checks.real_number("upper", upper, infinite=True)
     mean = _checks.real_number("mean", mean)
     if lower >= upper:
         raise _errors.bad_value("lower", f"less than `upper` ({upper})", lower)

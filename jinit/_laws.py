@@ -185,7 +185,11 @@ def _tail_truncated_normal(key, shape, dtype, lower: float, upper: float):
     else:
         c = np.asarray(-math.expm1(log_a - log_b), dtype)
         one = np.asarray(1, dtype)
-        log_p = np.asarray(log_b, dtype) + jnp.log1p(-(one - u) * c)
+        if c == one:  # Phi(lo) / Phi(hi) below an ulp (lo = -inf too): p = u Phi(hi)
+            tiny = np.asarray(jnp.finfo(dtype).tiny, dtype)  # u = 0 is lo itself
+            log_p = np.asarray(log_b, dtype) + jnp.log(jnp.maximum(u, tiny))
+        else:
+            log_p = np.asarray(log_b, dtype) + jnp.log1p(-(one - u) * c)
         z = _ndtri_log(log_p, dtype)
     return -z if flip else z
 
