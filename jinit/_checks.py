@@ -221,8 +221,9 @@ def check_sharding(
         if dim % parts:
             raise _errors.bad_value(
                 arg,
-                f"a sharding that divides the shape {shape} (axis of size "
-                f"{dim} split {parts} ways by {entry!r})",
+                f"a sharding whose mesh axes divide the shape {shape} (the axis "
+                f"of size {dim} is split {parts} ways by {entry!r}, which divides "
+                "it unevenly)",
                 spec,
             )
 

@@ -245,7 +245,8 @@ def test_flax_preset_on_nnx_state_and_reinit():
 
 def test_per_leaf_rule_is_not_an_initializer():
     rule = jf.defaults("torch")[r"(?:.*/)?bias"]
-    with pytest.raises(ValueError, match="`rule` must be used through jinit"):
+    assert isinstance(rule, jinit.Rule) and not isinstance(rule, jinit.Initializer)
+    with pytest.raises(TypeError, match="not callable"):
         rule(jax.random.key(0), (3,))
 
 
