@@ -431,11 +431,11 @@ def _abstract(module: Any, x: Any) -> list[tuple[str, Any]]:
 
     box: list[tuple[str, Any]] = []
 
-    def init(key):
+    def init(key, x):
         named = diagnostics._named_leaves(module.init(key, x)["params"])
         box.extend((n, jax.ShapeDtypeStruct(p.shape, p.dtype)) for n, p in named)
 
-    jax.eval_shape(init, jax.random.key(0))
+    jax.eval_shape(init, jax.random.key(0), x)
     leaves, _ = _tree.flatten(jf.abstract(module, x).get("params", {}))
     signed = {leaf.path: leaf.spec for leaf in leaves}
     return [(n, signed.get(n, leaf)) for n, leaf in box]
