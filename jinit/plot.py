@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -83,13 +84,20 @@ def weight_histograms(
             lim = np.max(np.abs(w)) * 1.05 if w.size else 1.0
             grid = np.linspace(-lim, lim, 400)
             ax.plot(grid, pdf(grid), color="#d62728", lw=1.3, label="law")
-        ax.set_title(f"{name}\nstd {w.std():.3g}", fontsize=9)
+        ax.set_title(f"{_wrap(name, 3.6, 9)}\nstd {w.std():.3g}", fontsize=9)
         ax.tick_params(labelsize=7)
         ax.set_yticks([])
-    fig.suptitle(title or f"Drawn weights, shape {shape} (red: the law's density)")
+    title = title or f"Drawn weights, shape {shape} (red: the law's density)"
+    fig.suptitle(_wrap(title, 3.6 * cols, 12))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _wrap(text: str, inches: float, points: float) -> str:
+    """``text`` in lines that fit ``inches`` at a font of ``points`` (a glyph
+    is at most 0.6 em wide on average in DejaVu Sans)."""
+    return textwrap.fill(text, max(12, int(inches * 72 / (0.6 * points))))
 
 
 def _zero_note(values: np.ndarray, names: tuple[str, ...] | None) -> str:
@@ -167,7 +175,7 @@ def depth_profiles(
         ax.grid(True, which="major", alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7, ncol=2)
-    fig.suptitle(title)
+    fig.suptitle(_wrap(title, 12, 12))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
