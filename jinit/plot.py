@@ -5,6 +5,7 @@
 * :func:`depth_profiles`: activation and gradient root mean square against
   depth, one line per initializer (median over seeds, the band from the
   smallest to the largest seed), log scale, whole-layer ticks.
+* :func:`coord_check`: microsoft/mup's coord check, l1 against width.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 import textwrap
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -178,4 +179,74 @@ def depth_profiles(
     fig.suptitle(_wrap(title, 12, 12))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def coord_check(rows: Sequence[Mapping[str, Any]], path: str) -> None:
+    """Writes a PNG: microsoft/mup's coord-check figure, l1 against width.
+
+    One column per step ``t``, one row per variant (log-log, base 2), one line
+    per module; the legend below the panels. Lines drawn later are thinner,
+    with smaller markers, and alternate solid and dashed, so a module whose
+    values equal another's (the model's output and its readout's) stays in
+    sight; a module at 0 (the zero readout at t = 1) leaves the log plot.
+
+    Args:
+      rows: :func:`jinit.mup.coord_check`'s rows.
+      path: the PNG file to write.
+    """
+    plt = _pyplot()
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    ts = sorted({r["t"] for r in rows})
+    modules = list(dict.fromkeys(r["module"] for r in rows))
+    cmap = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(
+        len(variants),
+        len(ts),
+        figsize=(3.2 * len(ts), 2.8 * len(variants) + 0.6),
+        squeeze=False,
+        sharey="row",
+    )
+    last = max(1, len(modules) - 1)
+    for i, v in enumerate(variants):
+        for j, t in enumerate(ts):
+            ax = axes[i][j]
+            for k, m in enumerate(modules):
+                pts = sorted(
+                    (r["width"], r["l1"])
+                    for r in rows
+                    if r["variant"] == v and r["t"] == t and r["module"] == m
+                )
+                if pts and all(y > 0 for _, y in pts):
+                    ax.plot(
+                        *zip(*pts, strict=True),
+                        "--" if k % 2 else "-",
+                        marker="o",
+                        lw=3.0 - 1.8 * k / last,
+                        ms=8.0 - 4.0 * k / last,
+                        color=cmap(k % 10),
+                        label=m,
+                    )
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log", base=2)
+            ax.set_title(f"{v}, t={t}")
+            ax.set_xlabel("width")
+            if j == 0:
+                ax.set_ylabel("mean |activation|")
+    handles = {}
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
+    order = [m for m in modules if m in handles]
+    fig.legend(
+        [handles[m] for m in order],
+        order,
+        loc="lower center",
+        ncol=min(len(order), 6) or 1,
+        fontsize=8,
+        frameon=False,
+    )
+    rows_of_legend = math.ceil(len(order) / 6) if order else 0
+    fig.tight_layout(rect=(0, 0.04 + 0.05 * rows_of_legend, 1, 1))
+    fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -233,3 +233,44 @@ def test_names_and_sizes_have_one_source():
         fields = {f.name: f for f in dataclasses.fields(cls)}
         for name in ("depth", "width"):
             assert fields[name].default is dataclasses.MISSING, (cls, name)
+
+
+def test_coord_check_png_shows_every_module(tmp_path, monkeypatch):
+    # `jinit report --coord-check`'s figure. The model's output equals its
+    # readout's: the line drawn first (model) is wider, so the readout on top
+    # leaves it in sight; the legend sits below the panels, not in an empty
+    # column beside them. Rows as jinit.mup.coord_check returns them.
+    import matplotlib.figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from jinit import plot
+
+    figures = []
+    save = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(
+        matplotlib.figure.Figure,
+        "savefig",
+        lambda fig, *a, **kw: (figures.append(fig), save(fig, *a, **kw)),
+    )
+    l1 = {"model": 0.3, "dense_0": 1.0, "dense_1": 0.7, "readout": 0.3}
+    rows = [
+        {"variant": v, "module": m, "t": t, "width": w, "l1": x * (w / 64) ** (t - 1)}
+        for v in ("sp", "mup")
+        for t in (1, 2)
+        for w in (64, 256)
+        for m, x in l1.items()
+    ]
+    plot.coord_check(rows, str(tmp_path / "cc.png"))
+    assert (tmp_path / "cc.png").exists()
+    [fig] = figures
+    [legend] = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == list(l1)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    box = legend.get_window_extent(renderer)
+    assert box.y1 <= min(ax.get_window_extent(renderer).y0 for ax in fig.axes)
+    for ax in fig.axes:
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        model, readout = lines["model"], lines["readout"]
+        np.testing.assert_allclose(model.get_ydata(), readout.get_ydata())
+        assert model.get_linewidth() > readout.get_linewidth()
+        assert model.get_markersize() > readout.get_markersize()

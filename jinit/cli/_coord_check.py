@@ -168,10 +168,10 @@ def coord_check(opts, start: float) -> int:
     make_out(opts.out)
     lines, files = _markdown(rows, opts), []
     if not opts.no_plots:
-        from .. import mup
-
         try:
-            mup.plot_coord_check(rows, os.path.join(opts.out, "coord_check.png"))
+            from .. import plot
+
+            plot.coord_check(rows, os.path.join(opts.out, "coord_check.png"))
         except ImportError as e:  # pragma: no cover - matplotlib missing
             print(f"jinit: no plots ({e}); pip install 'jinit[plot]'", file=sys.stderr)
         else:

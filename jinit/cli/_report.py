@@ -186,11 +186,13 @@ def build(opts) -> Model:
         return Model(opts.model_path, {label: module}, x, named, roles, None, depth)
     depth, width = DEFAULT_SIZE[opts.model]
     depth, width = opts.depth or depth, opts.width or width
-    modules = {}
-    for act in dict.fromkeys(opts.activation or ["relu", "tanh"]):
-        modules[act], shape = models.build(
-            opts.model, depth=depth, width=width, activation=act
-        )
+    acts = dict.fromkeys(opts.activation or ["relu", "tanh"])
+    built = {
+        a: models.build(opts.model, depth=depth, width=width, activation=a)
+        for a in acts
+    }
+    modules = {a: module for a, (module, _) in built.items()}
+    shape = next(iter(built.values()))[1]
     x = jax.random.normal(jax.random.key(1), (opts.batch, *shape))
     named = _abstract(next(iter(modules.values())), x)
     roles = diagnostics.param_roles(dict(named))
