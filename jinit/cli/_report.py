@@ -64,12 +64,13 @@ def _nest(named: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _abstract(module: Any, x: Any) -> list[tuple[str, Any]]:
-    """The module's parameters as ``(path, ShapeDtypeStruct)``, creation order.
+def _abstract(module: Any, x: Any) -> tuple[list[tuple[str, Any]], list[str]]:
+    """``(params, other collections)``: the module's parameters as ``(path,
+    ShapeDtypeStruct)`` in creation order, and its other variable collections.
 
-    Each carries its init signature (:func:`jinit.flax.abstract`) where the
-    module has one, so roles (kernel, bias, embedding, norm) come from the
-    model. ``x`` may be abstract: it is an argument of the trace.
+    Each parameter carries its init signature (:func:`jinit.flax.abstract`)
+    where the module has one, so roles (kernel, bias, embedding, norm) come
+    from the model. ``x`` may be abstract: it is an argument of the trace.
     """
     import jax
 
@@ -79,13 +80,16 @@ def _abstract(module: Any, x: Any) -> list[tuple[str, Any]]:
     box: dict[str, Any] = {}
 
     def init(key, x):
-        named = _named(module.init(key, x)["params"])
+        variables = module.init(key, x)
+        box["other"] = [c for c in variables if c != "params"]
+        named = _named(variables["params"])
         box["named"] = [(n, jax.ShapeDtypeStruct(p.shape, p.dtype)) for n, p in named]
         leaves, _ = _tree.flatten(jf.abstract(module, x).get("params", {}))
         box["signed"] = {leaf.path: leaf.spec for leaf in leaves}
 
     jax.eval_shape(init, jax.random.key(0), x)
-    return [(n, box["signed"].get(n, leaf)) for n, leaf in box["named"]]
+    named = [(n, box["signed"].get(n, leaf)) for n, leaf in box["named"]]
+    return named, box["other"]
 
 
 def _own_params(module: Any, x: Any, k_init: Any, keep: set[str] | None):
@@ -143,18 +147,6 @@ def _input(shape, dtype_name: str, batch: int, named, roles):
     return jax.random.randint(key, (batch, *shape), 0, min(sizes), dtype)
 
 
-def _check_collections(module: Any, x: Any, path: str) -> None:
-    """Only ``params``: the statistics run the module on its parameters alone."""
-    import jax
-
-    shapes = jax.eval_shape(module.init, jax.random.key(0), x)
-    extra = sorted(c for c in shapes if c != "params")
-    if extra:
-        allowed = "a module whose variables are all parameters (a 'params' collection)"
-        hint = f"It also has {', '.join(map(repr, extra))}."
-        raise usage("--model-path", allowed, path, hint)
-
-
 def build(opts) -> Model:
     """The model of the options: ``--model-path``'s, or a built-in family."""
     import jax
@@ -169,7 +161,7 @@ def build(opts) -> Model:
         dtype = jnp.dtype(opts.input_dtype)
         probe = jax.ShapeDtypeStruct((opts.batch, *shape), dtype)
         try:
-            named = _abstract(module, probe)
+            named, other = _abstract(module, probe)
         except Exception as e:  # the user's model: any failure, in one line
             floating = jnp.issubdtype(dtype, jnp.floating)
             hint = " Integer tokens? Pass --input-dtype int32." if floating else ""
@@ -179,7 +171,10 @@ def build(opts) -> Model:
             )
             reason = f"{_first_line(e)}.{hint}"
             raise usage("--model-path", allowed, opts.model_path, reason) from None
-        _check_collections(module, probe, opts.model_path)
+        if other:  # the statistics run the module on its parameters alone
+            allowed = "a module whose variables are all parameters ('params')"
+            hint = f"It also has {', '.join(map(repr, other))}."
+            raise usage("--model-path", allowed, opts.model_path, hint)
         roles = diagnostics.param_roles(dict(named))
         x = _input(shape, opts.input_dtype, opts.batch, named, roles)
         depth = sum(r == "kernel" for r in roles.values())
@@ -194,7 +189,7 @@ def build(opts) -> Model:
     modules = {a: module for a, (module, _) in built.items()}
     shape = next(iter(built.values()))[1]
     x = jax.random.normal(jax.random.key(1), (opts.batch, *shape))
-    named = _abstract(next(iter(modules.values())), x)
+    named, _ = _abstract(next(iter(modules.values())), x)
     roles = diagnostics.param_roles(dict(named))
     title = f"{opts.model}, depth {depth}, width {width}"
     return Model(title, modules, x, named, roles, opts.model, depth)
