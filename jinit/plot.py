@@ -72,8 +72,13 @@ def weight_histograms(
     names = list(weights)
     cols = min(4, len(names))
     rows = math.ceil(len(names) / cols)
+    title = title or f"Drawn weights, shape {shape} (red: the law's density)"
+    title = _wrap(title, 3.6 * cols, 12)
     fig, axes = plt.subplots(
-        rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False
+        rows,
+        cols,
+        figsize=(3.6 * cols, 2.8 * rows + 0.25 * title.count("\n")),
+        squeeze=False,
     )
     for ax in axes.ravel()[len(names) :]:
         ax.set_visible(False)
@@ -88,8 +93,7 @@ def weight_histograms(
         ax.set_title(f"{_wrap(name, 3.6, 9)}\nstd {w.std():.3g}", fontsize=9)
         ax.tick_params(labelsize=7)
         ax.set_yticks([])
-    title = title or f"Drawn weights, shape {shape} (red: the law's density)"
-    fig.suptitle(_wrap(title, 3.6 * cols, 12))
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
