@@ -1,9 +1,10 @@
 """Built-in model families for ``jinit report``: Flax linen modules to compare on.
 
-Every model takes an input batch whose last axis is ``width`` (the input layer is
-a model layer like the others), applies ``depth`` layers or blocks whose kernels
-come from ``kernel_init`` (biases from ``bias_init``, zeros by default), and sows
-the signal after every layer into the ``"intermediates"`` collection as
+Every model takes ``depth`` and ``width`` (no defaults; ``jinit report``'s are
+``jinit.cli.DEFAULT_SIZE``) and an input batch whose last axis is ``width`` (the
+input layer is a model layer like the others), applies ``depth`` layers or
+blocks whose kernels come from ``kernel_init`` (biases from ``bias_init``, zeros
+by default), and sows the signal after every layer into the ``"intermediates"`` collection as
 ``layer_<i>``, in call order, for :mod:`jinit.diagnostics` to read. There is no
 normalization anywhere but in the Transformer (pre-LayerNorm), so what the
 signal does through depth is what the initializer makes it do.
@@ -38,8 +39,8 @@ def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
 class MLP(nn.Module):
     """``depth`` times ``Dense(width) -> activation``; sows each layer's output."""
 
-    depth: int = 50
-    width: int = 256
+    depth: int
+    width: int
     activation: str = "relu"
     kernel_init: Any = lecun_normal()
     bias_init: Any = zeros
@@ -69,9 +70,6 @@ class MLP(nn.Module):
 
 class CNN(MLP):
     """``depth`` times ``Conv(width, 3x3, SAME) -> activation`` on NHWC images."""
-
-    depth: int = 20
-    width: int = 64
 
     prefix = "conv"
 
@@ -107,9 +105,6 @@ class ResMLP(MLP):
 
 class ResCNN(ResMLP):
     """``depth`` residual blocks ``x + Conv(activation(Conv(x)))``, 3x3, no norm."""
-
-    depth: int = 20
-    width: int = 64
 
     layer = CNN.layer
 
@@ -156,8 +151,8 @@ class Transformer(nn.Module):
 
     units = r"act_\d+"
 
-    depth: int = 8
-    width: int = 128
+    depth: int
+    width: int
     activation: str = "gelu"
     kernel_init: Any = lecun_normal()
     bias_init: Any = zeros

@@ -5,13 +5,15 @@
 * :func:`depth_profiles`: activation and gradient root mean square against
   depth, one line per initializer (median over seeds, the band from the
   smallest to the largest seed), log scale, whole-layer ticks.
+* :func:`coord_check`: microsoft/mup's coord check, l1 against width.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -70,8 +72,13 @@ def weight_histograms(
     names = list(weights)
     cols = min(4, len(names))
     rows = math.ceil(len(names) / cols)
+    title = title or f"Drawn weights, shape {shape} (red: the law's density)"
+    title = _wrap(title, 3.6 * cols, 12)
     fig, axes = plt.subplots(
-        rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False
+        rows,
+        cols,
+        figsize=(3.6 * cols, 2.8 * rows + 0.25 * title.count("\n")),
+        squeeze=False,
     )
     for ax in axes.ravel()[len(names) :]:
         ax.set_visible(False)
@@ -83,13 +90,19 @@ def weight_histograms(
             lim = np.max(np.abs(w)) * 1.05 if w.size else 1.0
             grid = np.linspace(-lim, lim, 400)
             ax.plot(grid, pdf(grid), color="#d62728", lw=1.3, label="law")
-        ax.set_title(f"{name}\nstd {w.std():.3g}", fontsize=9)
+        ax.set_title(f"{_wrap(name, 3.6, 9)}\nstd {w.std():.3g}", fontsize=9)
         ax.tick_params(labelsize=7)
         ax.set_yticks([])
-    fig.suptitle(title or f"Drawn weights, shape {shape} (red: the law's density)")
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _wrap(text: str, inches: float, points: float) -> str:
+    """``text`` in lines that fit ``inches`` at a font of ``points`` (a glyph
+    is at most 0.6 em wide on average in DejaVu Sans)."""
+    return textwrap.fill(text, max(12, int(inches * 72 / (0.6 * points))))
 
 
 def _zero_note(values: np.ndarray, names: tuple[str, ...] | None) -> str:
@@ -167,7 +180,77 @@ def depth_profiles(
         ax.grid(True, which="major", alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7, ncol=2)
-    fig.suptitle(title)
+    fig.suptitle(_wrap(title, 12, 12))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def coord_check(rows: Sequence[Mapping[str, Any]], path: str) -> None:
+    """Writes a PNG: microsoft/mup's coord-check figure, l1 against width.
+
+    One column per step ``t``, one row per variant (log-log, base 2), one line
+    per module; the legend below the panels. Lines drawn later are thinner,
+    with smaller markers, and alternate solid and dashed, so a module whose
+    values equal another's (the model's output and its readout's) stays in
+    sight; a module at 0 (the zero readout at t = 1) leaves the log plot.
+
+    Args:
+      rows: :func:`jinit.mup.coord_check`'s rows.
+      path: the PNG file to write.
+    """
+    plt = _pyplot()
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    ts = sorted({r["t"] for r in rows})
+    modules = list(dict.fromkeys(r["module"] for r in rows))
+    cmap = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(
+        len(variants),
+        len(ts),
+        figsize=(3.2 * len(ts), 2.8 * len(variants) + 0.6),
+        squeeze=False,
+        sharey="row",
+    )
+    last = max(1, len(modules) - 1)
+    for i, v in enumerate(variants):
+        for j, t in enumerate(ts):
+            ax = axes[i][j]
+            for k, m in enumerate(modules):
+                pts = sorted(
+                    (r["width"], r["l1"])
+                    for r in rows
+                    if r["variant"] == v and r["t"] == t and r["module"] == m
+                )
+                if pts and all(y > 0 for _, y in pts):
+                    ax.plot(
+                        *zip(*pts, strict=True),
+                        "--" if k % 2 else "-",
+                        marker="o",
+                        lw=3.0 - 1.8 * k / last,
+                        ms=8.0 - 4.0 * k / last,
+                        color=cmap(k % 10),
+                        label=m,
+                    )
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log", base=2)
+            ax.set_title(f"{v}, t={t}")
+            ax.set_xlabel("width")
+            if j == 0:
+                ax.set_ylabel("mean |activation|")
+    handles = {}
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
+    order = [m for m in modules if m in handles]
+    fig.legend(
+        [handles[m] for m in order],
+        order,
+        loc="lower center",
+        ncol=min(len(order), 6) or 1,
+        fontsize=8,
+        frameon=False,
+    )
+    rows_of_legend = math.ceil(len(order) / 6) if order else 0
+    fig.tight_layout(rect=(0, 0.04 + 0.05 * rows_of_legend, 1, 1))
+    fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -73,24 +73,27 @@ def test_resolve_init_names():
     [
         (
             ["--model", "mpl"],
-            "`--model` must be one of mlp, cnn, resmlp, rescnn, transformer; got 'mpl'. Did you mean 'mlp'?",
+            "`--model` must be one of 'mlp', 'cnn', 'resmlp', 'rescnn', 'transformer'; got 'mpl'. Did you mean 'mlp'?",
         ),
         (["--depth", "0"], "`--depth` must be a positive int; got 0."),
         (["--depth", "two"], "invalid int value: 'two'"),
         (["--activation", "relux"], "`--activation` must be one of"),
         (["--init", "he_nromal"], "Did you mean 'he_normal'?"),
-        (["--init", "normal(stddev=)"], "`--init` arguments must be Python literals"),
+        (
+            ["--init", "normal(stddev=)"],
+            "`--init` must be a name(args) with Python literal arguments",
+        ),
         (["--init", "normal(-1.0)"], "`stddev` must be a non-negative number"),
         (["--model-path", "nocolon"], "`--model-path` must be module:attr"),
         (
             ["--model-path", "os:path", "--input-shape", "4"],
-            "must name a Flax linen Module",
+            "naming a Flax linen Module",
         ),
         (["--bogus"], "unrecognized arguments: --bogus"),
         (
             ["--init", "dirac"],
-            "`--init` 'dirac' cannot draw this model's kernels (kernels [(256, 256)]): "
-            "ValueError: `shape` must be 3-D, 4-D or 5-D",
+            "`--init` must be an initializer that draws this model's kernels "
+            "(kernels [(256, 256)]); got 'dirac'. ValueError: `shape` must be 3-D, 4-D or 5-D",
         ),
         (
             ["--init", "he_normal(in_axis=5)"],
@@ -214,7 +217,7 @@ def test_model_path_redraws_kernels_only(user_module):
 
     import jinit
 
-    parser = cli._parser()
+    parser = cli.parser()
     opts = parser.parse_args(
         [
             "report",
@@ -226,7 +229,7 @@ def test_model_path_redraws_kernels_only(user_module):
             "int32",
         ]
     )
-    model = cli._build(opts)
+    model = cli.build(opts)
     k_init = jax.random.split(jax.random.key(0), 2)
     params = cli.draw_params(model, {"model": None, "z": jinit.zeros}, k_init)
     own, redrawn = params["model"], params["z"]
@@ -289,7 +292,7 @@ def test_coord_check_mup_flat_sp_grows(tmp_path, capsys):
     "extra, fragment",
     [
         (["--widths", "64"], "`--widths` must be at least two distinct"),
-        (["--model", "cnn"], "`--coord-check` runs the built-in mlp"),
+        (["--model", "cnn"], "`--model` must be mlp with `--coord-check`"),
         (["--steps", "0"], "`--steps` must be a positive int"),
     ],
 )
