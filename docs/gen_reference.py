@@ -31,6 +31,7 @@ if __name__ == "__main__":  # run as a script: the jinit of this checkout
 
 import jinit  # noqa: E402
 import jinit.torch as _torch  # noqa: E402
+from jinit._tree import is_initializer  # noqa: E402
 from jinit._variance import PRESETS  # noqa: E402
 
 Framework = Literal["jax", "keras", "torch"]
@@ -116,27 +117,12 @@ class Entry:
         return tuple(n for n in self.names if n.framework == framework)
 
 
-def _is_initializer(obj: Any) -> bool:
-    """A builder returning a core initializer, or a core initializer itself."""
-    from jinit._base import Init
-
-    if isinstance(obj, Init):
-        return True
-    if not inspect.isfunction(obj):
-        return False
-    try:
-        ret = inspect.get_annotations(obj, eval_str=True).get("return")
-    except NameError:
-        return False
-    return isinstance(ret, type) and issubclass(ret, Init)
-
-
 def public_initializers() -> tuple[str, ...]:
     """Every name ``jinit`` exports that builds (or is) an initializer."""
     return tuple(
         n
         for n in sorted(vars(jinit))
-        if not n.startswith("_") and _is_initializer(getattr(jinit, n))
+        if not n.startswith("_") and is_initializer(getattr(jinit, n))
     )
 
 

@@ -25,9 +25,12 @@ def _message(arg: str, allowed: str, got: Any, hint: str = "") -> str:
     return f"`{arg}` must be {allowed}; got {_given(got)}.{hint}"
 
 
-def bad_value(arg: str, allowed: str, got: Any) -> ValueError:
-    """A ValueError for an argument of the right kind but a wrong value."""
-    return ValueError(_message(arg, allowed, got))
+def bad_value(arg: str, allowed: str, got: Any, hint: str = "") -> ValueError:
+    """A ValueError for an argument of the right kind but a wrong value.
+
+    ``hint`` follows the template's sentence (e.g. :func:`did_you_mean`'s).
+    """
+    return ValueError(_message(arg, allowed, got, f" {hint}" if hint else ""))
 
 
 def bad_type(arg: str, allowed: str, got: Any) -> TypeError:
@@ -45,6 +48,11 @@ _SYNONYMS: dict[str, tuple[str, str]] = {
     "untruncated_normal": ("normal", "jinit's 'normal' is untruncated"),
     "gaussian": ("normal", "jinit's 'normal' is untruncated"),
 }
+
+
+def did_you_mean(got: str, allowed: Iterable[str]) -> str:
+    """The "Did you mean 'x'?" sentence for ``got`` among ``allowed`` ("" if none)."""
+    return _hint(got, tuple(allowed)).strip()
 
 
 def _hint(got: str, allowed: tuple[str, ...]) -> str:

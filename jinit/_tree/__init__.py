@@ -34,6 +34,10 @@ from ._rules import is_initializer as is_initializer
 from ._rules import is_rule as is_rule
 from ._rules import match_rule as match_rule
 from ._rules import unmatched_error as unmatched_error
+from ._stacks import Stack as Stack
+from ._stacks import draw_stacks as draw_stacks
+from ._stacks import kernel_groups as kernel_groups
+from ._stacks import stacks as stacks
 from ._table import aligned as aligned
 from ._table import format_table as format_table
 from ._table import law_std as law_std

@@ -12,11 +12,11 @@ import importlib
 import os
 import re
 import sys
-import typing
 from collections.abc import Iterable
 from typing import Any
 
 from .. import _errors
+from .._tree import is_initializer
 from ..diagnostics import ACTIVATIONS as _ACTIVATION_TABLE
 
 DEFAULT_INITS = (
@@ -77,20 +77,12 @@ class UsageError(Exception):
 
 def usage(arg: str, allowed: str, got: Any, hint: str = "") -> UsageError:
     """:func:`jinit._errors.bad_value`'s message as a UsageError, ``hint`` after."""
-    text = _errors.bad_value(arg, allowed, got).args[0]
-    return UsageError(f"{text} {hint}" if hint else text)
+    return UsageError(_errors.bad_value(arg, allowed, got, hint).args[0])
 
 
 def usage_choice(arg: str, got: str, allowed: Iterable[str]) -> UsageError:
     """:func:`jinit._errors.bad_choice`'s message (with its hint) as a UsageError."""
     return UsageError(_errors.bad_choice(arg, got, allowed).args[0])
-
-
-def _did_you_mean(got: str, allowed: Iterable[str]) -> str:
-    """The template's "Did you mean" hint alone (empty where none is close)."""
-    text = _errors.bad_choice("", got, allowed).args[0]
-    at = text.find(" Did you mean ")
-    return text[at + 1 :] if at >= 0 else ""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -189,26 +181,6 @@ def parser() -> argparse.ArgumentParser:
 # Initializer names.
 
 
-def is_initializer(obj: Any) -> bool:
-    """Whether ``obj`` is a jinit initializer or a builder of one.
-
-    An :class:`jinit._base.Init` (``jinit.zeros``), or a function annotated to
-    return one (``jinit.he_normal``); ``jinit.materialize`` and
-    ``jinit.compute_fans`` are neither. The names ``--init`` accepts.
-    """
-    from .._base import Init
-
-    if isinstance(obj, Init):
-        return True
-    if not callable(obj) or isinstance(obj, type):
-        return False
-    try:
-        ret = typing.get_type_hints(obj).get("return")
-    except Exception:  # unresolvable annotations: not one of jinit's builders
-        return False
-    return isinstance(ret, type) and issubclass(ret, Init)
-
-
 def _jinit_names() -> list[str]:
     import jinit
 
@@ -270,7 +242,7 @@ def resolve_init(spec: str) -> Any:
         raise usage("--init", allowed, spec, str(e)) from None
     known = [AS_IS, *names, *sorted(keras_names)]
     allowed = f"{AS_IS!r}, a jinit or a Keras initializer name"
-    raise usage("--init", allowed, name, _did_you_mean(name, known))
+    raise usage("--init", allowed, name, _errors.did_you_mean(name, known))
 
 
 # ----------------------------------------------------------------------------

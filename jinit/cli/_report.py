@@ -2,7 +2,7 @@
 
 One statistics function is compiled per activation (in a thread while the
 weights are drawn); every initializer's kernels are drawn as stacks
-(:func:`jinit._stacks.draw_stacks`), ``--seeds`` independent layers each.
+(:func:`jinit._tree.draw_stacks`), ``--seeds`` independent layers each.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def _check_init(spec: str, init: Any, model: Model) -> None:
     """
     import jax
 
-    from .. import _stacks
+    from .. import _tree
 
     module = next(iter(model.modules.values()))
     try:
@@ -213,7 +213,7 @@ def _check_init(spec: str, init: Any, model: Model) -> None:
                 jax.random.key(0),
             )
         else:
-            for shape, dtype, sig in _stacks.kernel_groups(model.kernels):
+            for shape, dtype, sig in _tree.kernel_groups(model.kernels):
                 call = sig.shape if sig is not None else shape
                 jax.eval_shape(
                     lambda k, s=call, d=dtype: init(k, s, d), jax.random.key(0)
@@ -230,13 +230,13 @@ def draw_params(model: Model, inits: dict[str, Any], k_init: Any, submit=None):
 
     Only kernels (roles from :func:`jinit.diagnostics.param_roles`) are drawn
     by an initializer, as stacks from ``fold_in(k_init[0], seeds)``
-    (:func:`jinit._stacks.draw_stacks`); every other parameter, and all of
+    (:func:`jinit._tree.draw_stacks`); every other parameter, and all of
     them for ``None`` (``--init model``), is the module's own draw, one per
     key of ``k_init``. ``submit``: compile the draws there (a thread pool's).
     """
     import jax
 
-    from .. import _stacks
+    from .. import _tree
 
     module0 = next(iter(model.modules.values()))
     kernel_paths = {n for n, _ in model.kernels}
@@ -247,7 +247,7 @@ def draw_params(model: Model, inits: dict[str, Any], k_init: Any, submit=None):
     kernels: dict[str, dict[str, Any]] = {}
     if drawn_inits and model.kernels:
         key = jax.random.fold_in(k_init[0], len(k_init))
-        kernels = _stacks.draw_stacks(
+        kernels = _tree.draw_stacks(
             drawn_inits, model.kernels, len(k_init), key, submit
         )
     params = {}

@@ -1,11 +1,11 @@
-"""jinit._stacks: the report's kernels of several initializers, drawn as stacks."""
+"""jinit._tree._stacks: the report's kernels of several initializers, drawn as stacks."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import jinit
-from jinit import _stacks
+from jinit._tree import _stacks
 
 KERNELS = [
     ("a/kernel", jax.ShapeDtypeStruct((8, 8), jnp.float32)),

@@ -17,8 +17,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from . import _signature
-from ._signature import Signature
+from .. import _signature
+from .._signature import Signature
 
 
 @dataclasses.dataclass(frozen=True)
