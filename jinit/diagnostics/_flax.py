@@ -88,10 +88,16 @@ def inspect(module: Any, x: jax.Array) -> tuple[Layout, tuple[str, ...]]:
     from ..flax import abstract
 
     roots: set[str] = set()
+    lifted = [False]
 
     def note(next_fun, args, kwargs, context):
+        # A transformed module (nn.scan, nn.vmap: a class of flax.linen.transforms)
+        # runs its body module next, at the transform's path.
         m = context.module
-        if type(m).__module__ == "flax.linen.transforms":  # nn.scan, nn.vmap, ...
+        if type(m).__module__ == "flax.linen.transforms":
+            lifted[0] = True
+        elif lifted[0] and m.scope is not None:
+            lifted[0] = False
             roots.add("/".join(m.scope.path))
         return next_fun(*args, **kwargs)
 

@@ -45,7 +45,7 @@ class WeakCache:
             values[key] = make(entry[0])
         return values[key]
 
-    def _dropper(self, i: int) -> Callable[[Any], None]:
+    def _dropper(self, i: int) -> Callable[[Any], Any]:
         return lambda _: self._entries.pop(i, None)
 
 
@@ -97,7 +97,7 @@ def layer_rows(named: list[tuple[str, Any]], roots: Mapping[str, int]):
                 break
             run.append((n, a))
             i += 1
-        if not run:
+        if root is None or not run:
             out.append(named[i])
             i += 1
             continue
