@@ -8,9 +8,10 @@ from typing import Any
 import jax
 
 from .. import _errors
+from ._layout import Layout, WeakCache, at_layer
 from ._names import Apply, InitFn
 from ._paths import named_leaves
-from ._propagation import Layout, WeakCache, at_layer, check_units, checked, run
+from ._propagation import check_units, checked, run
 from ._stats import Propagation
 
 
