@@ -110,8 +110,10 @@ def test_dead_and_saturated_fractions():
     tanh = _run("tanh", jinit.normal(1.0), depth=3, seeds=1)
     expected = 1 - math.erf(math.atanh(0.98) / (16 * math.sqrt(2)))  # 0.886
     assert abs(tanh.saturated[0, 0] - expected) <= 0.02
-    assert "saturated at layer_" in str(tanh.verdict(diagnostics.Rules(saturated=0.5)))
-    assert "saturated" not in str(tanh.verdict(diagnostics.Rules(saturated=0.95)))
+    assert "saturated at layer_" in str(
+        tanh.verdict(diagnostics.Thresholds(saturated=0.5))
+    )
+    assert "saturated" not in str(tanh.verdict(diagnostics.Thresholds(saturated=0.95)))
     relu = _run("relu", jinit.he_normal(), depth=3, seeds=1)
     assert np.all(np.isnan(relu.saturated))  # no bounds: not measured
     # One unit of a 1-unit-wide ReLU layer fed a constant negative input: dead.
@@ -334,7 +336,7 @@ def test_gradient_rules_compare_per_parameter_rms():
 
 
 def test_dead_and_saturation_thresholds():
-    rules = diagnostics.Rules()
+    rules = diagnostics.Thresholds()
     at = lambda f: diagnostics.verdict(_by_hand((1, 1), dead=(0.1, f)))  # noqa: E731
     assert at(rules.dead - 0.01).status == "healthy"
     assert str(at(0.61)) == "unhealthy: 61% of units dead at layer_1"

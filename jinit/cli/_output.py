@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import sys
 from typing import Any
 
 import numpy as np
+
+from .. import diagnostics
 
 HEADER = [
     "activation",
@@ -41,12 +42,6 @@ def fmt(x: float) -> str:
     return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 or x == 0 else f"{x:.1e}"
 
 
-def _geomean(x: np.ndarray) -> np.ndarray:
-    """Over seeds, as :func:`jinit.diagnostics.verdict` combines them."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.exp(np.mean(np.log(np.abs(np.asarray(x, np.float64))), axis=0))
-
-
 def _judged(names, values, keep, backward: bool) -> tuple[int, int] | None:
     """``(first, last)`` index of the kind :func:`jinit.diagnostics.verdict`
     judges: among kinds (names without their digits) of >= 2 layers, the first
@@ -54,7 +49,7 @@ def _judged(names, values, keep, backward: bool) -> tuple[int, int] | None:
     kinds: dict[str, list[int]] = {}
     for i, (n, k) in enumerate(zip(names, keep, strict=True)):
         if k:
-            kinds.setdefault(re.sub(r"\d+", "#", n), []).append(i)
+            kinds.setdefault(diagnostics.kind(n), []).append(i)
     best, best_log = None, -1.0
     for idx in (i for i in kinds.values() if len(i) >= 2):
         first, last = values[idx[0]], values[idx[-1]]
@@ -71,7 +66,7 @@ def rows(results, verdicts) -> list[list[str]]:
     """One table row per ``(activation, initializer)``."""
     out = []
     for (act, name), stats in results.items():
-        rms, grads = _geomean(stats.rms), _geomean(stats.grad_rms)
+        rms, grads = diagnostics.geomean(stats.rms), diagnostics.geomean(stats.grad_rms)
         a = _judged(stats.layers, rms, [True] * len(stats.layers), False)
         g = _judged(stats.params, grads, stats.kernels, True)
         with np.errstate(invalid="ignore"):
@@ -118,7 +113,6 @@ def print_table(rows, verdicts, title: str) -> None:
 
 def summary(rows, verdicts, title: str, files: list[str], seconds: float) -> str:
     """summary.md: the verdicts by activation, the table, its legend, the PNGs."""
-    from ..diagnostics import Rules
 
     lines = [f"# jinit report: {title}", ""]
     by_act: dict[str, dict[str, list[str]]] = {}
@@ -129,7 +123,7 @@ def summary(rows, verdicts, title: str, files: list[str], seconds: float) -> str
         lines.append(f"- **{act}**: " + "; ".join(parts) + ".")
     lines += ["", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    rules = Rules()
+    rules = diagnostics.Thresholds()
     legend = _LEGEND.format(
         growth=fmt(rules.growth),
         drift=fmt(rules.drift),

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from .. import diagnostics
 from . import _output
 from ._options import (
     AS_IS,
@@ -40,16 +41,6 @@ def _lap(what: str) -> None:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0] if text else ''}"
-
-
-def _named(tree: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """``(path, leaf)`` of a nested dict, in insertion (creation) order."""
-    if not isinstance(tree, Mapping):
-        return [(prefix, tree)]
-    out = []
-    for k, v in tree.items():
-        out += _named(v, f"{prefix}/{k}" if prefix else str(k))
-    return out
 
 
 def _nest(named: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,7 +73,7 @@ def _abstract(module: Any, x: Any) -> tuple[list[tuple[str, Any]], list[str]]:
     def init(key, x):
         variables = module.init(key, x)
         box["other"] = [c for c in variables if c != "params"]
-        named = _named(variables["params"])
+        named = diagnostics.named_leaves(variables["params"])
         box["named"] = [(n, jax.ShapeDtypeStruct(p.shape, p.dtype)) for n, p in named]
         leaves, _ = _tree.flatten(jf.abstract(module, x).get("params", {}))
         box["signed"] = {leaf.path: leaf.spec for leaf in leaves}
@@ -97,7 +88,7 @@ def _own_params(module: Any, x: Any, k_init: Any, keep: set[str] | None):
     import jax
 
     def own(key):
-        named = _named(module.init(key, x)["params"])
+        named = diagnostics.named_leaves(module.init(key, x)["params"])
         return {n: p for n, p in named if keep is None or n in keep}
 
     return jax.jit(jax.vmap(own))(k_init)
@@ -152,7 +143,7 @@ def build(opts) -> Model:
     import jax
     import jax.numpy as jnp
 
-    from .. import diagnostics, models
+    from .. import models
 
     resolve_batch(opts)
     if opts.model_path:
@@ -267,8 +258,6 @@ def _measure(model: Model, inits, opts):
     """``(results, verdicts, params)`` by ``(activation, spec)``."""
     import jax
     import numpy as np
-
-    from .. import diagnostics
 
     key = jax.random.key(0)
     k_init = jax.random.split(jax.random.split(key, 3)[0], opts.seeds)
