@@ -39,6 +39,7 @@ NETS = textwrap.dedent(
         def __call__(self, x):
             x = nn.Conv(4, (3, 3), name="conv_0")(x)
             x = nn.BatchNorm(use_running_average=True, name="bn_0")(x)
+            x = nn.Conv(4, (3, 3), name="conv_1")(nn.relu(x))
             return nn.Dense(3, name="head")(nn.relu(x).reshape(x.shape[0], -1))
     """
 )
@@ -159,17 +160,18 @@ def test_weights_png_title_fits_one_panel(tmp_path, monkeypatch):
     _assert_titles_inside(figures)
 
 
-def test_batch_stats_model_is_a_named_error(nets, tmp_path, capsys):
-    # Statistics run a module on its parameters alone: a BatchNorm's
-    # batch_stats are refused by name before any work, not a raw Flax error.
+def test_batch_stats_model_is_measured(nets, tmp_path, capsys):
+    # A BatchNorm's batch_stats are passed along (jinit.diagnostics runs the
+    # other collections as mutable): every initializer gets its row, and
+    # normal(0.02) under running-average BatchNorm (mean 0, var 1) vanishes.
     out = tmp_path / "rep"
     argv = ["report", "--model-path", "mypkg.nets:BNNet", "--input-shape", "8,8,3"]
-    assert cli.main([*argv, "--seeds", "1", "--batch", "4", "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert "`--model-path` must be a module whose variables are all parameters" in err
-    assert "'batch_stats'" in err
-    assert not out.exists()
+    assert cli.main([*argv, "--seeds", "1", "--batch", "4", "--out", str(out)]) == 0
+    summary = (out / "summary.md").read_text()
+    for name in ("model", "he_normal", "orthogonal", "normal(0.02)"):
+        assert f"| {name} |" in summary, name
+    row = next(r for r in summary.splitlines() if "| normal(0.02) |" in r)
+    assert "unhealthy" in row and "vanish" in row
 
 
 def test_act_rms_column_follows_the_verdicts_layers():

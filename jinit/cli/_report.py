@@ -162,10 +162,6 @@ def build(opts) -> Model:
             )
             reason = f"{_first_line(e)}.{hint}"
             raise usage("--model-path", allowed, opts.model_path, reason) from None
-        if other:  # the statistics run the module on its parameters alone
-            allowed = "a module whose variables are all parameters ('params')"
-            hint = f"It also has {', '.join(map(repr, other))}."
-            raise usage("--model-path", allowed, opts.model_path, hint)
         roles = diagnostics.param_roles(dict(named))
         x = _input(shape, opts.input_dtype, opts.batch, named, roles)
         depth = sum(r == "kernel" for r in roles.values())
