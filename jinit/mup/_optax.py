@@ -1,0 +1,181 @@
+"""μP's optax optimizers: per-parameter LR, eps and weight-decay multipliers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from .. import _checks, _errors
+
+_OPTIMIZERS = ("adam", "sgd")
+
+
+def optimizer_field(optimizer: Any, what: str) -> str:
+    """The :class:`Param` field of ``optimizer``'s ``what`` multiplier."""
+    if optimizer not in _OPTIMIZERS:
+        raise _errors.bad_choice("optimizer", optimizer, _OPTIMIZERS)
+    return f"{optimizer}_{what}"
+
+
+def _times(x: Any, c: float) -> Any:
+    return x if c == 1.0 else x * jnp.asarray(c, dtype=jnp.result_type(x))
+
+
+def _no_state(params: Any) -> Any:
+    import optax
+
+    del params
+    return optax.EmptyState()
+
+
+def _check_numbers(learning_rate: Any, **numbers: Any) -> None:
+    """Refuses a learning rate that is not a number or schedule, and bad numbers."""
+    if not callable(learning_rate):
+        try:
+            _checks.real_number("learning_rate", learning_rate, positive=True)
+        except (TypeError, ValueError):
+            raise _errors.bad_type(
+                "learning_rate", "a positive number or an optax schedule", learning_rate
+            ) from None
+    for arg, value in numbers.items():
+        if value is not None:
+            _checks.real_number(arg, value, nonnegative=True)
+
+
+def scale_by_lr(mp: Any, optimizer: Any = "adam") -> Any:
+    """An optax ``GradientTransformation`` multiplying each update by its LR multiplier.
+
+    Put it before the learning rate (any schedule), after the optimizer's
+    own scaling: ``optax.chain(optax.scale_by_adam(), mp.scale_by_lr("adam"),
+    optax.scale_by_learning_rate(schedule))``. Leaves are matched by path:
+    the tree is the parametrized model's variables, the subtree under one
+    top-level key (``variables["params"]``), or ``nnx.Optimizer``'s state; each
+    leaf must have the target's shape. It has no state.
+    """
+    import optax
+
+    field = optimizer_field(optimizer, "lr")
+
+    def init(params):
+        mp.multipliers(params, field)  # the paths and shapes of the plan's target
+        return optax.EmptyState()
+
+    def update(updates, state, params=None):
+        del params
+        mults = mp.multipliers(updates, field)
+        return jax.tree.map(_times, updates, mults), state
+
+    return optax.GradientTransformation(init, update)
+
+
+def _decay(mp: Any, weight_decay: float, field: str) -> Any:
+    """``updates + weight_decay · wd_mult · params``, per leaf."""
+    import optax
+
+    def update(updates, state, params=None):
+        if params is None:
+            raise _errors.bad_value(
+                "params",
+                "passed to update() (weight decay needs them): "
+                "tx.update(grads, state, params)",
+                None,
+            )
+        mults = mp.multipliers(updates, field)
+        out = jax.tree.map(
+            lambda u, p, c: u + _times(p, weight_decay * c), updates, params, mults
+        )
+        return out, state
+
+    return optax.GradientTransformation(_no_state, update)
+
+
+def adam(
+    mp: Any,
+    learning_rate: Any,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    peak_learning_rate: float | None = None,
+) -> Any:
+    """μP Adam (AdamW with ``weight_decay``) as an optax ``GradientTransformation``.
+
+    ``optax.adamw``'s chain (``scale_by_adam``, ``add_decayed_weights``,
+    ``scale_by_learning_rate``) with, per parameter, eps ``× adam_eps``, decay
+    ``× adam_wd`` and the update ``× adam_lr`` before the learning rate
+    (a float or any optax schedule). Under ``"sp"``, and at width multiplier
+    1, it equals ``optax.adamw`` (``optax.adam`` for no decay) bit for bit.
+    Works inside ``nnx.Optimizer(model, mp.adam(lr), wrt=nnx.Param)``.
+
+    Under ``"umup"`` the decay is independent (``unit_scaling.optim.AdamW``):
+    the decay coefficient is ``weight_decay / (peak_lr · adam_lr)``, so each
+    step decays a parameter by ``weight_decay · lr_t / peak_lr``, whatever its
+    LR multiplier; ``peak_lr`` is ``learning_rate`` if it is a number, else
+    ``peak_learning_rate`` (required then).
+    """
+    import optax
+
+    _check_numbers(learning_rate, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
+    weight_decay = mp.variant.decay_coefficient(
+        weight_decay, learning_rate, peak_learning_rate
+    )
+    groups = sorted({p.adam_eps for p in mp.params})
+
+    def labels(params):
+        mults = mp.multipliers(params, "adam_eps")
+        return jax.tree.map(lambda c: groups.index(c), mults)
+
+    chain = [
+        optax.partition(
+            {i: optax.scale_by_adam(b1, b2, eps * e) for i, e in enumerate(groups)},
+            labels,
+        )
+    ]
+    if weight_decay:
+        chain.append(_decay(mp, weight_decay, "adam_wd"))
+    chain += [scale_by_lr(mp, "adam"), optax.scale_by_learning_rate(learning_rate)]
+    return optax.chain(*chain)
+
+
+def sgd(
+    mp: Any,
+    learning_rate: Any,
+    momentum: float | None = None,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    peak_learning_rate: float | None = None,
+) -> Any:
+    """μP SGD as an optax ``GradientTransformation`` (``MuSGD``'s rules).
+
+    ``optax.sgd``'s chain with torch's coupled weight decay first
+    (``g + weight_decay · sgd_wd · param``, as ``torch.optim.SGD``) and the
+    update ``× sgd_lr`` before the learning rate. Under ``"umup"`` the
+    decay is independent, as in :meth:`adam` (``unit_scaling.optim.SGD``).
+
+    u-μP's SGD rule assumes unit-scaling's backward scales (unit-scaled
+    gradients); a model that applies only the forward multipliers has JAX's
+    true gradients, which differ from those by one factor per tensor. Adam
+    is invariant to that (up to eps); SGD is not.
+
+    Raises:
+      ValueError: under ``"completep"`` (Adam rules only).
+    """
+    import optax
+
+    if not mp.variant.has_sgd:
+        raise _errors.bad_value(
+            "optimizer", f"'adam' under variant {mp.variant.name!r}", "sgd"
+        )
+    _check_numbers(learning_rate, momentum=momentum, weight_decay=weight_decay)
+    weight_decay = mp.variant.decay_coefficient(
+        weight_decay, learning_rate, peak_learning_rate
+    )
+    chain = []
+    if weight_decay:
+        chain.append(_decay(mp, weight_decay, "sgd_wd"))
+    if momentum is not None:
+        chain.append(optax.trace(decay=momentum, nesterov=nesterov))
+    chain += [scale_by_lr(mp, "sgd"), optax.scale_by_learning_rate(learning_rate)]
+    return optax.chain(*chain)
