@@ -91,6 +91,17 @@ def _decay(mp: Any, weight_decay: float, field: str) -> Any:
     return optax.GradientTransformation(_no_state, update)
 
 
+def _checked(mp: Any, tx: Any) -> Any:
+    """``tx`` whose update first checks the updates' paths and shapes (same state)."""
+    import optax
+
+    def update(updates, state, params=None, **extra):
+        mp.multipliers(updates, "adam_lr")
+        return tx.update(updates, state, params, **extra)
+
+    return optax.GradientTransformationExtraArgs(tx.init, update)
+
+
 def adam(
     mp: Any,
     learning_rate: Any,
@@ -136,7 +147,7 @@ def adam(
     if weight_decay:
         chain.append(_decay(mp, weight_decay, "adam_wd"))
     chain += [scale_by_lr(mp, "adam"), optax.scale_by_learning_rate(learning_rate)]
-    return optax.chain(*chain)
+    return _checked(mp, optax.chain(*chain))
 
 
 def sgd(
@@ -178,4 +189,4 @@ def sgd(
     if momentum is not None:
         chain.append(optax.trace(decay=momentum, nesterov=nesterov))
     chain += [scale_by_lr(mp, "sgd"), optax.scale_by_learning_rate(learning_rate)]
-    return optax.chain(*chain)
+    return _checked(mp, optax.chain(*chain))
