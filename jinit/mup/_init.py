@@ -57,35 +57,7 @@ def _check_leaf(mp: Any, path: str, leaves: Mapping[str, Any]) -> None:
 def rules(
     mp: Any, base_rules: Any, default: Callable[..., Any] | None
 ) -> dict[str, Any]:
-    """``jinit.materialize`` rules for the target model: ``base_rules`` rescaled.
-
-    Under ``"umup"`` there are no base rules: u-μP's unit init, weights
-    (embeddings and readouts included) N(0, 1), biases 0, norm scales 1
-    (``unit_scaling.Linear.reset_parameters``, ``Embedding``, ``RMSNorm``).
-
-    Each parameter gets the initializer its base rule gives it on the target,
-    with its values scaled so that its std is ``init_mult`` times the std the
-    base rule gives it at the base width (hidden: ``1 / sqrt(m_in)``; Table
-    3's readout ``1 / m``; else 1). At width multiplier 1 every factor is 1
-    and the rules draw what ``base_rules`` draw, bit for bit. ``"sp"``
-    returns ``base_rules`` unchanged (as a dict). Prepend rules to override
-    some leaves (microsoft/mup recommends a zero readout and query:
-    ``{r".*/head/kernel": jinit.zeros, **mp.rules(base_rules)}``).
-
-    Args:
-      base_rules: rules as for ``materialize`` (e.g.
-        ``jinit.flax.defaults("flax")``, or ``{r".*kernel": jinit.normal(0.02),
-        ...}``); their laws must be jinit's (a std jinit knows). None (and
-        only None) under ``"umup"``.
-      default: the base initializer of leaves no rule matches.
-
-    Returns:
-      ``{".*": PerLeaf}``: one rule that picks each leaf's initializer; it
-      refuses a leaf of a shape other than the target's.
-
-    Raises:
-      ValueError: base rules under ``"umup"``, or none under another variant.
-    """
+    """The rules of :meth:`Parametrization.rules`."""
     from ..flax import PerLeaf
 
     name = mp.variant.name

@@ -45,15 +45,7 @@ def _check_numbers(learning_rate: Any, **numbers: Any) -> None:
 
 
 def scale_by_lr(mp: Any, optimizer: Any = "adam") -> Any:
-    """An optax ``GradientTransformation`` multiplying each update by its LR multiplier.
-
-    Put it before the learning rate (any schedule), after the optimizer's
-    own scaling: ``optax.chain(optax.scale_by_adam(), mp.scale_by_lr("adam"),
-    optax.scale_by_learning_rate(schedule))``. Leaves are matched by path:
-    the tree is the parametrized model's variables, the subtree under one
-    top-level key (``variables["params"]``), or ``nnx.Optimizer``'s state; each
-    leaf must have the target's shape. It has no state.
-    """
+    """The transform of :meth:`Parametrization.scale_by_lr`."""
     import optax
 
     field = optimizer_field(optimizer, "lr")
@@ -111,21 +103,7 @@ def adam(
     weight_decay: float = 0.0,
     peak_learning_rate: float | None = None,
 ) -> Any:
-    """μP Adam (AdamW with ``weight_decay``) as an optax ``GradientTransformation``.
-
-    ``optax.adamw``'s chain (``scale_by_adam``, ``add_decayed_weights``,
-    ``scale_by_learning_rate``) with, per parameter, eps ``× adam_eps``, decay
-    ``× adam_wd`` and the update ``× adam_lr`` before the learning rate
-    (a float or any optax schedule). Under ``"sp"``, and at width multiplier
-    1, it equals ``optax.adamw`` (``optax.adam`` for no decay) bit for bit.
-    Works inside ``nnx.Optimizer(model, mp.adam(lr), wrt=nnx.Param)``.
-
-    Under ``"umup"`` the decay is independent (``unit_scaling.optim.AdamW``):
-    the decay coefficient is ``weight_decay / (peak_lr · adam_lr)``, so each
-    step decays a parameter by ``weight_decay · lr_t / peak_lr``, whatever its
-    LR multiplier; ``peak_lr`` is ``learning_rate`` if it is a number, else
-    ``peak_learning_rate`` (required then).
-    """
+    """The optimizer of :meth:`Parametrization.adam`."""
     import optax
 
     _check_numbers(learning_rate, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
@@ -158,21 +136,7 @@ def sgd(
     weight_decay: float = 0.0,
     peak_learning_rate: float | None = None,
 ) -> Any:
-    """μP SGD as an optax ``GradientTransformation`` (``MuSGD``'s rules).
-
-    ``optax.sgd``'s chain with torch's coupled weight decay first
-    (``g + weight_decay · sgd_wd · param``, as ``torch.optim.SGD``) and the
-    update ``× sgd_lr`` before the learning rate. Under ``"umup"`` the
-    decay is independent, as in :meth:`adam` (``unit_scaling.optim.SGD``).
-
-    u-μP's SGD rule assumes unit-scaling's backward scales (unit-scaled
-    gradients); a model that applies only the forward multipliers has JAX's
-    true gradients, which differ from those by one factor per tensor. Adam
-    is invariant to that (up to eps); SGD is not.
-
-    Raises:
-      ValueError: under ``"completep"`` (Adam rules only).
-    """
+    """The optimizer of :meth:`Parametrization.sgd`."""
     import optax
 
     if not mp.variant.has_sgd:

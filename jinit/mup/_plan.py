@@ -247,11 +247,47 @@ class Parametrization:
         *,
         default: Callable[..., Any] | None = None,
     ) -> dict[str, Any]:
-        """``jinit.materialize`` rules for the target model (see :func:`jinit.mup._init.rules`)."""
+        """``jinit.materialize`` rules for the target model: ``base_rules`` rescaled.
+
+        Under ``"umup"`` there are no base rules: u-μP's unit init, weights
+        (embeddings and readouts included) N(0, 1), biases 0, norm scales 1
+        (``unit_scaling.Linear.reset_parameters``, ``Embedding``, ``RMSNorm``).
+
+        Each parameter gets the initializer its base rule gives it on the target,
+        with its values scaled so that its std is ``init_mult`` times the std the
+        base rule gives it at the base width (hidden: ``1 / sqrt(m_in)``; Table
+        3's readout ``1 / m``; else 1). At width multiplier 1 every factor is 1
+        and the rules draw what ``base_rules`` draw, bit for bit. ``"sp"``
+        returns ``base_rules`` unchanged (as a dict). Prepend rules to override
+        some leaves (microsoft/mup recommends a zero readout and query:
+        ``{r".*/head/kernel": jinit.zeros, **mp.rules(base_rules)}``).
+
+        Args:
+          base_rules: rules as for ``materialize`` (e.g.
+            ``jinit.flax.defaults("flax")``, or ``{r".*kernel": jinit.normal(0.02),
+            ...}``); their laws must be jinit's (a std jinit knows). None (and
+            only None) under ``"umup"``.
+          default: the base initializer of leaves no rule matches.
+
+        Returns:
+          ``{".*": PerLeaf}``: one rule that picks each leaf's initializer; it
+          refuses a leaf of a shape other than the target's.
+
+        Raises:
+          ValueError: base rules under ``"umup"``, or none under another variant.
+        """
         return _init.rules(self, base_rules, default)
 
     def scale_by_lr(self, optimizer: Literal["adam", "sgd"] = "adam") -> Any:
-        """An optax transform multiplying each update by its LR multiplier."""
+        """An optax ``GradientTransformation`` multiplying each update by its LR multiplier.
+
+        Put it before the learning rate (any schedule), after the optimizer's
+        own scaling: ``optax.chain(optax.scale_by_adam(), mp.scale_by_lr("adam"),
+        optax.scale_by_learning_rate(schedule))``. Leaves are matched by path:
+        the tree is the parametrized model's variables, the subtree under one
+        top-level key (``variables["params"]``), or ``nnx.Optimizer``'s state; each
+        leaf must have the target's shape. It has no state.
+        """
         return _optax.scale_by_lr(self, optimizer)
 
     def adam(
@@ -264,7 +300,21 @@ class Parametrization:
         *,
         peak_learning_rate: float | None = None,
     ) -> Any:
-        """μP Adam (AdamW with ``weight_decay``) as an optax transform."""
+        """μP Adam (AdamW with ``weight_decay``) as an optax ``GradientTransformation``.
+
+        ``optax.adamw``'s chain (``scale_by_adam``, ``add_decayed_weights``,
+        ``scale_by_learning_rate``) with, per parameter, eps ``× adam_eps``, decay
+        ``× adam_wd`` and the update ``× adam_lr`` before the learning rate
+        (a float or any optax schedule). Under ``"sp"``, and at width multiplier
+        1, it equals ``optax.adamw`` (``optax.adam`` for no decay) bit for bit.
+        Works inside ``nnx.Optimizer(model, mp.adam(lr), wrt=nnx.Param)``.
+
+        Under ``"umup"`` the decay is independent (``unit_scaling.optim.AdamW``):
+        the decay coefficient is ``weight_decay / (peak_lr · adam_lr)``, so each
+        step decays a parameter by ``weight_decay · lr_t / peak_lr``, whatever its
+        LR multiplier; ``peak_lr`` is ``learning_rate`` if it is a number, else
+        ``peak_learning_rate`` (required then).
+        """
         return _optax.adam(
             self, learning_rate, b1, b2, eps, weight_decay, peak_learning_rate
         )
@@ -278,7 +328,21 @@ class Parametrization:
         *,
         peak_learning_rate: float | None = None,
     ) -> Any:
-        """μP SGD as an optax transform (``MuSGD``'s rules)."""
+        """μP SGD as an optax ``GradientTransformation`` (``MuSGD``'s rules).
+
+        ``optax.sgd``'s chain with torch's coupled weight decay first
+        (``g + weight_decay · sgd_wd · param``, as ``torch.optim.SGD``) and the
+        update ``× sgd_lr`` before the learning rate. Under ``"umup"`` the
+        decay is independent, as in :meth:`adam` (``unit_scaling.optim.SGD``).
+
+        u-μP's SGD rule assumes unit-scaling's backward scales (unit-scaled
+        gradients); a model that applies only the forward multipliers has JAX's
+        true gradients, which differ from those by one factor per tensor. Adam
+        is invariant to that (up to eps); SGD is not.
+
+        Raises:
+          ValueError: under ``"completep"`` (Adam rules only).
+        """
         return _optax.sgd(
             self, learning_rate, momentum, nesterov, weight_decay, peak_learning_rate
         )
@@ -290,5 +354,12 @@ class Parametrization:
         *,
         default: Callable[..., Any] | None = None,
     ) -> list[dict[str, Any]]:
-        """One row per parameter: role, width axes, m, init std, LR/eps/WD multipliers."""
+        """One row per parameter: role, width axes, m, init std, LR/eps/WD multipliers.
+
+        Each row is :class:`Param`'s fields. With ``base_rules`` (or under
+        ``"umup"``, whose unit init needs none) each row also has ``std``, the std
+        of the law :meth:`Parametrization.rules` draws the parameter from on the
+        target, and ``sp_std``, the std ``base_rules`` give it there; under
+        ``"umup"``, ``init``: the unit law. ``target`` defaults to the plan's.
+        """
         return _table.table(self, base_rules, target, default)

@@ -67,14 +67,7 @@ def table(
     target: Any = None,
     default: Callable[..., Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per parameter: role, width axes, m, init std, LR/eps/WD multipliers.
-
-    Each row is :class:`Param`'s fields. With ``base_rules`` (or under
-    ``"umup"``, whose unit init needs none) each row also has ``std``, the std
-    of the law :meth:`Parametrization.rules` draws the parameter from on the
-    target, and ``sp_std``, the std ``base_rules`` give it there; under
-    ``"umup"``, ``init``: the unit law. ``target`` defaults to the plan's.
-    """
+    """The rows of :meth:`Parametrization.table`."""
     leaves = _leaves(mp, target)
     stds: dict[str, Any] = {}
     sp: dict[str, Any] = {}
