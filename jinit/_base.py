@@ -77,7 +77,7 @@ class Init:
         return None
 
     def scaled(self, factor: float) -> Init | None:
-        """The same law with every value ``factor`` times as large, or None.
+        """The same law with every value ``factor`` (> 0) times as large, or None.
 
         None where jinit cannot rescale the law by its fields (identity, dirac,
         STFT kernels, constants given as arrays).

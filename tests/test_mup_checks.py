@@ -324,3 +324,69 @@ def test_norm_scales_show_their_ones_under_umup():
         "ones",
         0.0,
     )
+
+
+# ----------------------------------------------------------------------------
+# The variants as records; the face; Init.scaled.
+
+
+def test_variant_records_equal_their_names():
+    base, target = (
+        jf.abstract(TiedLM(16, 2), TOKENS),
+        jf.abstract(TiedLM(32, 4), TOKENS),
+    )
+    for name, record, kw in [
+        ("mup", jm.MuP(), {}),
+        ("mup_table3", jm.MuPTable3(), {"readout": None}),  # no tied readout
+        ("completep", jm.CompleteP(alpha=0.5), {"alpha": 0.5}),
+        (
+            "umup",
+            jm.UMuP(readout_constraint="to_output_scale"),
+            {"readout_constraint": "to_output_scale"},
+        ),
+    ]:
+        kw = {"readout": TIED, **kw}
+        by_name = jm.parametrize(base, target, variant=name, **kw)
+        readout = kw.pop("readout")
+        by_record = jm.parametrize(base, target, variant=record, readout=readout)
+        assert by_name.params == by_record.params, name
+        assert by_name.variant == record
+    assert jm.VARIANTS == ("sp", "mup", "mup_table3", "completep", "umup")
+    with pytest.raises(ValueError, match="`alpha` must be 0.5 or 1 for 'completep'"):
+        jm.CompleteP(alpha=2.0)
+    with pytest.raises(TypeError, match="`depth` must be a positive int"):
+        jm.UMuP(depth=1.5)
+
+
+def test_public_face():
+    assert "attention_fn" in jm.__all__
+    for name in jm.__all__:
+        assert getattr(jm, name) is not None, name
+    assert jm.Parametrization.attention_fn is jm.attention_fn
+
+
+@pytest.mark.parametrize(
+    "init",
+    [
+        jinit.normal(0.5, mean=0.25),
+        jinit._distributions.Uniform(-1.0, 3.0),
+        jinit.truncated_normal(0.5),
+        jinit.truncated_normal(0.5, lower=-0.5, upper=1.0, bounds="absolute"),
+        jinit.variance_scaling(2.0, "fan_in", "truncated_normal"),
+        jinit.orthogonal(1.5),
+        jinit._structured.Sparse(0.25, 0.5),
+        jinit.constant(0.75),
+    ],
+    ids=repr,
+)
+def test_init_scaled_scales_the_law(init):
+    shape = (8, 16)
+    law, scaled = init.law(shape), init.scaled(3.0).law(shape)
+    assert scaled.std == pytest.approx(3.0 * law.std, rel=1e-12)
+    assert scaled.mean == pytest.approx(3.0 * law.mean, rel=1e-12, abs=1e-15)
+    assert init.scaled(1.0) == init
+
+
+def test_init_scaled_is_none_where_no_field_scales_the_law():
+    assert jinit.constant(np.ones((2, 2))).scaled(2.0) is None
+    assert jinit.identity().scaled(2.0) is None
