@@ -177,15 +177,6 @@ def _layers(target, in_block: Mapping[str, bool]) -> int | None:
     return counts.pop() if len(counts) == 1 else None
 
 
-def _no_blocks(why: str, blocks: Any) -> ValueError:
-    return _errors.bad_value(
-        "blocks",
-        f"a regex naming the residual blocks' parameters{why} (no parameter is "
-        "stacked)",
-        blocks,
-    )
-
-
 def parametrize(
     base: Any,
     target: Any,
@@ -273,7 +264,12 @@ def parametrize(
         p: bool(blocks_re.fullmatch(p)) if blocks_re else bool(t[p][1].stacked)
         for p in t
     }
-    plan_depth_mult, layers = _depth(var, b, t, in_block, blocks)
+    plan_depth_mult, layers = var.depths(
+        lambda: _depth_mult(b, t, in_block),
+        lambda: _layers(t, in_block),
+        blocks,
+        any(in_block.values()),
+    )
     named = set()
     params = []
     for path in b:
@@ -317,31 +313,6 @@ def parametrize(
         base={p: b[p][0] for p in b},
         target={p: t[p][0] for p in t},
     )
-
-
-def _depth(var: Variant, b, t, in_block, blocks) -> tuple[float, int | None]:
-    """CompleteP's ``L / L_base`` (1 elsewhere) and u-μP's depth (else None)."""
-    depth_mult = getattr(var, "depth_mult", None)
-    alpha = getattr(var, "alpha", None)
-    if alpha is not None:  # CompleteP
-        if not any(in_block.values()):
-            raise _no_blocks("", blocks)
-        if depth_mult is None:
-            depth_mult = _depth_mult(b, t, in_block)
-    if not var.absolute:
-        return (1.0 if depth_mult is None else depth_mult), None
-    depth = getattr(var, "depth", None)
-    if depth is not None and not any(in_block.values()):
-        raise _no_blocks(" when depth is given", blocks)
-    if depth is None:
-        depth = _layers(t, in_block)
-        if depth is None and blocks is not None:
-            raise _errors.bad_value(
-                "depth",
-                "given where the blocks are not stacked with one number of layers",
-                None,
-            )
-    return 1.0, depth
 
 
 def _check_found_readout(var: Variant, params: list[Param], readout: Any) -> None:

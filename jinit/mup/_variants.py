@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from .. import _checks, _errors
@@ -36,7 +37,7 @@ class Leaf:
 class Variant:
     """Base of the variant records (the rules of SP)."""
 
-    name: ClassVar[str] = "sp"
+    name: ClassVar[str]
     #: Rules not relative to the base width (u-μP): the readout is named even there.
     absolute: ClassVar[bool] = False
     #: What :meth:`Parametrization.rules` draws: the base rules as given,
@@ -48,10 +49,27 @@ class Variant:
     has_sgd: ClassVar[bool] = True
 
     def rule(self, leaf: Leaf, depth_mult: float, depth: int | None) -> dict[str, Any]:
-        """The multiplier fields of the parameter's :class:`Param`."""
-        del leaf, depth_mult, depth
-        one = {"init_mult": 1.0, "adam_lr": 1.0, "adam_eps": 1.0, "adam_wd": 1.0}
-        return {**one, "sgd_lr": 1.0, "sgd_wd": 1.0}
+        """The multiplier fields of the parameter's :class:`Param`.
+
+        ``depth_mult`` and ``depth`` are those :meth:`depths` gave.
+        """
+        raise NotImplementedError
+
+    def depths(
+        self,
+        depth_mult: Callable[[], float],
+        layers: Callable[[], int | None],
+        blocks: str | None,
+        any_block: bool,
+    ) -> tuple[float, int | None]:
+        """CompleteP's ``L / L_base`` (1 elsewhere) and u-μP's depth (else None).
+
+        ``depth_mult``/``layers`` infer them from the stacked block leaves;
+        ``blocks`` is the user's regex naming the blocks (None: the stacked
+        leaves); ``any_block`` whether some parameter is in a block.
+        """
+        del depth_mult, layers, blocks, any_block
+        return 1.0, None
 
     def check_readout(self, path: str, base: Signature) -> None:
         """Refuses a readout this variant cannot plan (none here)."""
@@ -82,6 +100,11 @@ class SP(Variant):
     """Standard parametrization: the base rules, optax's optimizers, no multipliers."""
 
     name: ClassVar[str] = "sp"
+
+    def rule(self, leaf: Leaf, depth_mult: float, depth: int | None) -> dict[str, Any]:
+        del leaf, depth_mult, depth
+        one = {"init_mult": 1.0, "adam_lr": 1.0, "adam_eps": 1.0, "adam_wd": 1.0}
+        return {**one, "sgd_lr": 1.0, "sgd_wd": 1.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +158,16 @@ class MuPTable3(MuP):
 _ALPHAS = (0.5, 1.0)
 
 
+def no_blocks(why: str, blocks: Any) -> ValueError:
+    """No parameter is in a residual block where the variant needs some."""
+    return _errors.bad_value(
+        "blocks",
+        f"a regex naming the residual blocks' parameters{why} (no parameter is "
+        "stacked)",
+        blocks,
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class CompleteP(MuP):
     """CompleteP (Dey et al. 2025): μP plus depth rules for the residual blocks.
@@ -167,6 +200,17 @@ class CompleteP(MuP):
             )
         out["forward"] = 1 / leaf.width_mult if leaf.role == "readout" else 1.0
         return {**out, "sgd_lr": None, "sgd_wd": None}
+
+    def depths(
+        self,
+        depth_mult: Callable[[], float],
+        layers: Callable[[], int | None],
+        blocks: str | None,
+        any_block: bool,
+    ) -> tuple[float, int | None]:
+        if not any_block:
+            raise no_blocks("", blocks)
+        return (depth_mult() if self.depth_mult is None else self.depth_mult), None
 
     def residual_multiplier(self, depth_mult: float) -> float:
         return depth_mult**-self.alpha  # type: ignore[operator]
@@ -252,6 +296,26 @@ class UMuP(Variant):
 
     def attention_scale(self, head_dim: int, base_head_dim: int | None) -> float:
         return (1.0 if base_head_dim is None else math.sqrt(base_head_dim)) / head_dim
+
+    def depths(
+        self,
+        depth_mult: Callable[[], float],
+        layers: Callable[[], int | None],
+        blocks: str | None,
+        any_block: bool,
+    ) -> tuple[float, int | None]:
+        if self.depth is not None:
+            if not any_block:
+                raise no_blocks(" when depth is given", blocks)
+            return 1.0, self.depth
+        depth = layers()
+        if depth is None and blocks is not None:
+            raise _errors.bad_value(
+                "depth",
+                "given where the blocks are not stacked with one number of layers",
+                None,
+            )
+        return 1.0, depth
 
     def residual_multiplier(self, depth_mult: float) -> float:
         raise _errors.bad_value(
