@@ -35,7 +35,7 @@ class Leaf:
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """Base of the variant records (the rules of SP)."""
+    """Base of the variant records: the whole-model rules default to SP's."""
 
     name: ClassVar[str]
     #: Rules not relative to the base width (u-μP): the readout is named even there.
