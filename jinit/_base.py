@@ -76,6 +76,15 @@ class Init:
     def _law(self, shape: tuple[int, ...], dtype: np.dtype) -> Law | None:
         return None
 
+    def scaled(self, factor: float) -> Init | None:
+        """The same law with every value ``factor`` (> 0) times as large, or None.
+
+        None where jinit cannot rescale the law by its fields (identity, dirac,
+        STFT kernels, constants given as arrays).
+        """
+        del factor
+        return None
+
     def _default_dtype(self) -> DTypeLike | None:
         """The ``dtype`` field of a subclass (None: JAX's default float)."""
         return getattr(self, "dtype", None)

@@ -73,6 +73,12 @@ class Constant(Init):
             return None  # an array: no one law
         return point_law(float(np.real(self.value)))
 
+    def scaled(self, factor: float) -> Constant | None:
+        """A scalar fill ``factor`` times as large (None for an array fill)."""
+        if isinstance(self.value, _Frozen):
+            return None
+        return dataclasses.replace(self, value=self.value * factor)
+
     def value_in(self, dtype: np.dtype) -> Any:
         """The value in ``dtype``, before it is broadcast to a shape."""
         return jnp.asarray(self._array(), dtype)

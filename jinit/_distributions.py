@@ -25,6 +25,12 @@ class Uniform(Init):
     def _law(self, shape, dtype):
         return _laws.uniform_law(self.minval, self.maxval)
 
+    def scaled(self, factor: float) -> Uniform:
+        """Values ``factor`` times as large: both bounds times ``factor``."""
+        return dataclasses.replace(
+            self, minval=self.minval * factor, maxval=self.maxval * factor
+        )
+
     def _law_key(self, shape, dtype):
         return _dispatch.config_key(self)  # the shape is not read
 
@@ -47,6 +53,12 @@ class Normal(Init):
         if _laws.is_complex(dtype):
             return dataclasses.replace(_laws.complex_law(self.stddev), mean=self.mean)
         return _laws.normal_law(self.mean, self.stddev)
+
+    def scaled(self, factor: float) -> Normal:
+        """Values ``factor`` times as large: mean and std times ``factor``."""
+        return dataclasses.replace(
+            self, stddev=self.stddev * factor, mean=self.mean * factor
+        )
 
     def _law_key(self, shape, dtype):
         return _dispatch.config_key(self)  # the shape is not read
@@ -85,6 +97,17 @@ class TruncatedNormal(Init):
         return _laws.truncated_normal_law(
             self.mean, self.stddev, *self._standard_bounds()
         )
+
+    def scaled(self, factor: float) -> TruncatedNormal:
+        """Values ``factor`` times as large: mean, std (and absolute bounds) scaled."""
+        out = dataclasses.replace(
+            self, stddev=self.stddev * factor, mean=self.mean * factor
+        )
+        if self.bounds == "absolute":
+            out = dataclasses.replace(
+                out, lower=self.lower * factor, upper=self.upper * factor
+            )
+        return out
 
     def _law_key(self, shape, dtype):
         return _dispatch.config_key(self)  # the shape is not read

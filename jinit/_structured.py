@@ -119,6 +119,10 @@ class Orthogonal(Init):
             raise _errors.bad_value("shape", "at least 2-D for orthogonal", shape)
         _column_axis(self.column_axis, len(shape))
 
+    def scaled(self, factor: float) -> Orthogonal:
+        """Values ``factor`` times as large: ``scale`` times ``factor``."""
+        return dataclasses.replace(self, scale=self.scale * factor)
+
     def _law(self, shape, dtype) -> _laws.Law | None:
         n_cols = shape[_column_axis(self.column_axis, len(shape))]
         n = max(n_cols, math.prod(shape) // max(n_cols, 1))
@@ -473,6 +477,10 @@ class Sparse(Init):
     def _check(self, shape, dtype):
         if len(shape) != 2:
             raise _errors.bad_value("shape", "2-D (in, out) for sparse", shape)
+
+    def scaled(self, factor: float) -> Sparse:
+        """Values ``factor`` times as large: ``std`` times ``factor``."""
+        return dataclasses.replace(self, std=self.std * factor)
 
     def _law(self, shape, dtype):
         # A zero with probability k / out, else N(0, std^2): an atom, no density.

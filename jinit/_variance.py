@@ -58,6 +58,10 @@ class VarianceScaling(Init):
             return _laws.normal_law(0.0, sigma)
         return _laws.truncated_normal_law(0.0, sigma / _laws.TRUNC_STD, -2.0, 2.0)
 
+    def scaled(self, factor: float) -> VarianceScaling:
+        """Values ``factor`` times as large: the variance scale times ``factor²``."""
+        return dataclasses.replace(self, scale=self.scale * factor * factor)
+
     def _multiplier(self, shape: tuple[int, ...], dtype: Any = np.float32) -> Any:
         """The factor the standard law is multiplied by, in the real compute dtype.
 

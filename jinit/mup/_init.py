@@ -1,0 +1,140 @@
+"""μP's init: the base rules rescaled per parameter, or u-μP's unit init."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .. import _errors, _signature, _tree
+from .._constant import ones, zeros
+from .._distributions import Normal
+
+#: u-μP's unit init by unit-scaling's kind (any other kind: ones).
+UNIT_INIT = {"weight": Normal(1.0), "output": Normal(1.0), "bias": zeros}
+
+
+def _planned(path: str, init: Any, spec: Any) -> _tree.Planned:
+    sig = _signature.signature_of(spec)
+    shape = tuple(int(d) for d in spec.shape)
+    return _tree.Planned(0, path, "", init, shape, np.dtype(spec.dtype), sig, None)
+
+
+def std(path: str, init: Any, spec: Any) -> float | None:
+    """The std of the law ``init`` draws the leaf ``spec`` from (None: unknown)."""
+    from ..flax import _row_law
+
+    return _row_law(_planned(path, init, spec))[3]
+
+
+def for_leaf(compiled, default, path: str, leaves: Mapping[str, Any]) -> Any:
+    """The initializer the compiled rules give the leaf at ``path``."""
+    _, init = _tree.match_rule(compiled, path)
+    if init is None:
+        init = default
+    if init is None:
+        raise _tree.unmatched_error([path])
+    choose = getattr(init, "for_leaf", None)
+    return choose(path, leaves) if callable(choose) else init
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return a is b or bool(a == b)
+    except Exception:  # an initializer whose == is not a bool
+        return False
+
+
+def _check_leaf(mp: Any, path: str, leaves: Mapping[str, Any]) -> None:
+    if path not in mp.base:
+        raise _errors.bad_value(
+            "tree", "the parametrized target model's tree", f"leaf {path!r}"
+        )
+    mp.check_shape(path, leaves[path].shape)
+
+
+def rules(
+    mp: Any, base_rules: Any, default: Callable[..., Any] | None
+) -> dict[str, Any]:
+    """The rules of :meth:`Parametrization.rules`."""
+    from ..flax import PerLeaf
+
+    name = mp.variant.name
+    if mp.variant.init == "unit":
+        return _unit_rules(mp, base_rules, default)
+    if base_rules is None:
+        raise _errors.bad_value(
+            "base_rules", f"a rule set under variant {name!r}", None
+        )
+    compiled = _tree.compile_rules(base_rules)
+    if default is not None:
+        _tree.check_rule("default", default)
+    if mp.variant.init == "base":
+        out = {r.pattern: init for r, init in compiled}
+        return out if default is None else {**out, ".*": default}
+
+    def choose(path: str, leaves: Mapping[str, Any]) -> Any:
+        init = for_leaf(compiled, default, path, leaves)
+        _check_leaf(mp, path, leaves)
+        param = mp[path]
+        base_init = for_leaf(compiled, default, path, mp.base)
+        if param.init_mult == 1.0 and param.base_shape == param.shape:
+            if _same(base_init, init):
+                return init  # the same law at the same shape
+        base_std = std(path, base_init, mp.base[path])
+        target_std = std(path, init, leaves[path])
+        if base_std is None or target_std is None:
+            raise _errors.bad_value(
+                f"base rule of {path!r}",
+                "an initializer whose std jinit knows (a jinit law)",
+                init,
+            )
+        if target_std == 0.0:
+            if base_std != 0.0:
+                raise _errors.bad_value(
+                    f"base rule of {path!r}",
+                    "a law that is zero at both widths or at neither",
+                    init,
+                )
+            return init
+        mult = 1.0 if param.init_mult is None else param.init_mult
+        return _rescaled(init, mult * base_std / target_std, path)
+
+    return {".*": PerLeaf(f"{name}_rules", choose)}
+
+
+def _rescaled(init: Any, factor: float, path: str) -> Any:
+    """``init`` whose values are ``factor`` times as large (the same law, scaled)."""
+    if factor == 1.0:
+        return init
+    scaled = getattr(init, "scaled", None)
+    out = scaled(factor) if callable(scaled) else None
+    if out is None:
+        raise _errors.bad_value(
+            f"base rule of {path!r}",
+            "a jinit initializer whose law jinit can rescale (variance scaling, "
+            "normal, uniform, truncated normal, orthogonal, sparse)",
+            init,
+        )
+    return out
+
+
+def _unit_rules(mp: Any, base_rules: Any, default: Any) -> dict[str, Any]:
+    """u-μP's unit init, by each parameter's kind."""
+    from ..flax import PerLeaf
+
+    for arg, value in (("base_rules", base_rules), ("default", default)):
+        if value is not None:
+            raise _errors.bad_value(
+                arg,
+                "None under variant 'umup' (u-μP draws every parameter at unit "
+                "scale; prepend rules to override some leaves)",
+                value,
+            )
+
+    def choose(path: str, leaves: Mapping[str, Any]) -> Any:
+        _check_leaf(mp, path, leaves)
+        return UNIT_INIT.get(mp[path].kind, ones)
+
+    return {".*": PerLeaf("umup_rules", choose)}
