@@ -30,7 +30,6 @@ from ._constant import constant, ones, zeros
 from ._distributions import Normal, Uniform
 from ._structured import orthogonal
 from ._tree import PerLeaf, declared, format_table, table
-from ._tree import row_law as _row_law  # noqa: F401  (transitional: jinit.mup)
 from ._variance import VarianceScaling, he_uniform, variance_scaling
 
 __all__ = [

@@ -186,7 +186,7 @@ def depth_profiles(
     plt.close(fig)
 
 
-def coord_check(rows: Sequence[Mapping[str, Any]], path: str) -> None:
+def coord_check(rows: Sequence[Mapping[str, Any]], path: str | None = None) -> Any:
     """Writes a PNG: microsoft/mup's coord-check figure, l1 against width.
 
     One column per step ``t``, one row per variant (log-log, base 2), one line
@@ -197,9 +197,15 @@ def coord_check(rows: Sequence[Mapping[str, Any]], path: str) -> None:
 
     Args:
       rows: :func:`jinit.mup.coord_check`'s rows.
-      path: the PNG file to write.
+      path: the PNG file to write (then the figure is closed), or None.
+
+    Returns:
+      The matplotlib figure.
     """
-    plt = _pyplot()
+    if path is None:  # keep the user's backend (a notebook shows the figure)
+        import matplotlib.pyplot as plt
+    else:
+        plt = _pyplot()
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     ts = sorted({r["t"] for r in rows})
     modules = list(dict.fromkeys(r["module"] for r in rows))
@@ -252,5 +258,7 @@ def coord_check(rows: Sequence[Mapping[str, Any]], path: str) -> None:
     )
     rows_of_legend = math.ceil(len(order) / 6) if order else 0
     fig.tight_layout(rect=(0, 0.04 + 0.05 * rows_of_legend, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig

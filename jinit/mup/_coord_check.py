@@ -163,56 +163,10 @@ def _module_name(path: str) -> str:
 def plot_coord_check(rows: Sequence[Mapping[str, Any]], path: str | None = None):
     """microsoft/mup's figure: l1 against width (log-log, base 2), per module.
 
-    One column per step ``t``, one row per variant (SP above μP). Returns the
-    matplotlib figure; saves it to ``path`` if given.
+    One column per step ``t``, one row per variant (SP above μP); the figure
+    :func:`jinit.plot.coord_check` draws. Returns the matplotlib figure; saves
+    it to ``path`` if given.
     """
-    import matplotlib
+    from .. import plot
 
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    variants = list(dict.fromkeys(r["variant"] for r in rows))
-    ts = sorted({r["t"] for r in rows})
-    modules = list(dict.fromkeys(r["module"] for r in rows))
-    colors = [plt.get_cmap("tab20")(i % 20) for i in range(len(modules))]
-    fig, axes = plt.subplots(
-        len(variants),
-        len(ts),
-        figsize=(3.2 * len(ts) + 3.5, 2.8 * len(variants)),
-        squeeze=False,
-        sharey="row",
-    )
-    for i, v in enumerate(variants):
-        for j, t in enumerate(ts):
-            ax = axes[i][j]
-            for k, m in enumerate(modules):
-                pts = sorted(
-                    (r["width"], r["l1"])
-                    for r in rows
-                    if r["variant"] == v and r["t"] == t and r["module"] == m
-                )
-                if pts and all(y > 0 for _, y in pts):
-                    ax.plot(
-                        *zip(*pts, strict=True),
-                        marker="o",
-                        label=m,
-                        color=colors[k % len(colors)],
-                    )
-            ax.set_xscale("log", base=2)
-            ax.set_yscale("log", base=2)
-            ax.set_title(f"{v}, t={t}")
-            ax.set_xlabel("width")
-            if j == 0:
-                ax.set_ylabel("mean |activation|")
-    handles, labels = [], []
-    for ax in axes.flat:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="center right", fontsize=7)
-    fig.tight_layout(rect=(0, 0, 0.78, 1))
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
+    return plot.coord_check(rows, path)

@@ -23,7 +23,7 @@ def _planned(path: str, init: Any, spec: Any) -> _tree.Planned:
 
 def std(path: str, init: Any, spec: Any) -> float | None:
     """The std of the law ``init`` draws the leaf ``spec`` from (None: unknown)."""
-    from ..flax import _row_law
+    from .._tree import row_law as _row_law
 
     return _row_law(_planned(path, init, spec))[3]
 
@@ -58,7 +58,7 @@ def rules(
     mp: Any, base_rules: Any, default: Callable[..., Any] | None
 ) -> dict[str, Any]:
     """The rules of :meth:`Parametrization.rules`."""
-    from ..flax import PerLeaf
+    from .._tree import PerLeaf
 
     name = mp.variant.name
     if mp.variant.init == "unit":
@@ -122,7 +122,7 @@ def _rescaled(init: Any, factor: float, path: str) -> Any:
 
 def _unit_rules(mp: Any, base_rules: Any, default: Any) -> dict[str, Any]:
     """u-μP's unit init, by each parameter's kind."""
-    from ..flax import PerLeaf
+    from .._tree import PerLeaf
 
     for arg, value in (("base_rules", base_rules), ("default", default)):
         if value is not None:
