@@ -1,0 +1,536 @@
+"""The schemes of transformers as their reference code initializes them: GPT-2,
+BERT, ViT, Llama, T5 (Hugging Face), Megatron-LM, OLMo, OLMo-core, torchtitan."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from .. import _errors, _signature
+from .. import torch as _torch
+from .._base import Init
+from .._constant import constant, ones
+from .._distributions import normal
+from ..flax import PerLeaf
+from ._depth import DepthScaled, _law, _padded
+from ._roles import common, layer_count, positive_number, rules
+
+#: The roles a scheme scales: the residual outputs, and (T5, OLMo-core, torchtitan)
+#: the others whose law is not the scheme's generic one. Drawing a tree where
+#: one matches no leaf, while leaves fell to the generic law, is an error.
+_RESIDUAL = ("attention_out", "mlp_out")
+_RESIDUAL_HEAD = (*_RESIDUAL, "lm_head")
+_LLAMA_SCALED = ("attention_out", "mlp_in", "mlp_out", "lm_head")
+_T5_SCALED = ("q", "attention_out", "mlp_out", "lm_head")
+
+
+def gpt2(
+    n_layer: int = 12,
+    *,
+    std: float = 0.02,
+    variant: Literal["hf", "openai"] = "hf",
+    patterns: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    r"""GPT-2's initialization, as Hugging Face/nanoGPT or as OpenAI released it.
+
+    ================================== ================================ ===========
+    role (HF Flax names)               ``"hf"`` (n_layer 12)            ``"openai"``
+    ================================== ================================ ===========
+    ``wte`` embedding, lm_head         N(0, 0.02)                       N(0, 0.02)
+    ``wpe`` position embedding         N(0, 0.02)                       N(0, 0.01)
+    ``attn/c_attn``, ``mlp/c_fc``      N(0, 0.02)                       N(0, 0.02)
+    ``attn/c_proj``, ``mlp/c_proj``    N(0, 0.02/sqrt(2*12)=0.0040825)  N(0, 0.02)
+    ``ln_1``, ``ln_2``, ``ln_f``       scale 1, bias 0                  1, 0
+    biases                             0                                0
+    ================================== ================================ ===========
+
+    Args:
+      n_layer: the number of blocks (``"hf"`` scales the residual projections
+        by ``1/sqrt(2 n_layer)``).
+      std: ``initializer_range`` (``w_init_stdev`` in OpenAI's code).
+      variant: ``"hf"`` (``GPT2PreTrainedModel._init_weights``, transformers
+        5.x; nanoGPT's ``c_proj`` rule is the same) or ``"openai"``
+        (``openai/gpt-2 src/model.py``: no depth scaling in the released code,
+        ``wpe`` at 0.01).
+      patterns: role -> regex overrides (see :func:`rules`).
+
+    Raises:
+      ValueError: ``n_layer < 1``, ``std <= 0``, an unknown variant or role.
+    """
+    n_layer = layer_count("n_layer", n_layer)
+    std = positive_number("std", std)
+    if variant not in ("hf", "openai"):
+        raise _errors.bad_choice("variant", variant, ("hf", "openai"))
+    if variant == "openai":
+        laws = common(normal(std), position_embedding=normal(0.01))
+        scaled: tuple[str, ...] = ("position_embedding",)
+    else:
+        residual = normal(std / math.sqrt(2 * n_layer))
+        laws = common(normal(std), attention_out=residual, mlp_out=residual)
+        scaled = _RESIDUAL
+    return rules(laws, patterns=patterns, scaled=scaled, name="gpt2")
+
+
+def bert(
+    initializer_range: float = 0.02,
+    *,
+    pad_token_id: int | None = 0,
+    patterns: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """BERT as Hugging Face initializes it (``BertPreTrainedModel``, transformers 5.x).
+
+    ======================================= ============================
+    role                                    law (``initializer_range`` 0.02)
+    ======================================= ============================
+    ``word_embeddings``                     N(0, 0.02), row ``pad_token_id`` (0) = 0
+    ``position_/token_type_embeddings``     N(0, 0.02)
+    every Dense (q/k/v, attention output,   N(0, 0.02)
+    intermediate, output, pooler, heads)
+    LayerNorm                               scale 1, bias 0
+    biases (``cls/predictions/bias`` too)   0
+    ======================================= ============================
+
+    No depth scaling. (Google's TF BERT drew ``truncated_normal(0.02)`` at 2
+    sigma; HF PyTorch draws untruncated, as here.)
+
+    Args:
+      initializer_range: the std.
+      pad_token_id: the word-embedding row set to zero (None: none).
+      patterns: role -> regex overrides.
+    """
+    w = normal(positive_number("initializer_range", initializer_range))
+    return rules(
+        common(w, embedding=_padded(w, pad_token_id)), patterns=patterns, name="bert"
+    )
+
+
+def vit(
+    initializer_range: float = 0.02,
+    *,
+    patterns: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """ViT as Hugging Face initializes it (``ViTPreTrainedModel``, transformers 5.x).
+
+    ============================================ ==================================
+    role                                         law (``initializer_range`` 0.02)
+    ============================================ ==================================
+    ``cls_token``, ``position_embeddings``       ``trunc_normal_(std=0.02)``: bounds
+                                                 +-2 absolute (effectively N(0, 0.02))
+    patch projection (Conv), q/k/v/o, fc1, fc2,  N(0, 0.02)
+    pooler, classifier
+    LayerNorm                                    scale 1, bias 0
+    biases                                       0
+    ============================================ ==================================
+    """
+    std = positive_number("initializer_range", initializer_range)
+    token = _torch.trunc_normal(0.0, std)
+    laws = common(normal(std), cls_token=token, position_embedding=token)
+    return rules(laws, patterns=patterns, name="vit")
+
+
+def llama(
+    initializer_range: float = 0.02,
+    *,
+    pad_token_id: int | None = None,
+    patterns: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """Llama as Hugging Face initializes it (``LlamaPreTrainedModel``, the base rule).
+
+    ============================================== ===========================
+    role                                           law (``initializer_range`` 0.02)
+    ============================================== ===========================
+    ``embed_tokens``                               N(0, 0.02) (row ``pad_token_id``
+                                                   zeroed if set)
+    ``q/k/v/o_proj``, ``gate/up/down_proj``,       N(0, 0.02), no depth scaling
+    ``lm_head``
+    RMSNorm scale                                  1
+    biases (if any)                                0
+    ============================================== ===========================
+
+    For Meta's/torchtitan's depth-scaled init see :func:`torchtitan_llama3`.
+    """
+    w = normal(positive_number("initializer_range", initializer_range))
+    return rules(
+        common(w, embedding=_padded(w, pad_token_id)), patterns=patterns, name="llama"
+    )
+
+
+def t5(
+    d_model: int = 512,
+    d_kv: int = 64,
+    num_heads: int = 8,
+    d_ff: int = 2048,
+    *,
+    factor: float = 1.0,
+    patterns: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    r"""T5's per-matrix init (Mesh TensorFlow), as ``T5PreTrainedModel._init_weights``.
+
+    ============================= ======================================== ==========
+    role                          law                                      T5-small
+    ============================= ======================================== ==========
+    ``shared`` embedding, lm_head N(0, factor)                             1.0
+    ``q``                         N(0, factor (d_model d_kv)^-1/2)         0.0055243
+    ``k``, ``v``                  N(0, factor d_model^-1/2)                0.0441942
+    ``o``                         N(0, factor (num_heads d_kv)^-1/2)       0.0441942
+    ``relative_attention_bias``   N(0, factor d_model^-1/2)                0.0441942
+    ``wi`` / ``wi_0``, ``wi_1``   N(0, factor d_model^-1/2)                0.0441942
+    ``wo``                        N(0, factor d_ff^-1/2)                   0.0220971
+    layer norms (RMS)             factor                                   1.0
+    ============================= ======================================== ==========
+
+    T5 has no biases (a bias rule gives zeros) and no 1/sqrt(d_kv) in its
+    attention: it lives in the ``q`` init. Other kernels (heads) get
+    N(0, factor d_model^-1/2), as HF's ``qa_outputs`` and classification head.
+    """
+    d_model = layer_count("d_model", d_model)
+    d_kv = layer_count("d_kv", d_kv)
+    num_heads = layer_count("num_heads", num_heads)
+    d_ff = layer_count("d_ff", d_ff)
+    factor = positive_number("factor", factor)
+    hidden = normal(factor * d_model**-0.5)
+    laws = common(
+        hidden,
+        embedding=normal(factor),
+        lm_head=normal(factor),
+        q=normal(factor * (d_model * d_kv) ** -0.5),
+        attention_out=normal(factor * (num_heads * d_kv) ** -0.5),
+        mlp_out=normal(factor * d_ff**-0.5),
+        norm_scale=ones if factor == 1.0 else constant(factor),
+    )
+    return rules(laws, patterns=patterns, scaled=_T5_SCALED, name="t5")
+
+
+# ----------------------------------------------------------------------------
+# Megatron, OLMo, torchtitan.
+
+
+def megatron(
+    n_layer: int,
+    *,
+    std: float = 0.02,
+    multiplier: float = 2.0,
+    embedding_std: float | None = None,
+    patterns: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    r"""Megatron-LM's ``init_method_normal`` / ``scaled_init_method_normal``.
+
+    =============================================== ===============================
+    role (Megatron names)                           law (``init_method_std`` 0.02)
+    =============================================== ===============================
+    word/position embeddings                        N(0, embedding_std or 0.02)
+    ``linear_qkv``, ``linear_fc1``, output layer    ``init_method_normal``: N(0, 0.02)
+    ``linear_proj``, ``linear_fc2``                 ``scaled_init_method_normal``:
+                                                    N(0, 0.02 / sqrt(multiplier L))
+    norms                                           1, 0
+    biases                                          0
+    =============================================== ===============================
+
+    ``multiplier`` is 2 (one attention and one MLP residual per layer), 1 for
+    Megatron's hybrid (Mamba) models. Source: ``megatron/core/utils.py``,
+    ``transformer_config.py`` (megatron-core 0.19).
+    """
+    n_layer = layer_count("n_layer", n_layer)
+    std = positive_number("std", std)
+    multiplier = positive_number("multiplier", multiplier)
+    emb = (
+        std
+        if embedding_std is None
+        else positive_number("embedding_std", embedding_std)
+    )
+    scaled = normal(std / math.sqrt(multiplier * n_layer))
+    laws = common(normal(std), attention_out=scaled, mlp_out=scaled)
+    laws.update(
+        embedding=normal(emb),
+        position_embedding=normal(emb),
+        token_type_embedding=normal(emb),
+    )
+    return rules(laws, patterns=patterns, scaled=_RESIDUAL, name="megatron")
+
+
+def olmo(
+    init_fn: Literal["normal", "mitchell", "full_megatron"] = "normal",
+    *,
+    d_model: int = 2048,
+    n_layers: int = 16,
+    d_ff: int | None = None,
+    init_std: float = 0.02,
+    init_cutoff_factor: float | None = None,
+    emb_init_std: float | None = None,
+    layer: str | None = None,
+    patterns: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    r"""OLMo's ``InitFnType`` schemes (``allenai/OLMo``, ai2-olmo 0.6.0 ``olmo/model.py``).
+
+    All laws are normals truncated at ``+-init_cutoff_factor`` stds when it is
+    set (OLMo-2's configs use 3, the ``mitchell`` configs 3), untruncated
+    otherwise. OLMo names: ``att_proj`` (fused qkv), ``attn_out``, ``ff_proj``,
+    ``ff_out`` (block), ``transformer/ff_out`` (readout), ``wte``, ``wpe``.
+
+    ============== =============== =============================== ==================
+    role           ``normal``      ``mitchell``                    ``full_megatron``
+    ============== =============== =============================== ==================
+    q/k/v, ff_proj init_std        1/sqrt(d)                       init_std
+    attn_out       init_std        1/sqrt(2 d (l + 1))             init_std/sqrt(2 L)
+    block ff_out   init_std        1/sqrt(2 d_ff (l + 1))          init_std/sqrt(2 L)
+    wte            init_std        emb_init_std or 1/sqrt(d)       emb_init_std or
+                                                                   init_std
+    wpe            init_std        1/sqrt(d)                       init_std
+    readout        init_std        1/sqrt(d)                       1/sqrt(d)
+    norms, biases  1, 0            1, 0                            1, 0
+    ============== =============== =============================== ==================
+
+    (``l``: the block index from 0; ``d_ff``: the block ``ff_out``'s input
+    width, default ``4 d_model``.) At OLMo-1B (d 2048, L 16) ``mitchell``'s
+    layer-0 ``attn_out`` std is 0.015625 and ``full_megatron``'s 0.0035355.
+
+    Args:
+      init_fn: the scheme.
+      d_model, n_layers, d_ff: the model's sizes.
+      init_std, init_cutoff_factor, emb_init_std: OLMo's config fields
+        (``mitchell`` truncates at 3 stds when the factor is None, as OLMo-1's
+        configs set it).
+      layer: the layer-index regex of the depth-indexed laws (``mitchell``).
+      patterns: role -> regex overrides.
+    """
+    choices = ("normal", "mitchell", "full_megatron")
+    if init_fn not in choices:
+        raise _errors.bad_choice("init_fn", init_fn, choices)
+    d = layer_count("d_model", d_model)
+    n = layer_count("n_layers", n_layers)
+    d_ff = 4 * d if d_ff is None else layer_count("d_ff", d_ff)
+    init_std = positive_number("init_std", init_std)
+    cut = init_cutoff_factor
+    if cut is not None:
+        cut = positive_number("init_cutoff_factor", cut)
+    emb = (
+        None if emb_init_std is None else positive_number("emb_init_std", emb_init_std)
+    )
+    if init_fn == "normal":
+        return rules(common(_law(init_std, cut)), patterns=patterns, name="olmo")
+    if init_fn == "mitchell":
+        cut = 3.0 if cut is None else cut
+        laws = common(
+            _law(d**-0.5, cut),
+            embedding=_law(emb or d**-0.5, cut),
+            attention_out=DepthScaled(1 / math.sqrt(d), cutoff=cut),
+            mlp_out=DepthScaled(1 / math.sqrt(d_ff), cutoff=cut),
+        )
+        return rules(
+            laws, patterns=patterns, layer=layer, scaled=_RESIDUAL, name="olmo"
+        )
+    scaled = _law(init_std / math.sqrt(2 * n), cut)
+    laws = common(
+        _law(init_std, cut),
+        embedding=_law(emb or init_std, cut),
+        attention_out=scaled,
+        mlp_out=scaled,
+        lm_head=_law(d**-0.5, cut),
+    )
+    return rules(laws, patterns=patterns, scaled=_RESIDUAL_HEAD, name="olmo")
+
+
+def _fan_in_law(cutoff: float) -> PerLeaf:
+    """N(0, 1/fan_in) truncated at +-``cutoff`` stds, fan_in the leaf's layer's."""
+
+    def choose(path: str, leaves: Mapping[str, Any]) -> Init:
+        spec = leaves[path]
+        sig = _signature.signature_of(spec)
+        fan_in, _ = _signature.fans(None, sig, tuple(spec.shape))
+        return _law(fan_in**-0.5, cutoff)
+
+    return PerLeaf("olmo_core_fan_in", choose)
+
+
+def olmo_core(
+    method: Literal["normal", "llama", "llama_depth", "normalized", "fan_in"] = "llama",
+    *,
+    d_model: int = 2048,
+    n_layers: int = 16,
+    std: float = 0.02,
+    embedding_std: float | None = None,
+    embed_scale: float | None = None,
+    layer: str | None = None,
+    patterns: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    r"""OLMo-core's ``InitMethod`` (``src/olmo_core/nn/transformer/init.py``).
+
+    Every Linear is ``init_linear``: a normal truncated at +-3 of its stds
+    (``trunc_normal_`` with ``a = -3 std, b = 3 std``), bias 0. OLMo-core
+    names: ``attention/w_q``, ``w_k``, ``w_v`` (or ``w_qkv``),
+    ``attention/w_out``, ``feed_forward/w1`` (gate), ``w3`` (up), ``w2`` (down),
+    ``embeddings``, ``lm_head/w_out``. With ``d = d_model``, ``L = n_layers``,
+    ``l`` the block index from 0:
+
+    ============ ============= =============== ================ ================= ==============
+    role         ``normal``    ``llama``       ``llama_depth``  ``normalized``    ``fan_in``
+    ============ ============= =============== ================ ================= ==============
+    embeddings   embedding_std N(0, 1)         N(0, 1)          N(0, d^-1/2)      N(0, 1 /
+                 (std)         untruncated     untruncated      untruncated       embed_scale)
+    q, k, v, w1  std           std             std              d^-1/2            fan_in^-1/2
+    attn w_out   std           std/sqrt(2L)    std/sqrt(2(l+1)) d^-1/2/sqrt(2L)   fan_in^-1/2
+    ``w3``       std           std/sqrt(2L)    std/sqrt(2(l+1)) d^-1/2            fan_in^-1/2
+    ``w2``       std           std/sqrt(2L)    std/sqrt(2(l+1)) d^-1/2/sqrt(2L)   fan_in^-1/2
+    lm_head      std           d^-1/2          d^-1/2           d^-1/2            d^-1/2
+    norms        1             1               1                1                 1
+    ============ ============= =============== ================ ================= ==============
+
+    (Each std is that of the normal before its 3-sigma truncation; embeddings
+    other than ``normal``'s are untruncated ``normal_``. ``w2`` gets ``w3``'s
+    std under ``llama``/``llama_depth`` and ``w3`` gets ``w1``'s under
+    ``normalized``: the code reuses the variable.) ``fan_in`` reads each
+    kernel's fan-in (``in_features``) from the leaf's signature
+    (:func:`jinit.flax.abstract`), else from ``jinit.compute_fans`` of its
+    shape. Read at ``allenai/OLMo-core`` commit ``fa6c5014`` (2026-06-22):
+    ``init.py`` (``InitMethod.init_embeddings``, ``init_final_w_out``,
+    ``init_feed_forward``), ``nn/attention/__init__.py``
+    (``Attention.init_weights``, ``FusedAttention.init_weights``).
+
+    Not covered: MoE routers and experts (``init_feed_forward_moe``), the
+    attention gate ``w_g``, and what OLMo-core's ``NormalizedTransformer``
+    (nGPT) does besides ``normalized``: it L2-normalizes every matrix after
+    ``init_weights`` and after every optimizer step (``normalize_matrices``:
+    ``w_q``, ``w_k``, ``w_v``, ``w1``, ``w3`` and ``lm_head`` along the input
+    axis, ``w_out`` and ``w2`` along the output axis, each embedding row), and its
+    blocks' scaling vectors (``attn_alpha``, ``mlp_alpha``, ...) start at
+    ``1/sqrt(d)`` (``NormalizedTransformerBlock.reset_parameters``).
+
+    Args:
+      method: the ``InitMethod``.
+      d_model, n_layers: the model's width and depth.
+      std: ``init_std``.
+      embedding_std: ``embedding_init_std`` (``normal`` only; default ``std``).
+      embed_scale: the model's ``embed_scale`` (``fan_in`` only: embeddings at
+        ``N(0, 1 / embed_scale)``).
+      layer: the layer-index regex (``llama_depth``).
+      patterns: role -> regex overrides.
+
+    Raises:
+      ValueError: an unknown method, a bad size or std.
+    """
+    choices = ("normal", "llama", "llama_depth", "normalized", "fan_in")
+    if method not in choices:
+        raise _errors.bad_choice("method", method, choices)
+    d = layer_count("d_model", d_model)
+    n = layer_count("n_layers", n_layers)
+    std = positive_number("std", std)
+    emb = (
+        std
+        if embedding_std is None
+        else positive_number("embedding_std", embedding_std)
+    )
+    scale = 1.0 if embed_scale is None else positive_number("embed_scale", embed_scale)
+    head = _law(d**-0.5, 3.0)
+    if method == "normal":
+        laws = common(_law(std, 3.0), embedding=_law(emb, 3.0))
+        return rules(laws, patterns=patterns, name="olmo_core")
+    if method == "normalized":
+        base = _law(d**-0.5, 3.0)
+        out: Any = _law(d**-0.5 / math.sqrt(2 * n), 3.0)
+        laws = common(
+            base,
+            embedding=normal(d**-0.5),
+            attention_out=out,
+            mlp_out=out,
+            lm_head=head,
+        )
+        return rules(laws, patterns=patterns, scaled=_RESIDUAL, name="olmo_core")
+    if method == "fan_in":
+        laws = common(_fan_in_law(3.0), embedding=normal(1.0 / scale), lm_head=head)
+        return rules(laws, patterns=patterns, name="olmo_core")
+    if method == "llama":
+        out = _law(std / math.sqrt(2 * n), 3.0)
+    else:
+        out = DepthScaled(std, cutoff=3.0)
+    laws = common(
+        _law(std, 3.0),
+        embedding=normal(1.0),
+        attention_out=out,
+        mlp_in=out,
+        mlp_out=out,
+        lm_head=head,
+    )
+    return rules(
+        laws, patterns=patterns, layer=layer, scaled=_LLAMA_SCALED, name="olmo_core"
+    )
+
+
+def torchtitan_llama3(
+    dim: int = 4096,
+    *,
+    std: float = 0.02,
+    depth_init: bool = True,
+    n_layers: int | None = None,
+    layer: str | None = None,
+    patterns: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    r"""Llama 3 as torchtitan initializes it (``torchtitan/models/llama3``).
+
+    Read at ``pytorch/torchtitan`` commit ``b5bcd76c`` (2026-08-21):
+    ``torchtitan/models/llama3/__init__.py`` (``_LINEAR_INIT``:
+    ``trunc_normal_(std=0.02)``; ``_depth_init(layer_id)`` for ``wo`` and
+    ``w2``/``w3``; ``_output_linear_init(dim)``: ``trunc_normal_(std=s, a=-3 s,
+    b=3 s)``, ``s = dim**-0.5``; ``_EMBEDDING_INIT``: ``normal_(std=1.0)``;
+    norms ``ones_``; biases ``zeros_``) and ``torchtitan/models/common/
+    param_init.py`` (``depth_scaled_std(base, layer_id) = base / (2 (layer_id
+    + 1))**0.5``). Older torchtitan had the same rules in
+    ``Transformer.init_weights`` (``models/llama3/model/model.py``), where
+    ``depth_init=False`` gave ``0.02 / sqrt(2 n_layers)`` to every block.
+
+    PyTorch's ``trunc_normal_`` bounds are absolute: ``trunc_normal_(std=0.02)``
+    keeps the default ``a=-2, b=2``, i.e. +-100 stds (so practically untruncated);
+    only the output layer is truly truncated, at 3 stds.
+
+    ================================== =============================================
+    role (torchtitan names)            law (dim 4096)
+    ================================== =============================================
+    ``tok_embeddings``                 N(0, 1)
+    ``wq``, ``wk``, ``wv``, ``w1``     trunc_normal(std 0.02, bounds +-2)
+    ``wo``, ``w2``, ``w3``             trunc_normal(std 0.02/sqrt(2 (l + 1)),
+                                       bounds +-2): layer 0 0.014142, layer 15
+                                       0.0035355
+    ``output`` (lm_head)               trunc_normal(std dim^-1/2 = 0.015625,
+                                       bounds +-3 std)
+    ``attention_norm``, ``ffn_norm``,  1
+    ``norm``
+    ================================== =============================================
+
+    Args:
+      dim: the model width (the output layer's std is ``dim**-0.5``).
+      std: the base std.
+      depth_init: layer-indexed stds (torchtitan's default); False gives
+        ``std / sqrt(2 n_layers)`` to every layer.
+      n_layers: the number of layers (needed with ``depth_init=False``).
+      layer: the layer-index regex.
+      patterns: role -> regex overrides.
+    """
+    dim = layer_count("dim", dim)
+    std = positive_number("std", std)
+    bounds = (-2.0, 2.0)
+    if depth_init:
+        depth: Any = DepthScaled(std, bounds=bounds)
+    else:
+        if n_layers is None:
+            raise _errors.bad_value(
+                "n_layers", "the number of layers with depth_init=False", n_layers
+            )
+        depth = _law(
+            std / math.sqrt(2 * layer_count("n_layers", n_layers)), None, bounds
+        )
+    out = dim**-0.5
+    laws = common(
+        _law(std, None, bounds),
+        embedding=normal(1.0),
+        attention_out=depth,
+        mlp_in=depth,  # torchtitan's w3 (the up projection) is depth-scaled, w1 not
+        mlp_out=depth,
+        lm_head=_torch.trunc_normal(0.0, out, -3 * out, 3 * out),
+    )
+    return rules(
+        laws,
+        patterns=patterns,
+        layer=layer,
+        scaled=_LLAMA_SCALED,
+        name="torchtitan_llama3",
+    )
