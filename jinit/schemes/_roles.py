@@ -266,9 +266,10 @@ class Scheme:
 
     def _check_tree(self, leaves: Mapping[str, Any]) -> None:
         found: dict[str, list[str]] = {}
-        for path in leaves:
+        for path, spec in leaves.items():
             role = role_of(path, self.roles)
             if role is not None:
+                self._check_signature(path, role, spec)
                 found.setdefault(role, []).append(path)
         # A model has one token embedding: only a second one in the generic
         # role can be a position embedding without a role of its own.

@@ -100,9 +100,10 @@ def bert(
       patterns: role -> regex overrides.
     """
     w = normal(positive_number("initializer_range", initializer_range))
-    return rules(
-        common(w, embedding=_padded(w, pad_token_id)), patterns=patterns, name="bert"
-    )
+    # A position embedding taken for the word one would get its padding row.
+    scaled = () if pad_token_id is None else ("position_embedding",)
+    laws = common(w, embedding=_padded(w, pad_token_id))
+    return rules(laws, patterns=patterns, scaled=scaled, name="bert")
 
 
 def vit(
