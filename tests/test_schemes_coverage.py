@@ -335,7 +335,6 @@ NOT_SCHEMES = {
     "LAYER",
     "PATTERNS",
     "ROLES",
-    "SYNONYMS",
     "DeepNetCoefficients",
     "DepthScaled",
     "LayerStack",
@@ -554,6 +553,10 @@ def test_an_invalid_pattern_raises_when_the_scheme_is_built():
         js.fixup(3, patterns={"residual_branch": r".*/res_\d+/conv_[ab]/kernel"})
     with pytest.raises(TypeError, match="`pattern` must be a regex"):
         js.rezero(pattern=3)
+    with pytest.raises(ValueError, match="`layer` must be a regex with a group"):
+        js.torchtitan_llama3(64, layer=r"layers/\d+/")
+    with pytest.raises(ValueError, match="`layer` must be a valid regular"):
+        js.olmo("mitchell", layer=r"layers/(\d+/")
 
 
 @pytest.mark.parametrize(

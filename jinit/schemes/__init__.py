@@ -38,6 +38,7 @@ Hugging Face schemes with ``transformers``' own PyTorch models.
 """
 
 from ._depth import LAYER, DepthScaled, LayerStack, StackLaw, layer_index, stack_law
+from ._olmo import olmo, olmo_core
 from ._residual import (
     DeepNetCoefficients,
     ZerO,
@@ -50,14 +51,12 @@ from ._residual import (
     zero,
     zero_matrix,
 )
-from ._roles import GENERIC, PATTERNS, ROLES, SYNONYMS, rules
+from ._roles import GENERIC, PATTERNS, ROLES, rules
 from ._transformers import (
     bert,
     gpt2,
     llama,
     megatron,
-    olmo,
-    olmo_core,
     t5,
     torchtitan_llama3,
     vit,
@@ -68,7 +67,6 @@ __all__ = [
     "LAYER",
     "PATTERNS",
     "ROLES",
-    "SYNONYMS",
     "DeepNetCoefficients",
     "DepthScaled",
     "LayerStack",

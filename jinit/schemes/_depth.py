@@ -26,6 +26,30 @@ from .._types import DTypeLike
 LAYER = r"(?:^|/)(?:h|[A-Za-z_]*(?:[Ll]ayers?|[Bb]locks?))[_/](\d+)(?=/)"
 
 
+_LAYER_GROUP = "the layer index"
+
+
+def check_regex(arg: str, regex: Any, group: str = "") -> str:
+    """``regex``, checked: a string that compiles (with a group where ``group``
+    says what its first group means)."""
+    if not isinstance(regex, str):
+        allowed = (
+            f"a regex string whose first group is {group}"
+            if group
+            else "a regex string"
+        )
+        raise _errors.bad_type(arg, allowed, regex)
+    try:
+        compiled = re.compile(regex)
+    except re.error as e:
+        raise _errors.bad_value(
+            arg, f"a valid regular expression ({e})", regex
+        ) from None
+    if group and compiled.groups < 1:
+        raise _errors.bad_value(arg, f"a regex with a group: {group}", regex)
+    return regex
+
+
 def layer_index(path: str, layer: str = LAYER) -> int | None:
     """The layer index in ``path``: the first group of ``layer``'s first match.
 
@@ -165,8 +189,7 @@ class DepthScaled:
             raise _errors.bad_value(
                 "bounds", "None when `cutoff` is set (one truncation)", self.bounds
             )
-        if not isinstance(self.layer, str):
-            raise _errors.bad_type("layer", "a regex string with one group", self.layer)
+        check_regex("layer", self.layer, _LAYER_GROUP)
 
     def std_of(self, layer: int) -> float:
         """The std of layer ``layer``."""

@@ -17,7 +17,7 @@ from typing import Any
 from .. import _checks, _errors, _signature
 from .._constant import ones, zeros
 from ..flax import PerLeaf
-from ._depth import DepthScaled
+from ._depth import DepthScaled, check_regex
 
 _ANY = r"(?:.*/)?"
 # A module name of an attention block (GPT-2 "attn", BERT "attention", Llama
@@ -108,7 +108,7 @@ GENERIC: dict[str, str] = {
 
 #: Names users write for a role (the closest spelling can be the opposite role:
 #: "mlp_down" is one edit nearer "mlp_in" than "mlp_out").
-SYNONYMS: dict[str, str] = {
+_SYNONYMS: dict[str, str] = {
     "mlp_down": "mlp_out",
     "down_proj": "mlp_out",
     "mlp_output": "mlp_out",
@@ -137,6 +137,10 @@ SYNONYMS: dict[str, str] = {
     "fc": "classifier",
 }
 
+_BRANCH_GROUP = (
+    "it orders the branch's convs within their block "
+    r"(e.g. r'.*/res_\d+/conv_(\w)/kernel')"
+)
 _ATTENTION_ROLES = ("q", "k", "v", "qkv", "attention_out")
 _MLP_ROLES = ("mlp_gate", "mlp_in", "mlp_out")
 _ATTENTION_CLASS = re.compile(r"(?i)attn|attention")
@@ -144,32 +148,13 @@ _MLP_CLASS = re.compile(r"(?i)mlp|feed_?forward|ffn|densereludense")
 
 
 def _bad_role(arg: str, role: Any) -> ValueError:
-    """An unknown role; the hint is the role a known synonym means, else the
-    closest spelling unless that is a different role than a synonym says."""
-    meant = SYNONYMS.get(role) if isinstance(role, str) else None
+    """An unknown role: the hint is the role a known synonym means (the closest
+    spelling can be the opposite role), else the closest spelling."""
+    meant = _SYNONYMS.get(role) if isinstance(role, str) else None
     if meant is None:
         return _errors.bad_choice(arg, role, ROLES)
     listed = "one of " + ", ".join(repr(r) for r in ROLES)
     return ValueError(f"{_errors.bad_value(arg, listed, role)} Did you mean {meant!r}?")
-
-
-def _check_regex(arg: str, regex: Any, groups: int = 0) -> str:
-    if not isinstance(regex, str):
-        raise _errors.bad_type(arg, "a regex string", regex)
-    try:
-        compiled = re.compile(regex)
-    except re.error as e:
-        raise _errors.bad_value(
-            arg, f"a valid regular expression ({e})", regex
-        ) from None
-    if compiled.groups < groups:
-        raise _errors.bad_value(
-            arg,
-            "a regex with a group: its first group orders the branch's convs "
-            r"within their block (e.g. r'.*/res_\d+/conv_(\w)/kernel')",
-            regex,
-        )
-    return regex
 
 
 def check_patterns(patterns: Mapping[str, str | None] | None) -> dict[str, Any]:
@@ -183,8 +168,8 @@ def check_patterns(patterns: Mapping[str, str | None] | None) -> dict[str, Any]:
         if role not in PATTERNS:
             raise _bad_role("patterns", role)
         arg = f"patterns[{role!r}]"
-        groups = 1 if role == "residual_branch" else 0
-        out[role] = None if regex is None else _check_regex(arg, regex, groups)
+        group = _BRANCH_GROUP if role == "residual_branch" else ""
+        out[role] = None if regex is None else check_regex(arg, regex, group)
     return out
 
 
@@ -226,10 +211,12 @@ def _context(sig: Any) -> str | None:
 class Scheme:
     """A scheme's roles, in the order tried, and the roles it scales.
 
-    Checks, per tree (on the first leaf it draws): that every role in ``scaled``
-    matched a leaf of the tree unless no leaf fell to its generic role
-    (:data:`GENERIC`), and, per leaf, that a module signature
-    (:func:`jinit.flax.abstract`) does not contradict the role its name gave.
+    Each leaf it draws is checked against its module signature
+    (:func:`jinit.flax.abstract`): an attention role inside an MLP class, or the
+    reverse, is an error. The first leaf that falls to a generic role
+    (:data:`GENERIC`) checks the whole tree, once per tree: the signatures of
+    every leaf, and that each role in ``scaled`` matched a leaf (else the leaves
+    of its generic role may be it: an error naming them).
     """
 
     name: str
@@ -361,8 +348,8 @@ def rules(
     for role in scaled:
         if role not in GENERIC:
             raise _errors.bad_choice("scaled", role, tuple(GENERIC))
-    if layer is not None and not isinstance(layer, str):
-        raise _errors.bad_type("layer", "a regex string with one group", layer)
+    if layer is not None:
+        check_regex("layer", layer, "the layer index")
     table = [(r, rx) for r, rx in ordered(patterns) if inits.get(r) is not None]
     scheme = Scheme(name, tuple(table), scaled)
     out: dict[str, Any] = {}
