@@ -304,6 +304,13 @@ SCHEMES: dict[str, list[tuple[str, Any, bool]]] = {
     "olmo": [
         (f, functools.partial(js.olmo, f, d_model=D, n_layers=L, d_ff=F), False)
         for f in ("normal", "mitchell", "full_megatron")
+    ]
+    + [
+        (
+            "mitchell-wpe",
+            lambda: js.olmo("mitchell", d_model=D, n_layers=L, emb_init_std=0.5),
+            True,
+        )
     ],
     "olmo_core": [
         (m, functools.partial(js.olmo_core, m, d_model=D, n_layers=L), False)

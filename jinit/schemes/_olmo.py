@@ -84,7 +84,13 @@ def olmo(
             attention_out=DepthScaled(1 / math.sqrt(d), cutoff=cut),
             mlp_out=DepthScaled(1 / math.sqrt(d_ff), cutoff=cut),
         )
-        return rules(laws, patterns=patterns, layer=layer, scaled=RESIDUAL, name="olmo")
+        return rules(
+            laws,
+            patterns=patterns,
+            layer=layer,
+            scaled=(*RESIDUAL, "position_embedding"),
+            name="olmo",
+        )
     scaled = _law(init_std / math.sqrt(2 * n), cut)
     laws = common(
         _law(init_std, cut),
@@ -93,7 +99,12 @@ def olmo(
         mlp_out=scaled,
         lm_head=_law(d**-0.5, cut),
     )
-    return rules(laws, patterns=patterns, scaled=RESIDUAL_HEAD, name="olmo")
+    return rules(
+        laws,
+        patterns=patterns,
+        scaled=(*RESIDUAL_HEAD, "position_embedding"),
+        name="olmo",
+    )
 
 
 def _fan_in_law(cutoff: float) -> PerLeaf:

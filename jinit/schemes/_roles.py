@@ -322,7 +322,9 @@ def rules(
       layer: the layer-index regex of depth-indexed laws (default :data:`LAYER`).
       scaled: the roles the scheme gives a law of their own: drawing a tree
         where one matches no leaf while leaves fell to its generic role
-        (:data:`GENERIC`: ``kernel`` for the projections) raises, naming them.
+        (:data:`GENERIC`: ``kernel`` for the projections; a second table for
+        ``embedding``) raises, naming them. Roles whose initializer is the
+        generic role's are ignored.
       name: the scheme's name in those errors.
 
     Returns:
@@ -351,6 +353,8 @@ def rules(
     if layer is not None:
         check_regex("layer", layer, "the layer index")
     table = [(r, rx) for r, rx in ordered(patterns) if inits.get(r) is not None]
+    # Only a law other than the generic one's can be missed.
+    scaled = tuple(r for r in scaled if inits.get(r) != inits.get(GENERIC[r]))
     scheme = Scheme(name, tuple(table), scaled)
     out: dict[str, Any] = {}
     for role, regex in table:

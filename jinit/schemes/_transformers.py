@@ -20,7 +20,9 @@ from ._roles import common, layer_count, positive_number, rules
 RESIDUAL = ("attention_out", "mlp_out")
 RESIDUAL_HEAD = (*RESIDUAL, "lm_head")
 SCALED_LLAMA = ("attention_out", "mlp_in", "mlp_out", "lm_head")
-SCALED_T5 = ("q", "attention_out", "mlp_out", "lm_head")
+SCALED_T5 = ("q", "attention_out", "mlp_out", "lm_head", "relative_attention_bias")
+# Other tables taken for the token embedding would get its padding row.
+SCALED_PADDED = ("position_embedding", "token_type_embedding")
 
 
 def gpt2(
@@ -98,10 +100,8 @@ def bert(
       patterns: role -> regex overrides.
     """
     w = normal(positive_number("initializer_range", initializer_range))
-    # A position embedding taken for the word one would get its padding row.
-    scaled = () if pad_token_id is None else ("position_embedding",)
     laws = common(w, embedding=_padded(w, pad_token_id))
-    return rules(laws, patterns=patterns, scaled=scaled, name="bert")
+    return rules(laws, patterns=patterns, scaled=SCALED_PADDED, name="bert")
 
 
 def vit(
@@ -150,9 +150,8 @@ def llama(
     For Meta's/torchtitan's depth-scaled init see :func:`torchtitan_llama3`.
     """
     w = normal(positive_number("initializer_range", initializer_range))
-    return rules(
-        common(w, embedding=_padded(w, pad_token_id)), patterns=patterns, name="llama"
-    )
+    laws = common(w, embedding=_padded(w, pad_token_id))
+    return rules(laws, patterns=patterns, scaled=SCALED_PADDED, name="llama")
 
 
 def t5(
