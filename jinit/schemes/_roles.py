@@ -27,7 +27,8 @@ _ATTN = r"[^/]*(?:attn|attention|Attention)[^/]*"
 _MLP = r"[^/]*(?:mlp|Mlp|MLP|ffn|FFN|feed_forward|DenseReluDense)[^/]*"
 
 #: The default path pattern of each role (``re.fullmatch`` on the leaf path), in
-#: the order rules are tried: the first role whose pattern matches a path wins.
+#: the order rules are tried (after the roles whose pattern you give): the first
+#: role whose pattern matches a path wins.
 PATTERNS: dict[str, str] = {
     # ReZero's resweight, SkipInit's skipinit_gain: a scalar gate per branch.
     "residual_gate": _ANY + r"(?:resweight|rezero(?:_alpha)?|skipinit_gain|res_gate)",
