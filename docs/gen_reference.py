@@ -929,6 +929,7 @@ class Scheme:
       leaves: ``(path, shape)`` of the reference model's parameters, one per
         role (two layers where the law depends on the layer); Flax layout.
       notes: extra lines under the table.
+      name: the builder's public name, where it is an alias (``skipinit``).
     """
 
     title: str
@@ -938,13 +939,15 @@ class Scheme:
     source: str
     leaves: tuple[tuple[str, tuple[int, ...]], ...]
     notes: tuple[str, ...] = ()
+    name: str = ""
 
     def call(self) -> str:
         args = ", ".join(
             repr(v) if k.startswith("_") else f"{k}={v!r}"
             for k, v in self.kwargs.items()
         )
-        return f"jinit.schemes.{self.builder.__name__}({args})".replace("'", '"')
+        name = self.name or self.builder.__name__
+        return f"jinit.schemes.{name}({args})".replace("'", '"')
 
     def rules(self) -> dict[str, Any]:
         args = [v for k, v in self.kwargs.items() if k.startswith("_")]
@@ -1384,6 +1387,7 @@ def _schemes() -> tuple[Scheme, ...]:
             "any depth",
             "timm 1.0 `timm/models/nfnet.py` (`skipinit_gain = 0`)",
             (("stages/0/blocks/0/skipinit_gain", ()),),
+            name="skipinit",
         ),
         Scheme(
             "ZerO",
@@ -1415,8 +1419,9 @@ def describe(init: Any, shape: tuple[int, ...]) -> tuple[str, float | None]:
     from jinit._constant import Constant
     from jinit._distributions import Normal, TruncatedNormal, Uniform
     from jinit._variance import VarianceScaling
+    from jinit.schemes._depth import _ZeroRow
 
-    if isinstance(init, js._ZeroRow):
+    if isinstance(init, _ZeroRow):
         text, sigma = describe(init.base, shape)
         return f"{text}; row {init.index} = 0", sigma
     if isinstance(init, Normal):
@@ -1447,16 +1452,8 @@ def describe(init: Any, shape: tuple[int, ...]) -> tuple[str, float | None]:
 def _rule_role(rule: str) -> str:
     import re
 
-    import jinit.schemes as js
-
     match = re.match(r"\(\?#(\w+)\)", rule)
-    if match:
-        return match.group(1)
-    for table in (js.FIXUP_PATTERNS, js.PATTERNS):
-        for role, regex in table.items():
-            if regex == rule:
-                return role
-    return rule
+    return match.group(1) if match else rule
 
 
 def scheme_rows(scheme: Scheme) -> list[dict[str, Any]]:

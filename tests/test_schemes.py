@@ -1071,7 +1071,7 @@ def test_scheme_trains_a_flax_transformer(name, scan):
 
 @pytest.mark.parametrize("dtype", [np.float32, jnp.bfloat16])
 def test_layer_stack_draws_each_slice_from_its_layer_law(dtype):
-    laws = tuple(js.DepthScaled(0.02, cutoff=3.0).law(i) for i in range(3))
+    laws = tuple(js.DepthScaled(0.02, cutoff=3.0).at(i) for i in range(3))
     stack = js.LayerStack(laws, axis=1)
     out = stack(KEY, (16, 3, 8), dtype)
     assert out.dtype == dtype and out.shape == (16, 3, 8)
