@@ -917,8 +917,8 @@ def test_depth_scaled_checks_its_arguments():
         js.DepthScaled(0.02, bounds=(2.0, -2.0))
     with pytest.raises(ValueError, match="`bounds` must be None when `cutoff`"):
         js.DepthScaled(0.02, cutoff=3.0, bounds=(-2.0, 2.0))
-    with pytest.raises(ValueError, match="used through jinit.materialize"):
-        js.DepthScaled(0.02)(KEY, (2, 2))
+    rule = js.DepthScaled(0.02)  # a Rule: picks per leaf, is no initializer
+    assert isinstance(rule, jinit.Rule) and not callable(rule)
 
 
 def test_depth_law_needs_a_layer_index():

@@ -222,14 +222,6 @@ class DepthScaled:
             )
         return self.at(index)
 
-    def __call__(self, key, shape, dtype=None, out_sharding=None):
-        raise _errors.bad_value(
-            "rule",
-            "used through jinit.materialize/reinit (a depth-indexed law picks its "
-            "std from the leaf's path or stacked axis)",
-            self,
-        )
-
 
 def _law(std: float, cutoff: float | None = None, bounds: Any = None) -> Init:
     """N(0, std^2), truncated at +-cutoff stds or at absolute ``bounds``."""

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from .. import _errors, _signature
 from .._base import Init
 from .._distributions import normal
-from ..flax import PerLeaf
+from .._tree import PerLeaf
 from ._depth import DepthScaled, _law
 from ._roles import common, layer_count, positive_number, rules
 from ._transformers import RESIDUAL, RESIDUAL_HEAD, SCALED_LLAMA

@@ -17,9 +17,9 @@ from .. import torch as _torch
 from .._base import Init
 from .._constant import ones, zeros
 from .._distributions import Uniform, normal
+from .._tree import PerLeaf
 from .._types import DTypeLike
 from .._variance import variance_scaling
-from ..flax import PerLeaf
 from ._depth import _padded
 from ._roles import layer_count, ordered, role_of, rules
 

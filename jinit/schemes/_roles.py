@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import _checks, _errors, _signature
 from .._constant import ones, zeros
-from ..flax import PerLeaf
+from .._tree import PerLeaf
 from ._depth import DepthScaled, check_regex
 
 _ANY = r"(?:.*/)?"
