@@ -36,20 +36,216 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax.core import Tracer
 
 from . import _errors
+from ._base import Init
 from ._fans import compute_fans
-from ._signature import Abstract, Signature, with_layer_fans
+from ._paths import qualname
+from ._signature import Abstract, Signature, Undeclared, role_of_name, with_layer_fans
 
 _LOCK = threading.Lock()
+_PUBLIC = (("flax.linen.", "flax.linen"), ("flax.nnx.", "flax.nnx"))
 
 
 def _qualname(cls: type) -> str:
-    module = cls.__module__
-    for public in ("flax.linen", "flax.nnx"):
-        if module.startswith(public + "."):
-            module = public
-    return f"{module}.{cls.__qualname__}"
+    return qualname(cls, _PUBLIC)
+
+
+# ----------------------------------------------------------------------------
+# A declared initializer called again as its module called it.
+
+
+def _as_key(x: Any) -> Any:
+    """``x`` if hashable, else its identity (for comparing recorded arguments)."""
+    try:
+        hash(x)
+    except TypeError:
+        return ("id", id(x))
+    return (type(x), x)
+
+
+def _is_dtype(x: Any) -> bool:
+    if x is None:
+        return True
+    try:
+        np.dtype(x)
+    except TypeError:
+        return False
+    return not isinstance(x, str | int | float)
+
+
+class DeclaredCall:
+    """A module's initializer, called as the module called it.
+
+    The module called ``fn(key, *args, **kwargs)`` with the parameter's shape
+    at ``slot`` (an index of ``args``, a keyword, or None where the call has
+    no shape argument); a draw calls it the same way with its own key and the
+    shape it asks for (that shape, for a call with no shape argument). A
+    call of the form ``fn(key, shape)`` or ``fn(key, shape, dtype)`` is called
+    ``fn(key, shape, dtype)`` with the draw's dtype, as any initializer.
+    """
+
+    __slots__ = ("__name__", "args", "fn", "kwargs", "shape", "slot")
+
+    def __init__(self, fn: Any, args: tuple, kwargs: dict, slot: Any, shape: tuple):
+        self.fn, self.args, self.kwargs, self.slot = fn, args, kwargs, slot
+        self.shape = shape  # the recorded call shape
+        self.__name__ = _call_name(fn, args, kwargs, slot, self.plain)
+
+    @property
+    def plain(self) -> bool:
+        return (
+            self.slot == 0
+            and not self.kwargs
+            and (
+                len(self.args) == 1 or (len(self.args) == 2 and _is_dtype(self.args[1]))
+            )
+        )
+
+    def __call__(self, key, shape, dtype=None, out_sharding=None):
+        shape = tuple(int(d) for d in shape)
+        if self.plain:
+            return self.fn(key, shape, dtype)
+        args, kwargs = list(self.args), dict(self.kwargs)
+        if isinstance(self.slot, int):
+            args[self.slot] = shape
+        elif isinstance(self.slot, str):
+            kwargs[self.slot] = shape
+        elif shape != self.shape:
+            raise _errors.bad_value(
+                "shape",
+                f"the shape {self.shape} that {self.__name__} makes (its module "
+                "calls it without a shape)",
+                shape,
+            )
+        out = self.fn(key, *args, **kwargs)
+        if dtype is not None and hasattr(out, "astype") and out.dtype != dtype:
+            out = out.astype(dtype)
+        return out
+
+    def law(self, shape: tuple[int, ...]) -> Any:
+        """The law of a JAX initializer called plainly (for :func:`jinit.flax.table`)."""
+        known = _jax_init(self.fn) if self.plain else None
+        return None if known is None else known.law(shape)
+
+    def _key(self) -> tuple:
+        kwargs = tuple(sorted((k, _as_key(v)) for k, v in self.kwargs.items()))
+        return (id(self.fn), self.slot, tuple(map(_as_key, self.args)), kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, DeclaredCall)
+            and other.fn is self.fn
+            and (self.plain and other.plain or other._key() == self._key())
+        )
+
+    def __hash__(self) -> int:
+        return hash(id(self.fn))
+
+    def __repr__(self) -> str:
+        return self.__name__
+
+
+def _call_name(fn: Any, args: tuple, kwargs: dict, slot: Any, plain: bool) -> str:
+    qual = str(getattr(fn, "__qualname__", ""))
+    if qual.endswith(".<locals>.init"):  # jax.nn.initializers' closures
+        name = qual.removesuffix(".<locals>.init")
+    else:
+        name = str(getattr(fn, "__name__", None) or type(fn).__name__)
+    if plain:
+        return name
+
+    def show(a: Any) -> str:
+        return np.dtype(a).name if a is not None and _is_dtype(a) else repr(a)
+
+    shown = ["key"] + ["shape" if i == slot else show(a) for i, a in enumerate(args)]
+    shown += [f"{k}={'shape' if k == slot else show(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(shown)})"
+
+
+def _jax_init(fn: Any) -> Any:
+    """jinit's equivalent of one of ``jax.nn.initializers``' laws, else None."""
+    from ._constant import constant, ones, zeros
+    from ._distributions import Normal, TruncatedNormal, Uniform
+    from ._variance import variance_scaling
+
+    if fn is jax.nn.initializers.zeros:
+        return zeros
+    if fn is jax.nn.initializers.ones:
+        return ones
+    if getattr(fn, "__module__", "") != "jax._src.nn.initializers":
+        return None
+    try:
+        v = inspect.getclosurevars(fn).nonlocals
+        kind = fn.__qualname__.replace(".<locals>.init", "")
+        if kind == "variance_scaling":
+            return variance_scaling(
+                v["scale"],
+                v["mode"],
+                v["distribution"],
+                in_axis=v["in_axis"],
+                out_axis=v["out_axis"],
+                batch_axis=v["batch_axis"],
+            )
+        if kind == "normal":
+            return Normal(float(v["stddev"]))
+        if kind == "truncated_normal":
+            return TruncatedNormal(
+                float(v["stddev"]), float(v["lower"]), float(v["upper"])
+            )
+        if kind == "uniform":
+            return Uniform(0.0, float(v["scale"]))
+        if kind == "constant":
+            return constant(v["value"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return None
+
+
+def _traced(args: tuple, kwargs: dict) -> str:
+    """The first argument of the call that is traced (made from the inputs), or ""."""
+    named = [(f"argument {i + 1}", a) for i, a in enumerate(args)]
+    named += [(f"argument {k}=", v) for k, v in kwargs.items()]
+    for name, value in named:
+        if any(isinstance(x, Tracer) for x in jax.tree_util.tree_leaves(value)):
+            return name
+    return ""
+
+
+def _declared(
+    fn: Any, args: tuple, kwargs: dict, layer: tuple[int, ...]
+) -> tuple[Any, tuple[int, ...], str]:
+    """``(initializer, call shape, why not)`` for the call ``fn(key, *args, **kwargs)``.
+
+    ``layer`` is the shape of the value it made. The shape argument is the
+    first positional one (else the keyword ``shape``) with ``layer``'s size;
+    a call whose arguments are traced cannot be made again.
+    """
+    traced = _traced(args, kwargs)
+    if traced:
+        name = getattr(fn, "__name__", repr(fn))
+        return (
+            None,
+            layer,
+            (
+                f"its module calls {name} with a traced value as {traced} (made "
+                "from the model's inputs), which jinit cannot pass again"
+            ),
+        )
+    slot: Any = None
+    shape = layer
+    for i, a in enumerate(args):
+        if _is_shape(a, layer):
+            slot, shape = i, tuple(int(d) for d in a)
+            break
+    else:
+        if "shape" in kwargs and _is_shape(kwargs["shape"], layer):
+            slot, shape = "shape", tuple(int(d) for d in kwargs["shape"])
+    call = DeclaredCall(fn, tuple(args), dict(kwargs), slot, shape)
+    if isinstance(fn, Init) and call.plain:
+        return fn, shape, ""  # a jinit initializer, drawn as one
+    return call, shape, ""
 
 
 # ----------------------------------------------------------------------------
@@ -69,6 +265,7 @@ class _Call:
     layer: tuple[int, ...]  # one layer's stored shape
     cell: str = ""  # the enclosing recurrent cell's class, if any
     stacked: tuple[int, ...] = ()
+    undeclared: str = ""  # why ``init`` is None
 
 
 _RNN_CELLS = ("RNNCellBase",)
@@ -80,10 +277,11 @@ def _is_rnn_cell(cls: type) -> bool:
 
 def _role(call: _Call) -> str:
     """The parameter's role; in a recurrent cell, the layers on h are recurrent."""
-    if call.name not in ("kernel", "bias"):
-        return call.name
+    role = role_of_name(call.name)
+    if role not in ("kernel", "bias"):
+        return role
     recurrent = bool(call.cell) and call.owner.startswith(("h", "dense_h"))
-    return ("recurrent_" if recurrent else "") + call.name
+    return ("recurrent_" if recurrent else "") + role
 
 
 def _signature(call: _Call) -> Signature:
@@ -100,28 +298,32 @@ def _signature(call: _Call) -> Signature:
         cell=call.cell,
         fan_in=fan_in,
         fan_out=fan_out,
+        undeclared=call.undeclared,
     )
 
 
-def _recording(calls: list[tuple[str, Any, tuple[int, ...]]], field: str, fn: Any):
-    """``fn``, recording each call's shape into ``calls``."""
+#: A recorded call of a declared initializer: ``(fn, args, kwargs)``.
+_Recorded = tuple[Any, tuple, dict]
+
+
+def _recording(calls: list[_Recorded], fn: Any):
+    """``fn``, recording each call's arguments into ``calls``."""
 
     @functools.wraps(fn)
-    def init(key, shape, *args, **kwargs):
-        calls.append((field, fn, tuple(int(d) for d in shape)))
-        return fn(key, shape, *args, **kwargs)
+    def init(key, *args, **kwargs):
+        calls.append((fn, args, kwargs))
+        return fn(key, *args, **kwargs)
 
     return init
 
 
-def _pick(
-    calls: list[tuple[str, Any, tuple[int, ...]]], layer: tuple[int, ...]
-) -> tuple[Any, tuple[int, ...]] | None:
+def _pick(calls: list[_Recorded], layer: tuple[int, ...]) -> _Recorded | None:
     """The recorded call whose values make ``layer`` (the last one of that size)."""
-    size = int(np.prod(layer))
-    for _, fn, shape in reversed(calls):
-        if int(np.prod(shape)) == size:
-            return fn, shape
+    for call in reversed(calls):
+        fn, args, kwargs = call
+        shape = args[0] if args else kwargs.get("shape")
+        if shape is not None and _is_shape(shape, layer):
+            return call
     return None
 
 
@@ -142,7 +344,7 @@ def _parents(module: Any) -> tuple[type, ...]:
 def _is_shape(x: Any, layer: tuple[int, ...]) -> bool:
     try:
         shape = tuple(int(d) for d in x)
-    except TypeError:
+    except (TypeError, ValueError):
         return False
     return int(np.prod(shape)) == int(np.prod(layer))
 
@@ -162,18 +364,16 @@ def _recording_linen(records: dict[tuple[str, ...], _Call]):
                 value = getattr(self, f.name, None)
                 if f.name.endswith("_init") and callable(value):
                     fields[f.name] = value
-        calls: list[tuple[str, Any, tuple[int, ...]]] = []
+        calls: list[_Recorded] = []
         direct = next((v for v in fields.values() if v is init_fn), None)
 
         def init(key, *args, **kwargs):
             value = init_fn(key, *args, **kwargs)
             inner = value.unbox() if isinstance(value, meta.AxisMetadata) else value
             layer = tuple(int(d) for d in np.shape(inner))
-            if direct is not None and args and _is_shape(args[0], layer):
-                declared, shape = direct, tuple(int(d) for d in args[0])
-            else:
-                picked = _pick(calls, layer)
-                declared, shape = picked if picked is not None else (init_fn, layer)
+            picked = None if direct is not None else _pick(calls, layer)
+            fn, a, k = picked if picked is not None else (init_fn, args, kwargs)
+            declared, shape, undeclared = _declared(fn, a, k, layer)
             parents = _parents(self)
             cells = [c for c in (*parents, type(self)) if _is_rnn_cell(c)]
             records[("params", *self.scope.path, name)] = _Call(
@@ -185,11 +385,12 @@ def _recording_linen(records: dict[tuple[str, ...], _Call]):
                 shape=shape,
                 layer=layer,
                 cell=_qualname(cells[0]) if cells else "",
+                undeclared=undeclared,
             )
             return value
 
         for field, fn in fields.items():
-            object.__setattr__(self, field, _recording(calls, field, fn))
+            object.__setattr__(self, field, _recording(calls, fn))
         try:
             return original(self, name, init, *init_args, unbox=unbox, **init_kwargs)
         finally:
@@ -293,31 +494,33 @@ def _wrap_constructor(cls: type):
 
 def _recording_nnx(field: str, fn: Any):
     @functools.wraps(fn)
-    def init(key, shape, *args, **kwargs):
-        out = fn(key, shape, *args, **kwargs)
+    def init(key, *args, **kwargs):
+        out = fn(key, *args, **kwargs)
         pending = getattr(_PENDING, "calls", None)
         if pending is not None:
-            pending.append((id(out), fn, tuple(int(d) for d in shape)))
+            pending.append((id(out), (fn, args, kwargs)))
         return out
 
     init._jinit_recording = True  # type: ignore[attr-defined]
     return init
 
 
-def _claim(value: Any) -> tuple[Any, tuple[int, ...]] | None:
+def _claim(value: Any) -> _Recorded | None:
     """The pending initializer call that made ``value`` (by identity, else size)."""
     pending = getattr(_PENDING, "calls", None)
     if not pending:
         return None
-    size = int(np.prod(np.shape(value)))
-    for i, (ident, fn, shape) in enumerate(pending):
+    layer = tuple(int(d) for d in np.shape(value))
+    for i, (ident, call) in enumerate(pending):
         if ident == id(value):
             del pending[i]
-            return fn, shape
-    for i, (_, fn, shape) in enumerate(pending):
-        if int(np.prod(shape)) == size:
+            return call
+    for i, (_, call) in enumerate(pending):
+        fn, args, kwargs = call
+        shape = args[0] if args else kwargs.get("shape")
+        if shape is not None and _is_shape(shape, layer):
             del pending[i]
-            return fn, shape
+            return call
     return None
 
 
@@ -358,10 +561,12 @@ def _recording_nnx_calls():
             and hasattr(value, "shape")
         ):
             claimed = _claim(value)
+            layer = tuple(int(d) for d in np.shape(value))
             if claimed is not None:
-                fn, shape = claimed
-                layer = tuple(int(d) for d in np.shape(value))
-                metadata["jinit_call"] = _Call("", "", "", (), fn, shape, layer)
+                init, shape, why = _declared(*claimed, layer)
+                metadata["jinit_call"] = _Call(
+                    "", "", "", (), init, shape, layer, undeclared=why
+                )
         original_variable_init(self, value, *args, **metadata)
 
     with _LOCK:
@@ -389,7 +594,11 @@ def nnx(make_model: Any) -> Any:
     nodes = dict(_nnx.iter_graph(model))
     signatures, variables = {}, {}
     for path, node in nodes.items():
-        if not isinstance(node, _nnx.Variable) or not node.has_metadata("jinit_call"):
+        if not isinstance(node, _nnx.Variable):
+            continue
+        if not node.has_metadata("jinit_call"):
+            if isinstance(node, _nnx.Param):
+                _mark_undeclared(node)
             continue
         call = node.get_metadata("jinit_call")
         parents = [nodes.get(path[:i]) for i in range(len(path))]
@@ -412,3 +621,19 @@ def nnx(make_model: Any) -> Any:
         node.del_metadata("jinit_call")
         node.set_value(_signed(node.get_value(), sig))
     return model
+
+
+_FROM_ARRAY = (
+    "its module set it from an array (nnx.Param(array)), not from an initializer "
+    "argument (`*_init`) of a flax.nnx layer, so no initializer was declared for it"
+)
+
+
+def _mark_undeclared(node: Any) -> None:
+    value = node.get_value()
+    if type(value) is jax.ShapeDtypeStruct:
+        node.set_value(
+            Undeclared(
+                value.shape, value.dtype, sharding=value.sharding, why=_FROM_ARRAY
+            )
+        )

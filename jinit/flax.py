@@ -17,17 +17,17 @@ imported lazily, by the partitioning wrappers only.
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import jax
 
-from . import _errors, _signature, _tree
+from . import _checks, _errors, _signature, _tree
 from . import torch as _torch
 from ._constant import constant, ones, zeros
 from ._distributions import Normal, Uniform
+from ._paths import ANY, sibling
+from ._signature import role_of_name
 from ._structured import orthogonal
 from ._variance import VarianceScaling, he_uniform, variance_scaling
 
@@ -45,7 +45,7 @@ __all__ = [
 
 P = jax.sharding.PartitionSpec
 Framework = Literal["torch", "keras", "flax"]
-FRAMEWORKS: tuple[str, ...] = ("torch", "keras", "flax")
+FRAMEWORKS: tuple[str, ...] = get_args(Framework)
 
 # ----------------------------------------------------------------------------
 # Abstract models whose leaves know how their module initializes them.
@@ -78,20 +78,40 @@ def abstract(model: Any, *args: Any, rngs: Any = None, **kwargs: Any) -> Any:
       abstract module (``nnx.split`` it for its state).
 
     Raises:
-      TypeError: ``model`` is neither.
+      TypeError: ``model`` is neither (a built nnx module: pass the function
+        that builds it, ``lambda: Model(..., rngs=nnx.Rngs(0))``); ``rngs``
+        that linen's ``init`` does not take (an int seed, a string).
+      ValueError: ``rngs`` given for an nnx model.
 
     Example:
       >>> abstract = jinit.flax.abstract(model, tokens)   # nn.scan-stacked blocks too
       >>> params = jinit.materialize(abstract, key, jinit.flax.defaults("flax"))
     """
     from flax import linen as nn
+    from flax import nnx
 
     from . import _flax_abstract
 
     if isinstance(model, nn.Module):
         rngs = jax.random.key(0) if rngs is None else rngs
+        _check_rngs(rngs)
         return _flax_abstract.linen(model, args, kwargs, rngs)
-    if callable(model) and not args and not kwargs and rngs is None:
+    if isinstance(model, nnx.Module):
+        raise _errors.bad_type(
+            "model",
+            "for nnx, a function that builds the module (`lambda: "
+            f"{type(model).__name__}(..., rngs=nnx.Rngs(0))`), not a built module: "
+            "jinit builds it abstractly, under nnx.eval_shape",
+            model,
+        )
+    if callable(model) and rngs is not None:
+        raise _errors.bad_value(
+            "rngs",
+            "None for an nnx model (the function that builds it passes its own "
+            "nnx.Rngs; `rngs` is the key of a linen module's init)",
+            rngs,
+        )
+    if callable(model) and not args and not kwargs:
         return _flax_abstract.nnx(model)
     raise _errors.bad_type(
         "model",
@@ -99,6 +119,25 @@ def abstract(model: Any, *args: Any, rngs: Any = None, **kwargs: Any) -> Any:
         "arguments that builds a flax.nnx.Module",
         model,
     )
+
+
+_RNGS = (
+    "a PRNG key (jax.random.key(0)) or a dict of them by rng collection name "
+    "({'params': key, 'dropout': key}), as flax.linen.Module.init takes (not an "
+    "int seed)"
+)
+
+
+def _check_rngs(rngs: Any) -> None:
+    """Checks ``rngs`` as linen's ``init`` would (it rejects int seeds too)."""
+    keys = rngs.values() if isinstance(rngs, Mapping) else [rngs]
+    if isinstance(rngs, Mapping) and not all(isinstance(k, str) for k in rngs):
+        raise _errors.bad_type("rngs", _RNGS, rngs)
+    for key in keys:
+        try:
+            _checks.check_key(key)
+        except (TypeError, ValueError):
+            raise _errors.bad_type("rngs", _RNGS, rngs) from None
 
 
 def _declared(path: str, leaves: Mapping[str, Any]) -> Any:
@@ -118,8 +157,7 @@ def declared() -> PerLeaf:
 # ----------------------------------------------------------------------------
 # Presets.
 
-#: Any prefix of a path ("params/Block_0/", "layers/0/", or nothing).
-_ANY = r"(?:.*/)?"
+_ANY = ANY
 #: Flax's recurrent cells: linen LSTMCell/GRUCell ("hi", "hf", ..., "hn"), linen
 #: OptimizedLSTMCell ("h"), nnx LSTMCell ("hi", ...), nnx OptimizedLSTMCell,
 #: SimpleCell and GRUCell ("dense_h"), linen ConvLSTM ("hh").
@@ -162,10 +200,6 @@ class PerLeaf:
         return self.name
 
 
-def _sibling(path: str, name: str) -> str:
-    return re.sub(r"[^/]+$", name, path)
-
-
 def _attention_axes(path: str, leaves: Mapping[str, Any]) -> dict[str, Any] | None:
     """Kernel axes of a Flax attention projection, or None for any other leaf.
 
@@ -176,7 +210,7 @@ def _attention_axes(path: str, leaves: Mapping[str, Any]) -> dict[str, Any] | No
     same fans. (A 1-D conv kernel is 3-D too: it is told apart by the name.)
     """
     parts = path.split("/")
-    kernel = leaves.get(_sibling(path, "kernel"))
+    kernel = leaves.get(sibling(path, "kernel"))
     if len(parts) < 2 or parts[-2] not in _ATTENTION or kernel is None:
         return None
     if len(kernel.shape) != 3:
@@ -201,7 +235,7 @@ def _attention_projection(path: str, leaves: Mapping[str, Any]) -> str | None:
     """``"qkv"`` or ``"out"`` for an attention projection's leaf, else None."""
     sig = _sig(path, leaves)
     if sig is None:
-        axes = _attention_axes(_sibling(path, "kernel"), leaves)
+        axes = _attention_axes(sibling(path, "kernel"), leaves)
         if axes is None:
             return None
         return "out" if path.split("/")[-2] == "out" else "qkv"
@@ -256,33 +290,55 @@ def _stored_axes(init: VarianceScaling, path: str, leaves: Mapping[str, Any]) ->
     return dataclasses.replace(init, in_axis=(n - 2,), out_axis=(n - 1,))
 
 
-def _rnn_uniform(path: str, leaves: Mapping[str, Any]) -> Any | None:
-    """PyTorch's RNN law, U(+-1/sqrt(hidden)), for a leaf of a recurrent cell."""
-    hidden = _hidden(path, leaves)
-    if hidden is None:
-        return None
-    bound = 1.0 / math.sqrt(hidden)
-    return Uniform(-bound, bound)
+def _outside_cell(sig: _signature.Signature | None) -> bool:
+    """A signed leaf of no recurrent cell: its cell-like name (``h``, ``if``)
+    is the user's, not a cell's, and says nothing of its law."""
+    return sig is not None and not sig.cell
 
 
-def _is_transposed_conv(sig: _signature.Signature | None) -> bool:
-    return sig is not None and _short_name(sig.module) == "ConvTranspose"
+def _in_cell(name: str, cell: Any, other: Any) -> PerLeaf:
+    """``cell`` for a leaf of a recurrent cell (or unsigned: by its name), else
+    ``other`` (an initializer, or a rule to ask)."""
+
+    def choose(path, leaves):
+        if not _outside_cell(_sig(path, leaves)):
+            return cell
+        return other.for_leaf(path, leaves) if isinstance(other, PerLeaf) else other
+
+    return PerLeaf(name, choose)
+
+
+#: A kernel of a plain tree (no signature): PyTorch's law by its name only.
+_PLAIN_KERNEL = _signature.Signature((), role=role_of_name("kernel"))
+
+
+def _torch_signed(path: str, leaves: Mapping[str, Any], role: str) -> Any:
+    """``jinit.torch.module_law`` of a leaf: its signature, recurrent cell's
+    hidden size and attention projection (``role``, that of its rule, where
+    the signature has none: a plain tree's ``stacked=`` leaves)."""
+    sig = _sig(path, leaves)
+    projection = _attention_projection(path, leaves)
+    attention = None if projection is None else _PROJECTION[projection]
+    if sig is None:
+        plain = dataclasses.replace(_PLAIN_KERNEL, role=role)
+        law = _torch.module_law(plain, attention=attention)
+        axes = _attention_axes(path, leaves) if attention is not None else None
+        if axes is None or not isinstance(law, VarianceScaling):
+            return law
+        return dataclasses.replace(law, **axes)
+    sig = sig if sig.role else dataclasses.replace(sig, role=role)
+    return _torch.module_law(sig, hidden=_hidden(path, leaves), attention=attention)
+
+
+#: Flax's attention projections as PyTorch's: q/k/v of the packed in_proj.
+_PROJECTION: dict[str, _torch.Projection] = {"qkv": "packed", "out": "out"}
 
 
 def _torch_bias(path: str, leaves: Mapping[str, Any]) -> Any:
-    rnn = _rnn_uniform(path, leaves)
-    if rnn is not None:
-        return rnn  # nn.LSTM/GRU/RNN: every bias U(+-1/sqrt(hidden))
-    if _attention_projection(path, leaves) is not None:
-        return zeros  # nn.MultiheadAttention: in_proj_bias = out_proj.bias = 0
     sig = _sig(path, leaves)
-    if sig is not None:
-        if sig.fan_in is None:
-            return zeros  # a norm's bias (LayerNorm, BatchNorm, GroupNorm): zeros
-        # PyTorch's ConvTranspose weight is (in, out, *k): its fan_in is out * k.
-        fan_in = sig.fan_out if _is_transposed_conv(sig) else sig.fan_in
-        return _torch.bias_default(fan_in=fan_in)
-    if _sibling(path, "kernel") in leaves:
+    if sig is not None or _attention_projection(path, leaves) is not None:
+        return _torch_signed(path, leaves, role_of_name("bias"))
+    if sibling(path, "kernel") in leaves:
         return _torch.bias_default().for_leaf(path, leaves)
     return zeros
 
@@ -295,13 +351,16 @@ def _rules(framework: str) -> dict[str, Any]:
         def flax_recurrent(path, leaves):
             # ConvLSTMCell's hidden-to-hidden Conv keeps Conv's default (lecun).
             sig = _sig(path, leaves)
+            if _outside_cell(sig):
+                return kernel.for_leaf(path, leaves)
             conv = path.endswith("hh/kernel") if sig is None else "Conv" in sig.module
             return lecun if conv else orthogonal()
 
         return {
             _RECURRENT: PerLeaf("flax_recurrent", flax_recurrent),
             _ANY + "kernel": kernel,
-            _ANY + "if/bias": ones,  # MGUCell(forget_bias_init=ones)
+            # MGUCell(forget_bias_init=ones)
+            _ANY + "if/bias": _in_cell("flax_forget_bias", ones, zeros),
             _ANY + "bias": zeros,
             # nn.Embed: variance_scaling(1, "fan_in", "normal", out_axis=0), whose
             # fan_in on (num_embeddings, features) is features.
@@ -318,12 +377,14 @@ def _rules(framework: str) -> dict[str, Any]:
         }
     if framework == "keras":
         glorot = variance_scaling(1.0, "fan_avg", "uniform")
+        keras_kernel = PerLeaf(
+            "keras_kernel", lambda path, leaves: _stored_axes(glorot, path, leaves)
+        )
         return {
-            _RECURRENT: orthogonal(),
-            _ANY + "kernel": PerLeaf(
-                "keras_kernel", lambda path, leaves: _stored_axes(glorot, path, leaves)
-            ),
-            _ANY + "hf/bias": ones,  # LSTM(unit_forget_bias=True)
+            _RECURRENT: _in_cell("keras_recurrent", orthogonal(), keras_kernel),
+            _ANY + "kernel": keras_kernel,
+            # LSTM(unit_forget_bias=True)
+            _ANY + "hf/bias": _in_cell("keras_forget_bias", ones, zeros),
             _ANY + "bias": zeros,
             _ANY + "embedding": Uniform(-0.05, 0.05),  # Embedding("uniform")
             _ANY + "scale": ones,
@@ -334,32 +395,22 @@ def _rules(framework: str) -> dict[str, Any]:
             _ANY + "lora_a": he_uniform(),  # Dense.enable_lora: lora_kernel_a
             _ANY + "lora_b": zeros,
         }
-    linear = _torch.linear_default()
-    # nn.MultiheadAttention: xavier_uniform_ on the packed (3d, d) in_proj, i.e.
-    # variance 2 / (d + 3d) = 0.5 / fan_in; out_proj is an nn.Linear.
-    qkv = variance_scaling(0.5, "fan_in", "uniform")
-    # nn.ConvTranspose: the same kaiming_uniform_(a=sqrt(5)), on a weight whose
-    # fan_in is Flax's fan_out.
-    transposed = variance_scaling(1.0 / 3, "fan_out", "uniform")
+    kernel_role = role_of_name("kernel")
+    linear = _torch.module_law(_PLAIN_KERNEL)
 
     def torch_kernel(path, leaves):
-        rnn = _rnn_uniform(path, leaves)
-        if rnn is not None:
-            return rnn
-        projection = _attention_projection(path, leaves)
-        sig = _sig(path, leaves)
-        if projection is not None:
-            base = linear if projection == "out" else qkv
-            axes = _attention_axes(path, leaves) if sig is None else None
-            return base if axes is None else dataclasses.replace(base, **axes)
-        return transposed if _is_transposed_conv(sig) else linear
+        return _torch_signed(path, leaves, kernel_role)
 
     def torch_recurrent(path, leaves):
-        return _rnn_uniform(path, leaves) or linear
+        return _torch_signed(path, leaves, kernel_role)
 
     def torch_input(path, leaves):
-        rnn = _rnn_uniform(path, leaves)
-        return rnn or variance_scaling(1.0 / 3, "fan_out", "uniform")
+        # An input kernel (in, hidden) outside a known cell: PyTorch's RNN law
+        # with the hidden size read as the kernel's fan_out when drawn.
+        sig = _sig(path, leaves)
+        if sig is None or (sig.cell and _hidden(path, leaves) is None):
+            return _torch.module_law(_PLAIN_KERNEL, hidden="fan_out")
+        return _torch_signed(path, leaves, kernel_role)
 
     return {
         # nn.LSTM/GRU/RNN: every weight U(+-1/sqrt(hidden)): hidden is the fan_in
@@ -373,7 +424,9 @@ def _rules(framework: str) -> dict[str, Any]:
         _ANY + "mean": zeros,
         _ANY + "var": ones,
         **_SHARED,
-        _ANY + "negative_slope": constant(0.25),  # nn.PReLU(init=0.25)
+        _ANY + "negative_slope": _torch.module_law(
+            _signature.Signature((), role="negative_slope")
+        ),  # nn.PReLU(init=0.25)
         # peft's LoRA: A by nn.Linear's kaiming_uniform_(a=sqrt(5)), B zeros.
         _ANY + "lora_a": linear,
         _ANY + "lora_b": zeros,
@@ -419,6 +472,11 @@ def defaults(framework: Framework) -> dict[str, Any]:
     PyTorch counterpart (both tested against the libraries themselves). On a
     plain tree (``jax.eval_shape(model.init, ...)``) the fans are read off the
     stored shapes, with the attention kernels recognized by name.
+
+    The cells' layer names (``h``, ``hh``, ``i``, ``hf``, ...) decide the
+    recurrent laws only inside a recurrent cell: on :func:`abstract` trees a
+    layer of another module with such a name gets its own module's law. The
+    PyTorch laws are :func:`jinit.torch.module_law`'s.
 
     PyTorch's bias reads its layer's fan_in (its kernel's); a bias with no
     kernel (a norm's) is zeros. PyTorch's LSTM has two biases, ``b_ih`` and
