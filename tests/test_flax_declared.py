@@ -7,8 +7,8 @@ says, naming the leaf, why the call cannot be made again. Also the named errors
 of ``jinit.flax.abstract``'s arguments (item 9).
 
 Tolerances: a sample std of n values from a normal law has relative standard
-error 1/sqrt(2n); 6 of them (n = 256 * 256: 1.7%) catches the bug (a 50x error)
-and a 5% one, with chance failure below 1e-8.
+error 1/sqrt(2n); 6 of them (n = 448 * 448: 0.95%) catch a 1% error (the bug
+was a 50x one), with chance failure below 1e-8.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import jinit.flax as jf  # noqa: E402
 
 pytestmark = pytest.mark.standard_promotion  # Flax layers' internals
 
-N = 192  # a (N, N) weight: n = N * N values
+N = 448  # a (N, N) weight: n = N * N values
 TOL = 6 / math.sqrt(2 * N * N)
 
 
