@@ -58,6 +58,8 @@ class Signature:
         belongs to (``"flax.linen.GRUCell"``), or ``""``.
       fan_in, fan_out: the fans of the layer the parameter belongs to (for a
         bias, its layer's kernel), or None when there is no such layer.
+      undeclared: why the module's own initializer cannot be drawn again
+        (``init`` is then None), or ``""``.
     """
 
     shape: tuple[int, ...]
@@ -71,6 +73,7 @@ class Signature:
     cell: str = ""
     fan_in: float | None = None
     fan_out: float | None = None
+    undeclared: str = dataclasses.field(default="", compare=False)
 
     def layers(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """The stacked dimensions of a stored leaf of ``shape``."""
@@ -117,7 +120,16 @@ def declared(path: str, leaves: Mapping[str, Any], source: str) -> Any:
     A ``for_leaf`` choice (``leaves`` maps paths to specs); a leaf without one
     is an error that names ``source``, the function whose leaves carry it.
     """
-    sig = signature_of(leaves.get(path))
+    leaf = leaves.get(path)
+    sig = signature_of(leaf)
+    reason = getattr(sig if sig is not None else leaf, "undeclared", "")
+    if reason:
+        raise _errors.bad_value(
+            f"leaf {path!r}",
+            "a parameter whose module's initializer can be drawn again for "
+            f"declared() ({reason}); give it a rule before declared()",
+            leaf,
+        )
     if sig is None or sig.init is None:
         raise _errors.bad_value(
             f"leaf {path!r}",
@@ -335,3 +347,59 @@ def fans(init: Any, signature: Signature | None, shape: tuple[int, ...]):
     if signature.fan_in is not None and signature.fan_out is not None:
         return signature.fan_in, signature.fan_out
     return compute_fans(signature.shape, signature.in_axis, signature.out_axis)
+
+
+# ----------------------------------------------------------------------------
+# Leaves without a declared initializer, and the roles of parameters.
+
+
+class Undeclared(jax.ShapeDtypeStruct):
+    """A parameter of an abstract model with no declared initializer, and why.
+
+    An adapter leaves it unsigned (rules see a plain ``ShapeDtypeStruct``);
+    :func:`declared` says why it cannot draw it.
+    """
+
+    __slots__ = ("undeclared",)
+
+    def __init__(self, shape: Any, dtype: Any, *, sharding: Any = None, why: str):
+        super().__init__(shape, dtype, sharding=sharding)
+        self.undeclared = why
+
+
+#: The roles a parameter plays, whatever its framework names it.
+ROLES: tuple[str, ...] = (
+    "kernel",
+    "recurrent_kernel",
+    "bias",
+    "recurrent_bias",
+    "embedding",
+    "scale",
+)
+
+_ROLE_NAMES = {
+    "kernel": "kernel",
+    "w": "kernel",  # Haiku
+    "w_i": "kernel",  # Haiku's GRU
+    "weight_ih": "kernel",  # PyTorch's, Equinox's cells
+    "recurrent_kernel": "recurrent_kernel",
+    "w_h": "recurrent_kernel",
+    "weight_hh": "recurrent_kernel",
+    "bias": "bias",
+    "b": "bias",
+    "offset": "bias",  # Haiku's norms
+    "recurrent_bias": "recurrent_bias",
+    "bias_n": "recurrent_bias",  # Equinox's GRUCell (PyTorch's b_hn)
+    "embedding": "embedding",
+    "embeddings": "embedding",
+    "scale": "scale",
+}
+
+
+def role_of_name(name: str) -> str:
+    """The role (one of :data:`ROLES`) of a parameter named ``name``, else ``name``.
+
+    ``"weight"`` is not decided by its name (a Linear's kernel, a norm's scale,
+    an embedding): its adapter says which.
+    """
+    return _ROLE_NAMES.get(name, name)

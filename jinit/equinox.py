@@ -14,8 +14,9 @@ draw it in the layer's own layout.
   ``jinit.materialize`` and ``jinit.flax.table`` take.
 * :func:`init` and :func:`reinit` return a module of the same structure with
   the parameters drawn (``init``: all of them; ``reinit``: those a rule
-  matches). Everything else (activations, static fields, ``None``, the state
-  of ``eqx.nn.StateIndex``) passes through untouched; a ``WeightNorm``'s ``g``
+  matches). Everything else (activations, static fields, ``None``, integer
+  and bool arrays, which are buffers as in PyTorch, the state of
+  ``eqx.nn.StateIndex``) passes through untouched; a ``WeightNorm``'s ``g``
   is recomputed from its redrawn weight, as ``WeightNorm(layer)`` computes it.
 * :func:`defaults` gives rules that start a model as Equinox or PyTorch would.
 
@@ -27,34 +28,31 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import jax
 import numpy as np
 
 from . import _checks, _errors, _signature, _tree
-from . import flax as _flax
 from . import torch as _torch
 from ._constant import Constant, ones, zeros
 from ._distributions import Normal, Uniform
-from ._signature import Abstract, Signature
-from ._variance import variance_scaling
+from ._signature import Abstract, Signature, role_of_name
+from ._tree import qualname, sibling
 
 __all__ = ["FRAMEWORKS", "abstract", "defaults", "init", "reinit", "table"]
 
 Framework = Literal["equinox", "torch"]
-FRAMEWORKS: tuple[str, ...] = ("equinox", "torch")
+FRAMEWORKS: tuple[str, ...] = get_args(Framework)
 
 # ----------------------------------------------------------------------------
 # Signatures from the layers' fields.
 
 
 def _qualname(cls: type) -> str:
-    module = cls.__module__
-    if module.startswith("equinox.nn."):
-        module = "equinox.nn"
-    return f"{module}.{cls.__qualname__}"
+    return qualname(cls, (("equinox.nn.", "equinox.nn"),))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +69,11 @@ class _Param:
     cell: bool = False
 
 
+#: The roles of a Linear/Conv weight and of any bias (``"weight"`` itself is
+#: not decided by name: it is a norm's scale and an Embedding's table too).
+_KERNEL, _BIAS = role_of_name("kernel"), role_of_name("bias")
+
+
 def _uniform(lim: float) -> Uniform:
     """Equinox's ``default_init``: U(-lim, lim)."""
     return Uniform(-lim, lim)
@@ -81,9 +84,9 @@ def _linear(m: Any) -> dict[str, _Param]:
     fan_out = 1 if m.out_features == "scalar" else m.out_features
     law = _uniform(1.0 if fan_in == 0 else 1 / math.sqrt(fan_in))
     return {
-        "weight": _Param((fan_out, fan_in), -1, -2, law, "kernel", fan_in, fan_out),
+        "weight": _Param((fan_out, fan_in), -1, -2, law, _KERNEL, fan_in, fan_out),
         "bias": _Param(
-            (fan_out,), init=law, role="bias", fan_in=fan_in, fan_out=fan_out
+            (fan_out,), init=law, role=_BIAS, fan_in=fan_in, fan_out=fan_out
         ),
     }
 
@@ -103,31 +106,29 @@ def _conv(m: Any) -> dict[str, _Param]:
     weight = (m.out_channels, grouped, *m.kernel_size)
     bias = (m.out_channels,) + (1,) * m.num_spatial_dims
     return {
-        "weight": _Param(weight, 1, 0, law, "kernel", fan_in, fan_out),
-        "bias": _Param(bias, init=law, role="bias", fan_in=fan_in, fan_out=fan_out),
+        "weight": _Param(weight, 1, 0, law, _KERNEL, fan_in, fan_out),
+        "bias": _Param(bias, init=law, role=_BIAS, fan_in=fan_in, fan_out=fan_out),
     }
 
 
 def _embedding(m: Any) -> dict[str, _Param]:
     shape = (m.num_embeddings, m.embedding_size)
     fans = (m.embedding_size, m.num_embeddings)
-    return {"weight": _Param(shape, -1, -2, Normal(1.0), "embedding", *fans)}
+    embedding = role_of_name("embedding")
+    return {"weight": _Param(shape, -1, -2, Normal(1.0), embedding, *fans)}
 
 
 def _cell(m: Any, gates: int) -> dict[str, _Param]:
     h, n = m.hidden_size, m.input_size
     law = _uniform(math.sqrt(1 / h))
+    g = gates * h
     out = {
-        "weight_ih": _Param((gates * h, n), -1, -2, law, "kernel", n, gates * h),
-        "weight_hh": _Param(
-            (gates * h, h), -1, -2, law, "recurrent_kernel", h, gates * h
-        ),
-        "bias": _Param(
-            (gates * h,), init=law, role="bias", fan_in=n, fan_out=gates * h
-        ),
+        "weight_ih": _Param((g, n), -1, -2, law, role_of_name("weight_ih"), n, g),
+        "weight_hh": _Param((g, h), -1, -2, law, role_of_name("weight_hh"), h, g),
+        "bias": _Param((g,), init=law, role=_BIAS, fan_in=n, fan_out=g),
         # GRUCell's bias of the candidate's recurrent term (PyTorch's b_hn).
         "bias_n": _Param(
-            (h,), init=law, role="recurrent_bias", fan_in=h, fan_out=gates * h
+            (h,), init=law, role=role_of_name("bias_n"), fan_in=h, fan_out=g
         ),
     }
     return {k: dataclasses.replace(v, cell=True) for k, v in out.items()}
@@ -136,8 +137,8 @@ def _cell(m: Any, gates: int) -> dict[str, _Param]:
 def _norm(shape: Any) -> dict[str, _Param]:
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     return {
-        "weight": _Param(shape, init=ones, role="scale"),
-        "bias": _Param(shape, init=zeros, role="bias"),
+        "weight": _Param(shape, init=ones, role=role_of_name("scale")),
+        "bias": _Param(shape, init=zeros, role=_BIAS),
     }
 
 
@@ -164,12 +165,24 @@ def _params(m: Any) -> dict[str, _Param] | None:
         return _norm(m.input_size)
     if isinstance(m, nn.PReLU):
         # eqx.nn.PReLU(init_alpha=0.25), torch.nn.PReLU(init=0.25).
-        return {"negative_slope": _Param(None, init=Constant(0.25), role="slope")}
+        slope = role_of_name("negative_slope")
+        return {"negative_slope": _Param(None, init=Constant(0.25), role=slope)}
     return None
 
 
 def _is_arraylike(x: Any) -> bool:
     return isinstance(x, jax.Array | np.ndarray | jax.ShapeDtypeStruct)
+
+
+def _is_param(x: Any) -> bool:
+    """A float (or complex) array: a parameter. Integer and bool arrays (a step
+    counter, a mask) are buffers, as in PyTorch, and pass through unchanged."""
+    return _is_arraylike(x) and np.issubdtype(x.dtype, np.inexact)
+
+
+def _rule_hint(path: str, rules: str) -> str:
+    """A rule for ``path`` put before ``rules``, as an error's suggestion."""
+    return f"{{r{re.escape(path)!r}: jinit.normal(0.02), **{rules}}}"
 
 
 @dataclasses.dataclass
@@ -294,7 +307,8 @@ def abstract(model: Any) -> dict[str, Any]:
     Embedding, GRUCell, LSTMCell, the Linear projections of MultiheadAttention,
     LayerNorm, RMSNorm, GroupNorm, BatchNorm, PReLU), and to a plain
     ``jax.ShapeDtypeStruct`` for the array fields of other modules (whose
-    layout is not known). Each signature has the shape Equinox draws the
+    layout is not known); integer and bool arrays (a step counter, a mask) are
+    buffers, not parameters, and are not listed. Each signature has the shape Equinox draws the
     parameter with (``Linear.weight``: ``(out, in)``, fan-in on the last axis;
     a conv weight ``(out, in / groups, *k)``, fan axes 1 and 0), the stacked
     axes (the leading axes beyond the layer's shape that
@@ -321,7 +335,7 @@ def abstract(model: Any) -> dict[str, Any]:
     state = _state_paths(model)
     out = {}
     for path, x in _leaves(model)[0]:
-        if not _is_arraylike(x) or path in found.derived or path in state:
+        if not _is_param(x) or path in found.derived or path in state:
             continue
         out[path] = _abstract(x, found.signatures.get(path))
     return out
@@ -368,10 +382,12 @@ def _fill(
         )
     leaves, index = [], []
     for i, (path, x) in enumerate(named):
-        if _is_arraylike(x) and path not in found.derived and path not in state:
+        if _is_param(x) and path not in found.derived and path not in state:
             spec = _abstract(x, found.signatures.get(path))
             leaves.append(_tree.Leaf(path, x, spec))
             index.append(i)
+    if not redraw and default is None:
+        _check_covered(leaves, rules)
     planned = _tree.plan_leaves(
         leaves,
         rules,
@@ -403,6 +419,19 @@ def _fill(
         if weight in by_path:  # g = ||weight||, as WeightNorm(layer) sets it
             values[positions[path]] = _weight_norm(wn, by_path[weight], k)
     return jax.tree_util.tree_unflatten(treedef, values)
+
+
+def _check_covered(leaves: list[Any], rules: Any) -> None:
+    """Every parameter matches a rule; else an error suggesting one for them."""
+    compiled = _tree.compile_rules(rules)
+    missing = [
+        leaf.path for leaf in leaves if _tree.match_rule(compiled, leaf.path)[1] is None
+    ]
+    if missing:
+        hint = _rule_hint(missing[0], "rules")
+        raise ValueError(
+            f"{_tree.unmatched_error(missing)} Add a rule for each, e.g. {hint}."
+        )
 
 
 def _weight_norm(wn: Any, weight: jax.Array, stacked: int) -> jax.Array:
@@ -502,9 +531,9 @@ def table(
     """One row per parameter: what :func:`init` draws (``jinit.flax.table``'s rows).
 
     Example:
-      >>> print(jinit.flax.format_table(jinit.equinox.table(model, rules)))
+      >>> print(jinit.format_table(jinit.equinox.table(model, rules)))
     """
-    return _flax.table(abstract(model), rules, default=default, stacked=stacked)
+    return _tree.table(abstract(model), rules, default=default, stacked=stacked)
 
 
 # ----------------------------------------------------------------------------
@@ -514,22 +543,16 @@ def table(
 def _sig(path: str, leaves: Mapping[str, Any], preset: str) -> Signature:
     sig = _signature.signature_of(leaves.get(path))
     if sig is None:
+        hint = _rule_hint(path, f"jinit.equinox.defaults({preset!r})")
         raise _errors.bad_value(
             f"leaf {path!r}",
             f"a parameter of an equinox.nn layer for defaults({preset!r}) (a "
             "leaf of jinit.equinox.abstract, or a model given to "
-            "jinit.equinox.init/reinit)",
+            "jinit.equinox.init/reinit); for a field of your own module, put a "
+            f"rule for it first: {hint}",
             leaves.get(path),
         )
     return sig
-
-
-def _short(qualified: str) -> str:
-    return qualified.rsplit(".", 1)[-1]
-
-
-def _sibling(path: str, name: str) -> str:
-    return path.rsplit("/", 1)[0] + "/" + name if "/" in path else name
 
 
 def _equinox(path: str, leaves: Mapping[str, Any]) -> Any:
@@ -539,52 +562,32 @@ def _equinox(path: str, leaves: Mapping[str, Any]) -> Any:
 _PROJECTIONS = ("query_proj", "key_proj", "value_proj")
 
 
-def _attention(path: str, sig: Signature, leaves: Mapping[str, Any]) -> Any | None:
-    """PyTorch's law for a leaf of an ``eqx.nn.MultiheadAttention``, else None."""
+def _projection(path: str, sig: Signature, leaves: Mapping[str, Any]) -> Any:
+    """Which ``nn.MultiheadAttention`` projection a leaf is in, else None."""
     parts = path.split("/")
-    if not sig.parents or _short(sig.parents[-1]) != "MultiheadAttention":
+    if not sig.parents or sig.parents[-1].rsplit(".", 1)[-1] != "MultiheadAttention":
         return None
-    if len(parts) < 2 or sig.role == "bias":
-        return zeros  # in_proj_bias and out_proj.bias start at 0
-    if parts[-2] not in _PROJECTIONS:
-        return _torch.linear_default()  # out_proj: an nn.Linear
+    if len(parts) < 2 or parts[-2] not in _PROJECTIONS:
+        return "out"
     prefix = parts[:-2]
     projections = [
         _signature.signature_of(leaves.get("/".join([*prefix, p, "weight"])))
         for p in _PROJECTIONS
     ]
-    square = sig.shape[0] == sig.shape[1]
+    square = sig.shape[0] == sig.shape[1] if len(sig.shape) == 2 else False
     if square and all(s is not None and s.shape == sig.shape for s in projections):
-        # xavier_uniform_ on the packed (3d, d) in_proj_weight: 2 / (d + 3d).
-        return variance_scaling(0.5, "fan_in", "uniform")
-    # kdim/vdim != embed_dim: q/k/v_proj_weight, each xavier_uniform_.
-    return variance_scaling(1.0, "fan_avg", "uniform")
+        return "packed"  # PyTorch's one in_proj_weight (3d, d)
+    return "separate"  # kdim/vdim != embed_dim: q/k/v_proj_weight
 
 
 def _torch_law(path: str, leaves: Mapping[str, Any]) -> Any:
     sig = _sig(path, leaves, "torch")
+    hidden = None
     if sig.cell:
-        # nn.GRU/LSTM: every weight and bias U(+-1/sqrt(hidden)).
-        hh = _signature.signature_of(leaves.get(_sibling(path, "weight_hh")))
+        hh = _signature.signature_of(leaves.get(sibling(path, "weight_hh")))
         hidden = sig.shape[-1] if hh is None else hh.shape[-1]
-        return _uniform(1 / math.sqrt(hidden))
-    attention = _attention(path, sig, leaves)
-    if attention is not None:
-        return attention
-    if sig.role == "embedding":
-        return _torch.embedding_default()
-    if sig.role in ("scale", "slope") or sig.fan_in is None:
-        return sig.init  # norms: ones / zeros; PReLU: 0.25
-    transposed = _short(sig.module).startswith("ConvTranspose")
-    # nn.ConvTranspose: kaiming_uniform_(a=sqrt(5)) on (in, out / groups, *k),
-    # whose fan_in is this layer's fan_out; its bias reads the same fan_in.
-    fan_in = sig.fan_out if transposed else sig.fan_in
-    fan_in = sig.fan_in if fan_in is None else fan_in
-    if sig.role == "kernel":
-        if transposed:
-            return _uniform(1 / math.sqrt(fan_in))
-        return _torch.linear_default()
-    return _torch.bias_default(fan_in=int(fan_in))
+    attention = None if sig.cell else _projection(path, sig, leaves)
+    return _torch.module_law(sig, hidden=hidden, attention=attention)
 
 
 def defaults(framework: Framework) -> dict[str, Any]:
@@ -612,6 +615,10 @@ def defaults(framework: Framework) -> dict[str, Any]:
     Args:
       framework: ``"equinox"`` or ``"torch"``.
 
+    The ``"torch"`` laws are :func:`jinit.torch.module_law`'s. A float array
+    field of your own module has no layer to read a law from: put a rule for
+    its path before the preset's (``{r"gain": jinit.ones, **defaults(...)}``).
+
     Returns:
       A new ``dict`` of rules (one rule, ``".*"``, that reads each signature).
 
@@ -624,5 +631,5 @@ def defaults(framework: Framework) -> dict[str, Any]:
     if framework not in FRAMEWORKS:
         raise _errors.bad_choice("framework", framework, FRAMEWORKS)
     if framework == "equinox":
-        return {r".*": _flax.PerLeaf("equinox", _equinox)}
-    return {r".*": _flax.PerLeaf("torch", _torch_law)}
+        return {r".*": _tree.PerLeaf("equinox", _equinox)}
+    return {r".*": _tree.PerLeaf("torch", _torch_law)}

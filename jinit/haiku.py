@@ -27,24 +27,25 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 import jax
 import numpy as np
 
 from . import _checks, _errors, _signature, _tree
-from . import flax as _flax
 from ._constant import constant, ones, zeros
 from ._distributions import Normal, TruncatedNormal, Uniform
 from ._fans import compute_fans
-from ._signature import Abstract, Signature
+from ._laws import TRUNC_STD
+from ._signature import Abstract, Signature, role_of_name
 from ._structured import orthogonal
+from ._tree import ANY, qualname
 from ._variance import variance_scaling
 
 __all__ = ["FRAMEWORKS", "abstract", "defaults", "reinit", "table", "wrap"]
 
 Framework = Literal["haiku"]
-FRAMEWORKS: tuple[str, ...] = ("haiku",)
+FRAMEWORKS: tuple[str, ...] = get_args(Framework)
 
 # ----------------------------------------------------------------------------
 # jinit initializers as Haiku initializers.
@@ -86,7 +87,7 @@ def wrap(init: Callable[..., jax.Array]) -> Wrapped:
       >>> linear = hk.Linear(64, w_init=jinit.haiku.wrap(jinit.he_normal()))
     """
     _tree.check_rule("init", init)
-    if callable(getattr(init, "for_leaf", None)):
+    if _tree.is_rule(init):
         raise _errors.bad_type(
             "init",
             "an initializer (key, shape, dtype) -> Array, not a rule that picks "
@@ -177,12 +178,7 @@ def _translate(init: Any) -> Any:
 
 
 def _qualname(cls: type) -> str:
-    module = cls.__module__
-    if module.startswith("haiku._src.nets."):
-        module = "haiku.nets"
-    elif module.startswith("haiku._src."):
-        module = "haiku"
-    return f"{module}.{cls.__qualname__}"
+    return qualname(cls, (("haiku._src.nets.", "haiku.nets"), ("haiku._src.", "haiku")))
 
 
 _CELLS = ("RNNCore",)
@@ -205,18 +201,6 @@ class _Record:
     name: str
     cell: str
     transposed: bool
-
-
-def _role(r: _Record) -> str:
-    if r.name in ("w", "w_i"):
-        return "kernel"
-    if r.name == "w_h":
-        return "recurrent_kernel"
-    if r.name in ("b", "offset"):
-        return "bias"
-    if r.name == "embeddings":
-        return "embedding"
-    return r.name
 
 
 def _module_stack() -> list[Any]:
@@ -254,7 +238,7 @@ def _signature_of(r: _Record, stored: tuple[int, ...], path: str) -> Signature:
             f"an array of its call shape {r.shape} with leading stacked axes",
             stored,
         )
-    role = _role(r)
+    role = role_of_name(r.name)
     # Haiku's kernels are (in, out) and HWIO; a transposed conv's is
     # (*k, out, in), embeddings (vocab, dim): fan-in on the last axis.
     last = r.transposed or role == "embedding"
@@ -419,17 +403,13 @@ def table(
       >>> rows = jinit.haiku.table(jinit.haiku.abstract(forward, x),
       ...                          jinit.haiku.defaults("haiku"))
     """
-    return _flax.table(tree, rules, default=default, stacked=stacked)
+    return _tree.table(tree, rules, default=default, stacked=stacked)
 
 
 # ----------------------------------------------------------------------------
 # Presets.
 
-#: Haiku's TruncatedNormal(stddev=s) draws s * N(0, 1) truncated to +-2: the
-#: variance scaling with a truncated normal of std sqrt(scale / fan_in) whose
-#: untruncated std is 1 / sqrt(fan_in), i.e. scale = 0.8796...^2.
-_TRUNCATED_STD = 0.87962566103423978
-_ANY = r"(?:.*/)?"
+_ANY = ANY
 
 
 def _haiku_w(path: str, leaves: Mapping[str, Any]) -> Any:
@@ -438,7 +418,10 @@ def _haiku_w(path: str, leaves: Mapping[str, Any]) -> Any:
         return sig.init
     # hk.Linear/ConvND/DepthwiseConv: TruncatedNormal(1 / sqrt(fan_in)), fan_in
     # from (in, out) or HWIO as stored.
-    return variance_scaling(_TRUNCATED_STD**2, "fan_in", "truncated_normal")
+    # Haiku's TruncatedNormal(stddev=s) draws s * N(0, 1) truncated to +-2: the
+    # variance scaling whose truncated normal has the untruncated std
+    # 1 / sqrt(fan_in), i.e. scale = TRUNC_STD^2.
+    return variance_scaling(TRUNC_STD**2, "fan_in", "truncated_normal")
 
 
 def _declared_or(fallback: Any) -> Callable[[str, Mapping[str, Any]], Any]:
@@ -482,7 +465,7 @@ def defaults(framework: Framework = "haiku") -> dict[str, Any]:
     if framework not in FRAMEWORKS:
         raise _errors.bad_choice("framework", framework, FRAMEWORKS)
     gru = variance_scaling(1.0, "fan_in", "truncated_normal")
-    pl = _flax.PerLeaf
+    pl = _tree.PerLeaf
     return {
         _ANY + "w": pl("haiku_w", _haiku_w),
         _ANY + "w_[ih]": pl("haiku_gru", _declared_or(gru)),

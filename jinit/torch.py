@@ -22,16 +22,17 @@ shape ``(n,)`` has fans ``(n, n)``, as everywhere in jinit.
 Module defaults: :func:`linear_default` and :func:`conv_default` (weights,
 ``kaiming_uniform(a=sqrt(5))``, i.e. U(+-1/sqrt(fan_in))), :func:`bias_default`
 (U(+-1/sqrt(fan_in)) of the *weight's* fan_in) and :func:`embedding_default`
-(N(0, 1)).
+(N(0, 1)); :func:`module_law` picks among them (and the recurrent, attention,
+transposed-conv and norm laws) for a parameter's :class:`jinit.Signature`: the
+one home of ``torch.nn``'s module defaults, used by the Flax and Equinox presets.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Mapping
-from typing import Any, Literal, overload
+from typing import Any, Literal, get_args, overload
 
 import jax
 
@@ -44,10 +45,12 @@ from ._distributions import Normal, TruncatedNormal, Uniform
 from ._distributions import normal as _core_normal
 from ._distributions import truncated_normal as _core_truncated_normal
 from ._fans import compute_fans
+from ._signature import Signature
 from ._structured import Dirac, Identity, Orthogonal, Sparse
 from ._structured import dirac as _core_dirac
 from ._structured import identity as _core_identity
 from ._structured import orthogonal as _core_orthogonal
+from ._tree import sibling
 from ._types import Axis, DTypeLike
 from ._variance import VarianceScaling, variance_scaling
 
@@ -65,6 +68,7 @@ __all__ = [
     "kaiming_normal",
     "kaiming_uniform",
     "linear_default",
+    "module_law",
     "normal",
     "ones",
     "orthogonal",
@@ -93,6 +97,7 @@ NONLINEARITIES: tuple[str, ...] = (
 )
 
 FanMode = Literal["fan_in", "fan_out"]
+FAN_MODES: tuple[str, ...] = get_args(FanMode)
 
 _GAIN_SQUARED = {"tanh": 25.0 / 9, "relu": 2.0, "selu": 9.0 / 16}
 
@@ -276,8 +281,8 @@ def xavier_normal(gain: float = 1.0, dtype: DTypeLike | None = None) -> Variance
 
 
 def _kaiming(a, mode, nonlinearity, distribution, dtype) -> VarianceScaling:
-    if mode not in ("fan_in", "fan_out"):
-        raise _errors.bad_choice("mode", mode, ("fan_in", "fan_out"))
+    if mode not in FAN_MODES:
+        raise _errors.bad_choice("mode", mode, FAN_MODES)
     if nonlinearity == "leaky_relu":
         a = _checks.real_number("a", a)
         calculate_gain(nonlinearity, a)  # checks a as PyTorch does
@@ -383,7 +388,8 @@ def _bias_bound(fan_in: float) -> float:
 class BiasDefault:
     """A bias rule that reads the fan_in of its sibling weight. See :func:`bias_default`.
 
-    Not an initializer by itself: :meth:`for_leaf` turns it into
+    A :class:`jinit.Rule`, not an initializer (pass ``fan_in=`` to
+    :func:`bias_default` for one): :meth:`for_leaf` turns it into
     ``Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in))`` for one leaf, given the shapes of
     all leaves (the ``materialize``/``reinit`` rule protocol).
     """
@@ -397,8 +403,8 @@ class BiasDefault:
         self, path: str, leaves: Mapping[str, jax.ShapeDtypeStruct]
     ) -> Uniform:
         """The bias initializer for the leaf at ``path`` ("a/b/bias")."""
-        sibling = re.sub(r"[^/]+$", self.weight, path)
-        if sibling == path or sibling not in leaves:
+        weight = sibling(path, self.weight)
+        if weight == path or weight not in leaves:
             raise _errors.bad_value(
                 "path",
                 f"a bias next to a weight leaf named {self.weight!r} for "
@@ -406,18 +412,10 @@ class BiasDefault:
                 path,
             )
         fan_in, _ = compute_fans(
-            leaves[sibling].shape, self.in_axis, self.out_axis, self.batch_axis
+            leaves[weight].shape, self.in_axis, self.out_axis, self.batch_axis
         )
         bound = _bias_bound(fan_in)
         return Uniform(-bound, bound)
-
-    def __call__(self, key, shape, dtype=None, out_sharding=None):
-        raise _errors.bad_value(
-            "fan_in",
-            "given to bias_default(fan_in=...) to call it as an initializer (as a "
-            "jinit.materialize/reinit rule it reads the sibling kernel's shape)",
-            None,
-        )
 
 
 @overload
@@ -480,3 +478,104 @@ def bias_default(
         )
     bound = _bias_bound(_checks.real_number("fan_in", fan_in, nonnegative=True))
     return Uniform(-bound, bound, _checks.check_builder_dtype(dtype))
+
+
+#: Which projection of an ``nn.MultiheadAttention`` a parameter is: q/k/v
+#: packed in one ``in_proj_weight`` (``kdim == vdim == embed_dim``), q/k/v
+#: separate (``q/k/v_proj_weight``), or ``out_proj``.
+Projection = Literal["packed", "separate", "out"]
+PROJECTIONS: tuple[str, ...] = get_args(Projection)
+
+
+def _is_transposed(signature: Signature) -> bool:
+    return signature.module.rsplit(".", 1)[-1].startswith("ConvTranspose")
+
+
+def module_law(
+    signature: Signature,
+    *,
+    hidden: int | Literal["fan_out"] | None = None,
+    attention: Projection | None = None,
+) -> Any:
+    r"""The law ``torch.nn`` starts the parameter ``signature`` describes with.
+
+    ========================== ================================================
+    parameter                  law
+    ========================== ================================================
+    Linear/Conv weight         :func:`linear_default`: U(+-1/sqrt(fan_in))
+    Linear/Conv bias           U(+-1/sqrt(fan_in)), the weight's fan_in
+                               (``signature.fan_in``)
+    ConvTranspose weight, bias U(+-1/sqrt(fan_out)): PyTorch's weight is
+                               ``(in, out / groups, *k)``, its fan_in is this
+                               layer's fan_out
+    RNN/LSTM/GRU (``hidden``)  every weight and bias U(+-1/sqrt(hidden))
+    MultiheadAttention q/k/v   ``"packed"``: xavier_uniform\_ on the packed
+                               ``(3d, d)`` in_proj, variance ``2 / (d + 3d)``;
+                               ``"separate"``: xavier_uniform\_ of each
+    MultiheadAttention out     ``"out"``: an nn.Linear's weight; every bias 0
+    Embedding                  N(0, 1)
+    norm weight / bias         ones / zeros (a bias with no layer fans)
+    PReLU ``negative_slope``   0.25
+    ========================== ================================================
+
+    Args:
+      signature: the parameter's signature (its ``role``, ``module`` and layer
+        fans are read).
+      hidden: the hidden size of the ``nn.RNN``/``LSTM``/``GRU`` it belongs to,
+        or ``"fan_out"``: the fan_out of the kernel drawn (an input kernel
+        ``(in, hidden)`` whose cell is not known).
+      attention: which ``nn.MultiheadAttention`` projection it belongs to.
+
+    Raises:
+      ValueError: a role PyTorch has no module default for, an unknown
+        ``attention``, a transposed conv without fans.
+    """
+    role = signature.role
+    bias = role in ("bias", "recurrent_bias")
+    if hidden == "fan_out":
+        return variance_scaling(1.0 / 3, "fan_out", "uniform")
+    if hidden is not None:
+        bound = 1.0 / math.sqrt(_checks.real_number("hidden", hidden, positive=True))
+        return Uniform(-bound, bound)
+    if attention is not None:
+        if attention not in PROJECTIONS:
+            raise _errors.bad_choice("attention", attention, PROJECTIONS)
+        if bias:
+            return _core_zeros  # in_proj_bias and out_proj.bias start at 0
+        if attention == "out":
+            return linear_default()
+        if attention == "packed":
+            return variance_scaling(0.5, "fan_in", "uniform")
+        return variance_scaling(1.0, "fan_avg", "uniform")
+    if role == "embedding":
+        return embedding_default()
+    if role == "scale":
+        return _core_ones
+    if role == "negative_slope":
+        return _core_constant(0.25)  # nn.PReLU(init=0.25)
+    if role not in ("kernel", "recurrent_kernel") and not bias:
+        raise _errors.bad_value(
+            "signature.role",
+            "a role torch.nn has a module default for (kernel, recurrent_kernel, "
+            "bias, recurrent_bias, embedding, scale, negative_slope)",
+            role,
+        )
+    if bias and signature.fan_in is None:
+        return _core_zeros  # a norm's bias (LayerNorm, BatchNorm, GroupNorm)
+    fan_in = signature.fan_in
+    if _is_transposed(signature):
+        fan_in = signature.fan_out
+        if fan_in is None:
+            raise _errors.bad_value(
+                "signature", "a transposed conv's signature with fans", signature
+            )
+        if not bias:
+            return _uniform_bound(fan_in)
+    if not bias:
+        return linear_default()
+    return bias_default(fan_in=fan_in)
+
+
+def _uniform_bound(fan_in: float) -> Uniform:
+    bound = 1 / math.sqrt(fan_in)
+    return Uniform(-bound, bound)

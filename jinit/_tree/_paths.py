@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import jax
@@ -60,9 +60,18 @@ def sibling(path: str, name: str) -> str:
     return re.sub(r"[^/]+$", name, path)
 
 
-def qualname(cls: type) -> str:
-    """``module.Class`` of a class, as signatures record a module's kind."""
-    return f"{cls.__module__}.{cls.__qualname__}"
+def qualname(cls: type, public: Sequence[tuple[str, str]] = ()) -> str:
+    """``"<module>.<class qualname>"``, the module shortened to its public face.
+
+    ``public`` pairs a module prefix with the public module it is shown as
+    (``("haiku._src.", "haiku")``); the first prefix that matches wins.
+    """
+    module = cls.__module__
+    for prefix, face in public:
+        if module.startswith(prefix):
+            module = face
+            break
+    return f"{module}.{cls.__qualname__}"
 
 
 def _is_leaf(x: Any) -> bool:

@@ -50,7 +50,6 @@ from ._mean_field import (
 )
 from ._names import (
     ACTIVATIONS,
-    NAME_ROLES,
     SATURATION_BOUNDS,
     Apply,
     InitFn,
@@ -65,7 +64,6 @@ from ._verdict import Thresholds, Verdict, geomean, kind, verdict
 
 __all__ = [
     "ACTIVATIONS",
-    "NAME_ROLES",
     "SATURATION_BOUNDS",
     "Apply",
     "FixedPoint",

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from .. import _errors
+from .._signature import ROLES, role_of_name
 from ._paths import named_leaves
 
 
@@ -53,27 +54,14 @@ def get_activation(name: Any) -> Callable[..., Any]:
 
 #: Roles by parameter name (Flax, Haiku, Equinox spellings), for leaves that
 #: carry no ``signature``. Any other name has the role ``"other"``.
-NAME_ROLES: dict[str, str] = {
-    "kernel": "kernel",
-    "w": "kernel",
-    "recurrent_kernel": "recurrent_kernel",
-    "bias": "bias",
-    "b": "bias",
-    "offset": "bias",
-    "embedding": "embedding",
-    "embeddings": "embedding",
-    "scale": "scale",
-}
-
-
 def param_roles(tree: Any) -> dict[str, str]:
     """The role of every parameter: ``{path: role}``, in the tree's order.
 
     A leaf's role is ``leaf.signature.role`` where the leaf has a ``signature``
     (the abstract leaves of ``jinit.flax``); otherwise it comes from the leaf's
-    name, the last part of its path, by :data:`NAME_ROLES` (``kernel``,
-    ``bias``, ``embedding``, ``scale``, ``recurrent_kernel``; ``"other"`` for
-    any other name). It never comes from the number of dimensions: a 2-D bias
+    name, the last part of its path, by :func:`jinit._signature.role_of_name`
+    (``kernel``/``w``, ``bias``/``b``, ``embedding``, ``scale``, recurrent
+    kernels; ``"other"`` for any other name). It never comes from the number of dimensions: a 2-D bias
     of an attention head is a bias, a 1-D kernel a kernel.
 
     Args:
@@ -92,6 +80,7 @@ def param_roles(tree: Any) -> dict[str, str]:
     for path, leaf in named_leaves(tree):
         role = getattr(getattr(leaf, "signature", None), "role", None)
         if role is None:
-            role = NAME_ROLES.get(path.rsplit("/", 1)[-1], "other")
+            role = role_of_name(path.rsplit("/", 1)[-1])
+            role = role if role in ROLES else "other"
         roles[path] = str(role)
     return roles

@@ -17,7 +17,7 @@ from .. import torch as _torch
 from .._base import Init
 from .._constant import ones, zeros
 from .._distributions import Uniform, normal
-from .._tree import PerLeaf
+from .._tree import PerLeaf, sibling
 from .._types import DTypeLike
 from .._variance import variance_scaling
 from ._depth import _padded
@@ -42,7 +42,7 @@ def _kernel_fan_in(path: str, leaves: Mapping[str, Any]) -> float | None:
     sig = _signature.signature_of(leaves.get(path))
     if sig is not None and sig.fan_in is not None:
         return sig.fan_in
-    spec = leaves.get(re.sub(r"[^/]+$", "kernel", path))
+    spec = leaves.get(sibling(path, "kernel"))
     if spec is None:
         return None
     return _signature.fans(None, _signature.signature_of(spec), tuple(spec.shape))[0]
@@ -61,14 +61,14 @@ def _torch_biases(
     roles = ordered(patterns)
 
     def choose(path: str, leaves: Mapping[str, Any]) -> Init:
-        role = role_of(re.sub(r"[^/]+$", "kernel", path), roles)
+        role = role_of(sibling(path, "kernel"), roles)
         fan_in = _kernel_fan_in(path, leaves)
         if role is None or role not in gains or fan_in is None:
             return zeros
         gain = gains[role]
         if isinstance(gain, tuple):
             gain = gain[1] if re.search(_SIDE, path) else gain[0]
-        bound = gain / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        bound = gain * _torch.bias_default(fan_in=fan_in).maxval  # PyTorch's
         return Uniform(-bound, bound)
 
     return PerLeaf(name, choose)

@@ -16,10 +16,10 @@ from typing import Any
 
 from .. import _checks, _errors, _signature
 from .._constant import ones, zeros
-from .._tree import PerLeaf
+from .._tree import ANY, PerLeaf
 from ._depth import DepthScaled, check_regex
 
-_ANY = r"(?:.*/)?"
+_ANY = ANY
 # A module name of an attention block (GPT-2 "attn", BERT "attention", Llama
 # "self_attn", T5 "SelfAttention"/"EncDecAttention", linen
 # "MultiHeadDotProductAttention_0", Megatron "self_attention").

@@ -37,19 +37,18 @@ from typing import Any
 import jax
 import numpy as np
 
-from . import _errors
-from ._fans import compute_fans
-from ._signature import Abstract, Signature, with_layer_fans
+from .. import _errors
+from .._fans import compute_fans
+from .._signature import Abstract, Signature, Undeclared, role_of_name, with_layer_fans
+from .._tree import qualname
+from ._call import declared_call, is_shape
 
 _LOCK = threading.Lock()
+_PUBLIC = (("flax.linen.", "flax.linen"), ("flax.nnx.", "flax.nnx"))
 
 
 def _qualname(cls: type) -> str:
-    module = cls.__module__
-    for public in ("flax.linen", "flax.nnx"):
-        if module.startswith(public + "."):
-            module = public
-    return f"{module}.{cls.__qualname__}"
+    return qualname(cls, _PUBLIC)
 
 
 # ----------------------------------------------------------------------------
@@ -69,6 +68,7 @@ class _Call:
     layer: tuple[int, ...]  # one layer's stored shape
     cell: str = ""  # the enclosing recurrent cell's class, if any
     stacked: tuple[int, ...] = ()
+    undeclared: str = ""  # why ``init`` is None
 
 
 _RNN_CELLS = ("RNNCellBase",)
@@ -80,10 +80,11 @@ def _is_rnn_cell(cls: type) -> bool:
 
 def _role(call: _Call) -> str:
     """The parameter's role; in a recurrent cell, the layers on h are recurrent."""
-    if call.name not in ("kernel", "bias"):
-        return call.name
+    role = role_of_name(call.name)
+    if role not in ("kernel", "bias"):
+        return role
     recurrent = bool(call.cell) and call.owner.startswith(("h", "dense_h"))
-    return ("recurrent_" if recurrent else "") + call.name
+    return ("recurrent_" if recurrent else "") + role
 
 
 def _signature(call: _Call) -> Signature:
@@ -100,28 +101,32 @@ def _signature(call: _Call) -> Signature:
         cell=call.cell,
         fan_in=fan_in,
         fan_out=fan_out,
+        undeclared=call.undeclared,
     )
 
 
-def _recording(calls: list[tuple[str, Any, tuple[int, ...]]], field: str, fn: Any):
-    """``fn``, recording each call's shape into ``calls``."""
+#: A recorded call of a declared initializer: ``(fn, args, kwargs)``.
+_Recorded = tuple[Any, tuple, dict]
+
+
+def _recording(calls: list[_Recorded], fn: Any):
+    """``fn``, recording each call's arguments into ``calls``."""
 
     @functools.wraps(fn)
-    def init(key, shape, *args, **kwargs):
-        calls.append((field, fn, tuple(int(d) for d in shape)))
-        return fn(key, shape, *args, **kwargs)
+    def init(key, *args, **kwargs):
+        calls.append((fn, args, kwargs))
+        return fn(key, *args, **kwargs)
 
     return init
 
 
-def _pick(
-    calls: list[tuple[str, Any, tuple[int, ...]]], layer: tuple[int, ...]
-) -> tuple[Any, tuple[int, ...]] | None:
+def _pick(calls: list[_Recorded], layer: tuple[int, ...]) -> _Recorded | None:
     """The recorded call whose values make ``layer`` (the last one of that size)."""
-    size = int(np.prod(layer))
-    for _, fn, shape in reversed(calls):
-        if int(np.prod(shape)) == size:
-            return fn, shape
+    for call in reversed(calls):
+        fn, args, kwargs = call
+        shape = args[0] if args else kwargs.get("shape")
+        if shape is not None and is_shape(shape, layer):
+            return call
     return None
 
 
@@ -139,14 +144,6 @@ def _parents(module: Any) -> tuple[type, ...]:
     return tuple(reversed(chain))
 
 
-def _is_shape(x: Any, layer: tuple[int, ...]) -> bool:
-    try:
-        shape = tuple(int(d) for d in x)
-    except TypeError:
-        return False
-    return int(np.prod(shape)) == int(np.prod(layer))
-
-
 @contextlib.contextmanager
 def _recording_linen(records: dict[tuple[str, ...], _Call]):
     """Records every ``Module.param`` creation into ``records`` by its path."""
@@ -162,18 +159,16 @@ def _recording_linen(records: dict[tuple[str, ...], _Call]):
                 value = getattr(self, f.name, None)
                 if f.name.endswith("_init") and callable(value):
                     fields[f.name] = value
-        calls: list[tuple[str, Any, tuple[int, ...]]] = []
+        calls: list[_Recorded] = []
         direct = next((v for v in fields.values() if v is init_fn), None)
 
         def init(key, *args, **kwargs):
             value = init_fn(key, *args, **kwargs)
             inner = value.unbox() if isinstance(value, meta.AxisMetadata) else value
             layer = tuple(int(d) for d in np.shape(inner))
-            if direct is not None and args and _is_shape(args[0], layer):
-                declared, shape = direct, tuple(int(d) for d in args[0])
-            else:
-                picked = _pick(calls, layer)
-                declared, shape = picked if picked is not None else (init_fn, layer)
+            picked = None if direct is not None else _pick(calls, layer)
+            fn, a, k = picked if picked is not None else (init_fn, args, kwargs)
+            declared, shape, undeclared = declared_call(fn, a, k, layer)
             parents = _parents(self)
             cells = [c for c in (*parents, type(self)) if _is_rnn_cell(c)]
             records[("params", *self.scope.path, name)] = _Call(
@@ -185,11 +180,12 @@ def _recording_linen(records: dict[tuple[str, ...], _Call]):
                 shape=shape,
                 layer=layer,
                 cell=_qualname(cells[0]) if cells else "",
+                undeclared=undeclared,
             )
             return value
 
         for field, fn in fields.items():
-            object.__setattr__(self, field, _recording(calls, field, fn))
+            object.__setattr__(self, field, _recording(calls, fn))
         try:
             return original(self, name, init, *init_args, unbox=unbox, **init_kwargs)
         finally:
@@ -208,7 +204,7 @@ def linen(model: Any, args: tuple, kwargs: dict, rngs: Any) -> Any:
     """``jax.eval_shape(model.init, rngs, *args, **kwargs)``, params signed."""
     from flax.core import meta
 
-    from ._tree import path_string
+    from .._tree import path_string
 
     records: dict[tuple[str, ...], _Call] = {}
     with _recording_linen(records):
@@ -293,31 +289,33 @@ def _wrap_constructor(cls: type):
 
 def _recording_nnx(field: str, fn: Any):
     @functools.wraps(fn)
-    def init(key, shape, *args, **kwargs):
-        out = fn(key, shape, *args, **kwargs)
+    def init(key, *args, **kwargs):
+        out = fn(key, *args, **kwargs)
         pending = getattr(_PENDING, "calls", None)
         if pending is not None:
-            pending.append((id(out), fn, tuple(int(d) for d in shape)))
+            pending.append((id(out), (fn, args, kwargs)))
         return out
 
     init._jinit_recording = True  # type: ignore[attr-defined]
     return init
 
 
-def _claim(value: Any) -> tuple[Any, tuple[int, ...]] | None:
+def _claim(value: Any) -> _Recorded | None:
     """The pending initializer call that made ``value`` (by identity, else size)."""
     pending = getattr(_PENDING, "calls", None)
     if not pending:
         return None
-    size = int(np.prod(np.shape(value)))
-    for i, (ident, fn, shape) in enumerate(pending):
+    layer = tuple(int(d) for d in np.shape(value))
+    for i, (ident, call) in enumerate(pending):
         if ident == id(value):
             del pending[i]
-            return fn, shape
-    for i, (_, fn, shape) in enumerate(pending):
-        if int(np.prod(shape)) == size:
+            return call
+    for i, (_, call) in enumerate(pending):
+        fn, args, kwargs = call
+        shape = args[0] if args else kwargs.get("shape")
+        if shape is not None and is_shape(shape, layer):
             del pending[i]
-            return fn, shape
+            return call
     return None
 
 
@@ -358,10 +356,12 @@ def _recording_nnx_calls():
             and hasattr(value, "shape")
         ):
             claimed = _claim(value)
+            layer = tuple(int(d) for d in np.shape(value))
             if claimed is not None:
-                fn, shape = claimed
-                layer = tuple(int(d) for d in np.shape(value))
-                metadata["jinit_call"] = _Call("", "", "", (), fn, shape, layer)
+                init, shape, why = declared_call(*claimed, layer)
+                metadata["jinit_call"] = _Call(
+                    "", "", "", (), init, shape, layer, undeclared=why
+                )
         original_variable_init(self, value, *args, **metadata)
 
     with _LOCK:
@@ -389,7 +389,11 @@ def nnx(make_model: Any) -> Any:
     nodes = dict(_nnx.iter_graph(model))
     signatures, variables = {}, {}
     for path, node in nodes.items():
-        if not isinstance(node, _nnx.Variable) or not node.has_metadata("jinit_call"):
+        if not isinstance(node, _nnx.Variable):
+            continue
+        if not node.has_metadata("jinit_call"):
+            if isinstance(node, _nnx.Param):
+                _mark_undeclared(node)
             continue
         call = node.get_metadata("jinit_call")
         parents = [nodes.get(path[:i]) for i in range(len(path))]
@@ -412,3 +416,19 @@ def nnx(make_model: Any) -> Any:
         node.del_metadata("jinit_call")
         node.set_value(_signed(node.get_value(), sig))
     return model
+
+
+_FROM_ARRAY = (
+    "its module set it from an array (nnx.Param(array)), not from an initializer "
+    "argument (`*_init`) of a flax.nnx layer, so no initializer was declared for it"
+)
+
+
+def _mark_undeclared(node: Any) -> None:
+    value = node.get_value()
+    if type(value) is jax.ShapeDtypeStruct:
+        node.set_value(
+            Undeclared(
+                value.shape, value.dtype, sharding=value.sharding, why=_FROM_ARRAY
+            )
+        )
