@@ -42,7 +42,7 @@ from ._structured import orthogonal
 from ._tree import ANY, qualname
 from ._variance import variance_scaling
 
-__all__ = ["FRAMEWORKS", "abstract", "defaults", "reinit", "table", "wrap"]
+__all__ = ["FRAMEWORKS", "Wrapped", "abstract", "defaults", "reinit", "table", "wrap"]
 
 Framework = Literal["haiku"]
 FRAMEWORKS: tuple[str, ...] = get_args(Framework)

@@ -26,6 +26,20 @@ from ._variance import lecun_normal
 
 #: Activations by name, as the CLI and the models spell them (the table lives
 #: in :mod:`jinit.diagnostics`, which needs no Flax).
+__all__ = [
+    "ACTIVATIONS",
+    "CNN",
+    "MLP",
+    "MODELS",
+    "ReadoutMLP",
+    "ResCNN",
+    "ResMLP",
+    "SelfAttention",
+    "Transformer",
+    "build",
+    "get_activation",
+]
+
 ACTIVATIONS = diagnostics.ACTIVATIONS
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["coord_check", "density", "depth_profiles", "weight_histograms"]
+
 
 def _pyplot():
     import matplotlib

@@ -71,6 +71,7 @@ __all__ = [
     "Orthogonal",
     "RandomNormal",
     "RandomUniform",
+    "RandomInitializer",
     "ReusedSeedWarning",
     "STFT",
     "SeedGenerator",
@@ -80,6 +81,7 @@ __all__ = [
     "Zeros",
     "deserialize",
     "get",
+    "register_with_keras",
     "serialize",
 ]
 
