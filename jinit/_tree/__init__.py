@@ -19,7 +19,9 @@ from ._paths import unbox as unbox
 from ._plan import LayoutWarning as LayoutWarning
 from ._plan import LeafDraw as LeafDraw
 from ._plan import Planned as Planned
+from ._plan import leaf_draw as leaf_draw
 from ._plan import plan_leaves as plan_leaves
+from ._plan import planned_leaf as planned_leaf
 from ._plan import signatures as signatures
 from ._plan import with_path as with_path
 from ._rules import PerLeaf as PerLeaf
@@ -41,6 +43,7 @@ from ._stacks import stacks as stacks
 from ._table import aligned as aligned
 from ._table import format_table as format_table
 from ._table import law_std as law_std
+from ._table import leaf_std as leaf_std
 from ._table import markdown as markdown
 from ._table import row_law as row_law
 from ._table import short as short

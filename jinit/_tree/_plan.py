@@ -64,6 +64,21 @@ class Planned:
     draw: LeafDraw | None = None
 
 
+def leaf_draw(init: Any, sig: Signature | None, shape: tuple[int, ...]) -> LeafDraw:
+    """How ``init`` fills a stored leaf of ``shape`` (as stored without a signature)."""
+    if sig is None:
+        return LeafDraw(init, shape, False)
+    return LeafDraw(*_signature.plan(init, sig, shape))
+
+
+def planned_leaf(path: str, init: Any, spec: Any) -> Planned:
+    """The plan of one leaf ``spec`` drawn by ``init``, unchecked (for its law)."""
+    sig = _signature.signature_of(spec)
+    shape = tuple(int(d) for d in spec.shape)
+    draw = leaf_draw(init, sig, shape)
+    return Planned(0, path, None, init, shape, np.dtype(spec.dtype), sig, None, draw)
+
+
 def _like_signatures(leaves: list[Leaf], like: Any) -> list[Signature | None]:
     """The signatures of ``like`` (an abstract tree of the same paths and shapes)."""
     theirs = {leaf.path: leaf.spec for leaf in _paths.nonempty(like, "like")[0]}
@@ -209,15 +224,13 @@ def _check_leaf(
             leaf.leaf,
         )
     shape = tuple(leaf.spec.shape)
-    draw = LeafDraw(init, shape, False)
-    call_shape = shape
     try:
         if sig is not None:
             if from_stacked:
                 _check_stacked_layout(init, sig, leaf.path)
             _signature.check(sig, shape, leaf.path)
-            draw = LeafDraw(*_signature.plan(init, sig, shape))
-            call_shape = sig.shape if draw.per_layer else shape
+        draw = leaf_draw(init, sig, shape)
+        call_shape = sig.shape if sig is not None and draw.per_layer else shape
         if isinstance(init, Init):
             dtype = _checks.resolve_dtype(
                 leaf.spec.dtype, init._default_dtype(), init.dtype_kind

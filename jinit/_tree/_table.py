@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from .. import _errors, _signature
 from . import _paths
-from ._plan import Planned, plan_leaves
+from ._plan import Planned, plan_leaves, planned_leaf
 
 
 def law_std(init: Any, shape: tuple[int, ...]) -> float | None:
@@ -43,6 +43,11 @@ def row_law(p: Planned) -> tuple[tuple[int, ...], float, float, Any, Any]:
     call = p.signature.shape
     std = law_std(p.init, call) if per_layer else law_std(init, draw_shape)
     return call, fan_in, fan_out, std, _layer_stds(init, draw_shape)
+
+
+def leaf_std(path: str, init: Any, spec: Any) -> float | None:
+    """The std of the law ``init`` draws the leaf ``spec`` from (None: unknown)."""
+    return row_law(planned_leaf(path, init, spec))[3]
 
 
 def table(

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-
-from .. import _errors, _signature, _tree
+from .. import _errors, _tree
 from .._constant import ones, zeros
 from .._distributions import Normal
 
@@ -15,17 +13,9 @@ from .._distributions import Normal
 UNIT_INIT = {"weight": Normal(1.0), "output": Normal(1.0), "bias": zeros}
 
 
-def _planned(path: str, init: Any, spec: Any) -> _tree.Planned:
-    sig = _signature.signature_of(spec)
-    shape = tuple(int(d) for d in spec.shape)
-    return _tree.Planned(0, path, "", init, shape, np.dtype(spec.dtype), sig, None)
-
-
 def std(path: str, init: Any, spec: Any) -> float | None:
     """The std of the law ``init`` draws the leaf ``spec`` from (None: unknown)."""
-    from .._tree import row_law as _row_law
-
-    return _row_law(_planned(path, init, spec))[3]
+    return _tree.leaf_std(path, init, spec)
 
 
 def for_leaf(compiled, default, path: str, leaves: Mapping[str, Any]) -> Any:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .. import _checks, _errors, _signature
+from .. import _caches, _checks, _errors, _signature
 from .._constant import ones, zeros
 from .._tree import ANY, PerLeaf
 from ._depth import DepthScaled, check_regex
@@ -184,6 +184,7 @@ def ordered(patterns: Mapping[str, str | None] | None) -> list[tuple[str, str]]:
     return [(r, table[r]) for r in first if table[r] is not None]
 
 
+@_caches.registered
 @functools.cache
 def _compiled(regex: str) -> re.Pattern[str]:
     return re.compile(regex)
