@@ -130,12 +130,23 @@ def declared(path: str, leaves: Mapping[str, Any], source: str) -> Any:
             f"declared() ({reason}); give it a rule before declared()",
             leaf,
         )
-    if sig is None or sig.init is None:
+    if sig is None:
         raise _errors.bad_value(
             f"leaf {path!r}",
-            f"a leaf of {source}, which carries the initializer its module "
-            "declared (it is not known from its name alone)",
-            leaves.get(path),
+            f"a parameter of {source}, which carries the initializer its "
+            "module declared; this leaf carries none (a leaf of a plain tree, "
+            "or a variable such as batch_stats that no initializer argument "
+            "made): give it a rule before declared()",
+            leaf,
+        )
+    if sig.init is None:
+        raise _errors.bad_value(
+            f"leaf {path!r}",
+            "a parameter whose module declared an initializer for it; "
+            f"{sig.module or 'its module'} declared none for it (a variable "
+            "such as batch_stats, not a parameter): give it a rule before "
+            "declared()",
+            leaf,
         )
     return sig.init
 

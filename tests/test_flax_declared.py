@@ -181,3 +181,23 @@ def test_abstract_rngs_flax_accepts_are_accepted():
 def test_abstract_rngs_is_for_linen_only():
     with pytest.raises(ValueError, match="`rngs` must be None for an nnx model"):
         jf.abstract(lambda: nnx.Linear(2, 3, rngs=nnx.Rngs(0)), rngs=jax.random.key(0))
+
+
+def test_declared_names_a_variable_no_initializer_made():
+    # A BatchNorm's batch_stats come from self.variable, not an initializer
+    # argument: declared() names the leaf and says what to do, before tracing.
+    import flax.linen as nn
+
+    class Net(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return nn.BatchNorm(use_running_average=True, name="norm")(nn.Dense(5)(x))
+
+    tree = jinit.flax.abstract(Net(), jnp.ones((2, 7)))
+    with pytest.raises(
+        ValueError, match=r"`leaf 'batch_stats/norm/mean'`.*batch_stats"
+    ):
+        jinit.materialize(tree, jax.random.key(0), {".*": jinit.declared()})
+    rules = {"batch_stats/.*": jinit.zeros, ".*": jinit.declared()}
+    out = jinit.materialize(tree, jax.random.key(0), rules)
+    assert out["params"]["Dense_0"]["kernel"].shape == (7, 5)
