@@ -134,9 +134,10 @@ def declared(path: str, leaves: Mapping[str, Any], source: str) -> Any:
         raise _errors.bad_value(
             f"leaf {path!r}",
             f"a parameter of {source}, which carries the initializer its "
-            "module declared; this leaf carries none (a leaf of a plain tree, "
-            "or a variable such as batch_stats that no initializer argument "
-            "made): give it a rule before declared()",
+            "module declared; this leaf carries none, and it is not known from "
+            "its name alone (a leaf of a plain tree, or a variable such as "
+            "batch_stats that no initializer argument made): give it a rule "
+            "before declared()",
             leaf,
         )
     if sig.init is None:
