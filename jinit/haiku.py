@@ -409,8 +409,6 @@ def table(
 # ----------------------------------------------------------------------------
 # Presets.
 
-_ANY = ANY
-
 
 def _haiku_w(path: str, leaves: Mapping[str, Any]) -> Any:
     sig = _signature.signature_of(leaves.get(path))
@@ -467,11 +465,11 @@ def defaults(framework: Framework = "haiku") -> dict[str, Any]:
     gru = variance_scaling(1.0, "fan_in", "truncated_normal")
     pl = _tree.PerLeaf
     return {
-        _ANY + "w": pl("haiku_w", _haiku_w),
-        _ANY + "w_[ih]": pl("haiku_gru", _declared_or(gru)),
-        _ANY + "(?:b|offset)": pl("haiku_bias", _declared_or(zeros)),
-        _ANY + "embeddings": pl("haiku_embed", _declared_or(TruncatedNormal(1.0))),
-        _ANY + "scale": pl("haiku_scale", _declared_or(ones)),
+        ANY + "w": pl("haiku_w", _haiku_w),
+        ANY + "w_[ih]": pl("haiku_gru", _declared_or(gru)),
+        ANY + "(?:b|offset)": pl("haiku_bias", _declared_or(zeros)),
+        ANY + "embeddings": pl("haiku_embed", _declared_or(TruncatedNormal(1.0))),
+        ANY + "scale": pl("haiku_scale", _declared_or(ones)),
         r".*": pl("haiku_declared", _declared),
     }
 

@@ -21,18 +21,17 @@ FRAMEWORKS: tuple[str, ...] = get_args(Framework)
 # ----------------------------------------------------------------------------
 # Presets.
 
-_ANY = ANY
 #: Flax's recurrent cells: linen LSTMCell/GRUCell ("hi", "hf", ..., "hn"), linen
 #: OptimizedLSTMCell ("h"), nnx LSTMCell ("hi", ...), nnx OptimizedLSTMCell,
 #: SimpleCell and GRUCell ("dense_h"), linen ConvLSTM ("hh").
-_RECURRENT = _ANY + r"(?:h[ifgorzn]|h|hh|dense_h)/kernel"
-_INPUT = _ANY + r"(?:i[ifgorzn]_?|i|ih|dense_i)/kernel"
+_RECURRENT = ANY + r"(?:h[ifgorzn]|h|hh|dense_h)/kernel"
+_INPUT = ANY + r"(?:i[ifgorzn]_?|i|ih|dense_i)/kernel"
 _ATTENTION = ("query", "key", "value", "out")
 #: Flax's SpectralNorm state, the same in every preset: the power iteration's
 #: vector u ~ N(0, 1) and the estimate sigma = 1.
 _SHARED = {
-    _ANY + "u": Normal(1.0),
-    _ANY + "sigma": ones,
+    ANY + "u": Normal(1.0),
+    ANY + "sigma": ones,
 }
 
 
@@ -194,22 +193,22 @@ def _rules(framework: str) -> dict[str, Any]:
 
         return {
             _RECURRENT: PerLeaf("flax_recurrent", flax_recurrent),
-            _ANY + "kernel": kernel,
+            ANY + "kernel": kernel,
             # MGUCell(forget_bias_init=ones)
-            _ANY + "if/bias": _in_cell("flax_forget_bias", ones, zeros),
-            _ANY + "bias": zeros,
+            ANY + "if/bias": _in_cell("flax_forget_bias", ones, zeros),
+            ANY + "bias": zeros,
             # nn.Embed: variance_scaling(1, "fan_in", "normal", out_axis=0), whose
             # fan_in on (num_embeddings, features) is features.
-            _ANY + "embedding": variance_scaling(
+            ANY + "embedding": variance_scaling(
                 1.0, "fan_in", "normal", in_axis=-1, out_axis=0
             ),
-            _ANY + "scale": ones,
-            _ANY + "mean": zeros,
-            _ANY + "var": ones,
+            ANY + "scale": ones,
+            ANY + "mean": zeros,
+            ANY + "var": ones,
             **_SHARED,
-            _ANY + "negative_slope": constant(0.01),  # PReLU(negative_slope_init)
-            _ANY + "lora_a": he_uniform(),  # nnx.LoRA(a_initializer)
-            _ANY + "lora_b": zeros,
+            ANY + "negative_slope": constant(0.01),  # PReLU(negative_slope_init)
+            ANY + "lora_a": he_uniform(),  # nnx.LoRA(a_initializer)
+            ANY + "lora_b": zeros,
         }
     if framework == "keras":
         glorot = variance_scaling(1.0, "fan_avg", "uniform")
@@ -218,18 +217,18 @@ def _rules(framework: str) -> dict[str, Any]:
         )
         return {
             _RECURRENT: _in_cell("keras_recurrent", orthogonal(), keras_kernel),
-            _ANY + "kernel": keras_kernel,
+            ANY + "kernel": keras_kernel,
             # LSTM(unit_forget_bias=True)
-            _ANY + "hf/bias": _in_cell("keras_forget_bias", ones, zeros),
-            _ANY + "bias": zeros,
-            _ANY + "embedding": Uniform(-0.05, 0.05),  # Embedding("uniform")
-            _ANY + "scale": ones,
-            _ANY + "mean": zeros,
-            _ANY + "var": ones,
+            ANY + "hf/bias": _in_cell("keras_forget_bias", ones, zeros),
+            ANY + "bias": zeros,
+            ANY + "embedding": Uniform(-0.05, 0.05),  # Embedding("uniform")
+            ANY + "scale": ones,
+            ANY + "mean": zeros,
+            ANY + "var": ones,
             **_SHARED,
-            _ANY + "negative_slope": zeros,  # PReLU(alpha_initializer="zeros")
-            _ANY + "lora_a": he_uniform(),  # Dense.enable_lora: lora_kernel_a
-            _ANY + "lora_b": zeros,
+            ANY + "negative_slope": zeros,  # PReLU(alpha_initializer="zeros")
+            ANY + "lora_a": he_uniform(),  # Dense.enable_lora: lora_kernel_a
+            ANY + "lora_b": zeros,
         }
     kernel_role = role_of_name("kernel")
     linear = _torch.module_law(_PLAIN_KERNEL)
@@ -253,19 +252,19 @@ def _rules(framework: str) -> dict[str, Any]:
         # of a recurrent kernel (hidden, hidden) and the fan_out of an input one.
         _RECURRENT: PerLeaf("torch_recurrent", torch_recurrent),
         _INPUT: PerLeaf("torch_input", torch_input),
-        _ANY + "kernel": PerLeaf("torch_kernel", torch_kernel),
-        _ANY + "bias": PerLeaf("torch_bias", _torch_bias),
-        _ANY + "embedding": _torch.embedding_default(),
-        _ANY + "scale": ones,
-        _ANY + "mean": zeros,
-        _ANY + "var": ones,
+        ANY + "kernel": PerLeaf("torch_kernel", torch_kernel),
+        ANY + "bias": PerLeaf("torch_bias", _torch_bias),
+        ANY + "embedding": _torch.embedding_default(),
+        ANY + "scale": ones,
+        ANY + "mean": zeros,
+        ANY + "var": ones,
         **_SHARED,
-        _ANY + "negative_slope": _torch.module_law(
+        ANY + "negative_slope": _torch.module_law(
             _signature.Signature((), role="negative_slope")
         ),  # nn.PReLU(init=0.25)
         # peft's LoRA: A by nn.Linear's kaiming_uniform_(a=sqrt(5)), B zeros.
-        _ANY + "lora_a": linear,
-        _ANY + "lora_b": zeros,
+        ANY + "lora_a": linear,
+        ANY + "lora_b": zeros,
     }
 
 

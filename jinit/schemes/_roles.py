@@ -19,7 +19,6 @@ from .._constant import ones, zeros
 from .._tree import ANY, PerLeaf
 from ._depth import DepthScaled, check_regex
 
-_ANY = ANY
 # A module name of an attention block (GPT-2 "attn", BERT "attention", Llama
 # "self_attn", T5 "SelfAttention"/"EncDecAttention", linen
 # "MultiHeadDotProductAttention_0", Megatron "self_attention").
@@ -31,50 +30,50 @@ _MLP = r"[^/]*(?:mlp|Mlp|MLP|ffn|FFN|feed_forward|DenseReluDense)[^/]*"
 #: role whose pattern matches a path wins.
 PATTERNS: dict[str, str] = {
     # ReZero's resweight, SkipInit's skipinit_gain: a scalar gate per branch.
-    "residual_gate": _ANY + r"(?:resweight|rezero(?:_alpha)?|skipinit_gain|res_gate)",
-    "position_embedding": _ANY
+    "residual_gate": ANY + r"(?:resweight|rezero(?:_alpha)?|skipinit_gain|res_gate)",
+    "position_embedding": ANY
     + r"(?:wpe|pos_embed(?:ding)?s?|position_embeddings?)(?:/embedding)?",
-    "token_type_embedding": _ANY + r"token_type_embeddings?(?:/embedding)?",
-    "cls_token": _ANY + r"(?:cls_token|class_token)",
-    "relative_attention_bias": _ANY + r"relative_attention_bias(?:/embedding)?",
-    "embedding": _ANY + r"embedding",
-    "q": _ANY + r"(?:query|q_proj|q|wq|w_q)/kernel",
-    "k": _ANY + r"(?:key|k_proj|k|wk|w_k)/kernel",
-    "v": _ANY + r"(?:value|v_proj|v|wv|w_v)/kernel",
-    "qkv": _ANY + r"(?:c_attn|qkv|qkv_proj|wqkv|w_qkv|att_proj|in_proj|query_key_value|"
+    "token_type_embedding": ANY + r"token_type_embeddings?(?:/embedding)?",
+    "cls_token": ANY + r"(?:cls_token|class_token)",
+    "relative_attention_bias": ANY + r"relative_attention_bias(?:/embedding)?",
+    "embedding": ANY + r"embedding",
+    "q": ANY + r"(?:query|q_proj|q|wq|w_q)/kernel",
+    "k": ANY + r"(?:key|k_proj|k|wk|w_k)/kernel",
+    "v": ANY + r"(?:value|v_proj|v|wv|w_v)/kernel",
+    "qkv": ANY + r"(?:c_attn|qkv|qkv_proj|wqkv|w_qkv|att_proj|in_proj|query_key_value|"
     r"linear_qkv)"
     r"/kernel",
     # A bare ``out``/``o`` under an MLP module is the MLP's (mlp_out), not attention's.
     "attention_out": r"(?!"
-    + _ANY
+    + ANY
     + _MLP
     + r"/(?:out|o)/kernel$)"
-    + _ANY
+    + ANY
     + r"(?:out|o_proj|out_proj|attn_out|o|"
     + _ATTN
     + r"/(?:c_proj|wo|w_out|dense|proj|linear_proj)|attention/output/dense)/kernel",
-    "lm_head": _ANY + r"(?:lm_head(?:/w_out)?|output|head|readout|logits)/kernel"
+    "lm_head": ANY + r"(?:lm_head(?:/w_out)?|output|head|readout|logits)/kernel"
     r"|(?:params/)?(?:transformer/)?ff_out/kernel",
-    "mlp_gate": _ANY + r"(?:gate_proj|w1|wi_0)/kernel",
-    "mlp_in": _ANY
+    "mlp_gate": ANY + r"(?:gate_proj|w1|wi_0)/kernel",
+    "mlp_in": ANY
     + r"(?:c_fc|fc1|up_proj|w3|wi|wi_1|ff_proj|fc_in|dense_h_to_4h|linear_fc1|"
     r"intermediate/dense|" + _MLP + r"/(?:Dense_0|dense_0|fc|wi|in))/kernel",
-    "mlp_out": _ANY
+    "mlp_out": ANY
     + r"(?:c_proj|fc2|down_proj|w2|wo|ff_out|fc_out|dense_4h_to_h|linear_fc2|"
     r"output/dense|" + _MLP + r"/(?:Dense_1|dense_1|out))/kernel",
     # Fixup's ResNet roles (torchvision names, as hongyi-zhang/Fixup): the convs
     # of a residual branch (group 1 orders them within their block: the last one
     # is zeroed), the projection shortcut, the classifier, the scalar biases.
     "residual_branch": r".*(?:layer|block|Block)[^/]*/(?:\d+/)?conv(\d+)/kernel",
-    "shortcut": _ANY + r"(?:downsample|shortcut)(?:/[^/]+)?/kernel",
-    "classifier": _ANY + r"(?:fc|head|classifier)/(?:kernel|bias)",
-    "branch_bias": _ANY + r"bias\d[ab]?",
+    "shortcut": ANY + r"(?:downsample|shortcut)(?:/[^/]+)?/kernel",
+    "classifier": ANY + r"(?:fc|head|classifier)/(?:kernel|bias)",
+    "branch_bias": ANY + r"bias\d[ab]?",
     # The generic roles: every leaf of a kind (a scheme's law for "any other").
-    "kernel": _ANY + r"kernel",
-    "norm_scale": _ANY + r"scale",
-    "branch_scale": _ANY + r"scale",
-    "norm_bias": _ANY + r"[^/]*(?:norm|Norm|ln_[^/]*|ln)/bias",
-    "bias": _ANY + r"bias",
+    "kernel": ANY + r"kernel",
+    "norm_scale": ANY + r"scale",
+    "branch_scale": ANY + r"scale",
+    "norm_bias": ANY + r"[^/]*(?:norm|Norm|ln_[^/]*|ln)/bias",
+    "bias": ANY + r"bias",
 }
 
 #: The roles, in the order their rules are tried.
