@@ -38,6 +38,7 @@ Hugging Face schemes with ``transformers``' own PyTorch models.
 """
 
 from ._depth import LAYER, DepthScaled, LayerStack, StackLaw, layer_index, stack_law
+from ._moe import deepseek_v3, gpt_oss, mixtral, olmoe, qwen3_moe
 from ._olmo import olmo, olmo_core
 from ._residual import (
     DeepNetCoefficients,
@@ -52,6 +53,7 @@ from ._residual import (
     zero_matrix,
 )
 from ._roles import GENERIC, PATTERNS, ROLES, rules
+from ._ssm import mamba2, qwen3_next
 from ._transformers import (
     bert,
     gpt2,
@@ -75,13 +77,20 @@ __all__ = [
     "bert",
     "deepnet",
     "deepnet_coefficients",
+    "deepseek_v3",
     "fixup",
     "gpt2",
+    "gpt_oss",
     "layer_index",
     "llama",
+    "mamba2",
     "megatron",
+    "mixtral",
     "olmo",
     "olmo_core",
+    "olmoe",
+    "qwen3_moe",
+    "qwen3_next",
     "rezero",
     "rules",
     "skipinit",
