@@ -136,9 +136,10 @@ def assert_parity(reference: dict[str, tuple[np.ndarray, str]], rules, key) -> N
     import jax
 
     tree = {p: jax.ShapeDtypeStruct(w.shape, np.float32) for p, (w, _) in reference.items()}
-    rows = {row["path"]: row for row in jf.table(tree, rules)}
+    # The stored layouts are the real ones (a conv kernel (k, 1, C), experts 3-D).
+    rows = {row["path"]: row for row in jf.table(tree, rules, stacked={})}
     assert set(rows) == set(reference)  # every leaf paired, none left over
-    drawn = jinit.materialize(tree, key, rules)
+    drawn = jinit.materialize(tree, key, rules, stacked={})
     for path, (ref, role) in reference.items():
         row = rows[path]
         assert _role(row["rule"]) == role, (path, row["rule"], role)
