@@ -106,7 +106,9 @@ def flax_layout(model, skip: tuple[str, ...] = ()) -> dict[str, tuple[np.ndarray
     modules = dict(model.named_modules())
     tensors = list(model.named_parameters())
     tensors += [
-        (n, b) for n, b in model.named_buffers() if n.endswith("e_score_correction_bias")
+        (n, b)
+        for n, b in model.named_buffers()
+        if n.endswith("e_score_correction_bias")
     ]
     out = {}
     for name, p in tensors:
@@ -135,7 +137,9 @@ def _se(values: np.ndarray, n: int) -> float:
 def assert_parity(reference: dict[str, tuple[np.ndarray, str]], rules, key) -> None:
     import jax
 
-    tree = {p: jax.ShapeDtypeStruct(w.shape, np.float32) for p, (w, _) in reference.items()}
+    tree = {
+        p: jax.ShapeDtypeStruct(w.shape, np.float32) for p, (w, _) in reference.items()
+    }
     # The stored layouts are the real ones (a conv kernel (k, 1, C), experts 3-D).
     rows = {row["path"]: row for row in jf.table(tree, rules, stacked={})}
     assert set(rows) == set(reference)  # every leaf paired, none left over

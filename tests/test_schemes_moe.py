@@ -82,7 +82,10 @@ def _configs(hidden, experts, width, std):
             eos_token_id=0,
         ),
         "gpt_oss": tr.GptOssConfig(
-            **common, **_attention(hidden), intermediate_size=width, num_local_experts=experts
+            **common,
+            **_attention(hidden),
+            intermediate_size=width,
+            num_local_experts=experts,
         ),
     }
 
@@ -97,7 +100,11 @@ _MODELS = {
 # transformers 5.24's MtpModel keeps the base _init_weights, which leaves the MTP
 # block's router and routed experts torch.empty; its embedding and head are the
 # main model's.
-_MTP_SKIP = (r"layers\.\d+\.mtp_block\.mlp\.(?:gate|experts)\..*", "embed_tokens.*", "shared_head.*")
+_MTP_SKIP = (
+    r"layers\.\d+\.mtp_block\.mlp\.(?:gate|experts)\..*",
+    "embed_tokens.*",
+    "shared_head.*",
+)
 
 
 def _reference(model_type: str, config) -> dict:
@@ -144,7 +151,9 @@ def test_deepseek_v3_paper_is_transformers_at_0006():
     config = _configs(hidden, experts, width, 0.006)["deepseek_v3"]
     config.pad_token_id = None
     assert_parity(_reference("deepseek_v3", config), js.deepseek_v3(), KEY)
-    tree = {"model/layers/1/mlp/experts/down_proj": jax.ShapeDtypeStruct((4, 8, 8), "f4")}
+    tree = {
+        "model/layers/1/mlp/experts/down_proj": jax.ShapeDtypeStruct((4, 8, 8), "f4")
+    }
     (row,) = jf.table(tree, js.deepseek_v3())
     assert row["std"] == 0.006
     (row,) = jf.table(tree, js.deepseek_v3(source="transformers"))
@@ -168,7 +177,9 @@ def test_other_schemes_leave_moe_leaves_as_before():
     their generic kernel, a 3-D expert tensor still has no rule."""
     tree = {
         "model/layers/0/mlp/gate/kernel": jax.ShapeDtypeStruct((8, 4), "f4"),
-        "model/layers/0/mlp/experts/gate_up_proj": jax.ShapeDtypeStruct((4, 8, 6), "f4"),
+        "model/layers/0/mlp/experts/gate_up_proj": jax.ShapeDtypeStruct(
+            (4, 8, 6), "f4"
+        ),
     }
     (row,) = jf.table({k: v for k, v in tree.items() if "gate/" in k}, js.llama())
     assert row["rule"].startswith("(?#kernel)")

@@ -83,7 +83,14 @@ def test_ssm_parity_with_transformers(model_type, make):
     with torch.no_grad():
         reference = flax_layout(getattr(tr, _MODELS[model_type])(config))
     roles = {role for _, role in reference.values()}
-    assert {"ssm_in", "ssm_conv", "ssm_dt_bias", "ssm_a_log", "ssm_out", "ssm_norm"} <= roles
+    assert {
+        "ssm_in",
+        "ssm_conv",
+        "ssm_dt_bias",
+        "ssm_a_log",
+        "ssm_out",
+        "ssm_norm",
+    } <= roles
     if model_type == "qwen3_next":
         assert {"zero_centred_norm", "router", "expert_in"} <= roles
     rules = HF_BUILDERS[model_type](config.to_dict())
@@ -146,7 +153,10 @@ def test_mamba2_paper_matches_the_reference_code():
     for name, bound in bounds.items():
         path = next(p for p in tree if p.endswith(name))
         x = np.asarray(drawn[path])
-        assert _ks(x, scipy.stats.uniform(-bound, 2 * bound).rvs(4096, random_state=0)) > 1e-6
+        assert (
+            _ks(x, scipy.stats.uniform(-bound, 2 * bound).rvs(4096, random_state=0))
+            > 1e-6
+        )
         assert np.abs(x).max() <= bound
     emb = np.asarray(drawn["backbone/embeddings/embedding"])
     assert abs(emb.std() / 0.02 - 1) < 5 / math.sqrt(2 * emb.size)
