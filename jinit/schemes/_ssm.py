@@ -21,10 +21,9 @@ from ._transformers import SCALED_PADDED
 _SOURCES = ("paper", "transformers")
 
 
-def _source(source: Any) -> str:
+def _check_source(source: Any) -> None:
     if source not in _SOURCES:
         raise _errors.bad_choice("source", source, _SOURCES)
-    return source
 
 
 def _dt_bias(dt_min: Any, dt_max: Any, floor: Any) -> Any:
@@ -104,7 +103,7 @@ def mamba2(
       ValueError: an unknown source, a bad size, range or std; ``A_init_range``
       or ``conv_init`` with ``source="transformers"`` (which has no such field).
     """
-    source = _source(source)
+    _check_source(source)
     n = layer_count("n_layer", n_layer)
     rescale = (
         source == "paper"
@@ -218,7 +217,7 @@ def qwen3_next(
       pad_token_id: the embedding row set to zero (None: none).
       patterns: role -> regex overrides (see :func:`rules`).
     """
-    source = _source(source)
+    _check_source(source)
     w = normal(positive_number("initializer_range", initializer_range))
     laws = moe_laws(w, pad_token_id, ssm_in=w, ssm_conv=w, ssm_out=w, ssm_norm=ones)
     laws.update(norm_scale=None, zero_centred_norm=zeros)
