@@ -191,3 +191,80 @@ def test_bad_arguments_are_named():
         js.mamba2(dt_min=0.1, dt_max=0.01)
     with pytest.raises(ValueError, match=r"config\['time_step_min'\]"):
         HF_BUILDERS["mamba2"]({"model_type": "mamba2", "time_step_min": -1})
+
+
+@pytest.mark.standard_promotion  # Flax layers' internals
+def test_a_flax_port_of_a_mamba2_layer_has_a_role_for_every_leaf():
+    """A linen Mamba-2 mixer in the usual style (``nn.Dense`` in/out
+    projections, a depthwise ``nn.Conv``, bare ``dt_bias``/``A_log``/``D``, a
+    gated norm), unrolled and under ``nn.scan``: every leaf gets its role, the
+    conv its fan_in ``d_conv`` from the module (not the stored shape)."""
+    nn = pytest.importorskip("flax.linen")
+    import jax.numpy as jnp
+
+    d, heads, conv_dim, k = 16, 4, 40, 4
+
+    class Mixer(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            z = nn.Dense(2 * conv_dim + heads, use_bias=False, name="in_proj")(x)
+            c = nn.Conv(conv_dim, (k,), feature_group_count=conv_dim, name="conv1d")(
+                z[..., :conv_dim]
+            )
+            dt = self.param("dt_bias", nn.initializers.zeros, (heads,))
+            a = self.param("A_log", nn.initializers.zeros, (heads,))
+            skip = self.param("D", nn.initializers.ones, (heads,))
+            y = nn.RMSNorm(name="norm")(c) + (dt.sum() + a.sum() + skip.sum())
+            return nn.Dense(d, use_bias=False, name="out_proj")(y)
+
+    class Block(nn.Module):
+        @nn.compact
+        def __call__(self, x, _=None):
+            return x + Mixer(name="mixer")(nn.RMSNorm(name="norm")(x)), None
+
+    class Model(nn.Module):
+        stacked: bool
+
+        @nn.compact
+        def __call__(self, tokens):
+            x = nn.Embed(96, d, name="embeddings")(tokens)
+            if self.stacked:
+                stack = nn.scan(
+                    Block,
+                    variable_axes={"params": 0},
+                    split_rngs={"params": True},
+                    length=2,
+                )
+                x, _ = stack(name="layers")(x, None)
+            else:
+                for i in range(2):
+                    x, _ = Block(name=f"layers_{i}")(x)
+            return x
+
+    tokens = jnp.zeros((1, 8), jnp.int32)
+    expected = {
+        "in_proj/kernel": "ssm_in",
+        "conv1d/kernel": "ssm_conv",
+        "conv1d/bias": "ssm_conv_bias",
+        "dt_bias": "ssm_dt_bias",
+        "A_log": "ssm_a_log",
+        "D": "ssm_d",
+        "mixer/norm/scale": "ssm_norm",
+        "/norm/scale": "norm_scale",
+        "out_proj/kernel": "ssm_out",
+        "embedding": "embedding",
+    }
+    for stacked in (False, True):
+        abstract = jf.abstract(Model(stacked), tokens)
+        for source in ("paper", "transformers"):
+            rules = js.mamba2(2, source=source)
+            rows = jf.table(abstract, rules)
+            assert len(rows) == (10 if stacked else 19)
+            for row in rows:
+                role = row["rule"].partition(")")[0].removeprefix("(?#")
+                want = next(r for s, r in expected.items() if row["path"].endswith(s))
+                assert role == want, (row["path"], role)
+                if row["path"].endswith("conv1d/kernel"):
+                    assert row["std"] == pytest.approx(1 / math.sqrt(3 * k))
+            params = jinit.materialize(abstract, KEY, rules)["params"]
+            assert jax.tree.leaves(params)
