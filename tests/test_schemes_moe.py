@@ -9,6 +9,8 @@ dict through the ``HF_BUILDERS`` entry ``from_hf_config`` dispatches to.
 
 from __future__ import annotations
 
+import re
+
 import jax
 import numpy as np
 import pytest
@@ -185,3 +187,95 @@ def test_other_schemes_leave_moe_leaves_as_before():
     assert row["rule"].startswith("(?#kernel)")
     with pytest.raises(ValueError, match="experts/gate_up_proj"):
         jinit.materialize(tree, KEY, js.llama())
+
+
+@pytest.mark.standard_promotion  # Flax layers' internals
+def test_a_flax_port_of_a_deepseek_v3_layer_has_a_role_for_every_leaf():
+    """A linen DeepSeek-V3 layer in the usual style (MLA ``nn.Dense``
+    projections and norms, an ``nn.Dense`` router, 3-D experts as bare params,
+    dense shared experts), unrolled and under ``nn.scan`` (4-D expert leaves):
+    every leaf gets its role and the paper's std."""
+    nn = pytest.importorskip("flax.linen")
+    import jax.numpy as jnp
+
+    d, e, w = 16, 4, 8
+
+    class Experts(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            gate_up = self.param("gate_up_proj", nn.initializers.zeros, (e, d, 2 * w))
+            down = self.param("down_proj", nn.initializers.zeros, (e, w, d))
+            h = jnp.einsum("td,edf->etf", x, gate_up)[..., :w]
+            return jnp.einsum("etf,efd->td", h, down)
+
+    class Layer(nn.Module):
+        @nn.compact
+        def __call__(self, x, _=None):
+            dense = lambda n, name: nn.Dense(n, use_bias=False, name=name)  # noqa: E731
+            h = nn.RMSNorm(name="input_layernorm")(x)
+            q = dense(d, "q_b_proj")(
+                nn.RMSNorm(name="q_a_layernorm")(dense(8, "q_a_proj")(h))
+            )
+            kv = dense(d, "kv_b_proj")(
+                nn.RMSNorm(name="kv_a_layernorm")(dense(8, "kv_a_proj_with_mqa")(h))
+            )
+            x = x + dense(d, "o_proj")(q * kv)
+            h = nn.RMSNorm(name="post_attention_layernorm")(x)
+            score = self.param("e_score_correction_bias", nn.initializers.zeros, (e,))
+            route = nn.Dense(e, use_bias=False, name="gate")(h) + score
+            shared = nn.Dense(d, use_bias=False, name="down_proj")
+            s = shared(nn.Dense(w, use_bias=False, name="up_proj")(h))
+            return x + Experts(name="experts")(h) * route.sum() + s, None
+
+    class Model(nn.Module):
+        stacked: bool
+
+        @nn.compact
+        def __call__(self, tokens):
+            x = nn.Embed(96, d, name="embed_tokens")(tokens)[0]
+            if self.stacked:
+                stack = nn.scan(
+                    Layer,
+                    variable_axes={"params": 0},
+                    split_rngs={"params": True},
+                    length=2,
+                )
+                x, _ = stack(name="layers")(x, None)
+            else:
+                for i in range(2):
+                    x, _ = Layer(name=f"layers_{i}")(x)
+            return nn.Dense(96, use_bias=False, name="lm_head")(x)
+
+    tokens = jnp.zeros((1, 8), jnp.int32)
+    expected = {
+        "q_a_proj": "mla_down",
+        "kv_a_proj_with_mqa": "mla_down",
+        "q_b_proj": "mla_up",
+        "kv_b_proj": "mla_up",
+        "o_proj": "attention_out",
+        "gate": "router",
+        "e_score_correction_bias": "score_correction_bias",
+        "gate_up_proj": "expert_in",
+        "experts/down_proj": "expert_out",
+        "up_proj": "mlp_in",
+        "down_proj": "mlp_out",
+        "scale": "norm_scale",
+        "embed_tokens": "embedding",
+        "lm_head": "lm_head",
+    }
+    for stacked in (False, True):
+        abstract = jf.abstract(Model(stacked), tokens)
+        rows = jf.table(abstract, js.deepseek_v3())
+        assert len(rows) == (17 if stacked else 32)
+        for row in rows:
+            role = row["rule"].partition(")")[0].removeprefix("(?#")
+            parts = row["path"].removeprefix("params/")
+            want = next(
+                r for s, r in expected.items() if re.search(rf"(^|/){s}(/|$)", parts)
+            )
+            assert role == want, (row["path"], role)
+            if role not in ("norm_scale", "score_correction_bias"):
+                assert row["std"] == 0.006, row["path"]
+        params = jinit.materialize(abstract, KEY, js.deepseek_v3())["params"]
+        gate_up = params["layers"]["experts"]["gate_up_proj"] if stacked else None
+        assert gate_up is None or gate_up.shape == (2, e, d, 2 * w)
