@@ -9,6 +9,8 @@ dict through the ``HF_BUILDERS`` entry ``from_hf_config`` dispatches to.
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 
 import jax
@@ -109,7 +111,10 @@ _MTP_SKIP = (
 )
 
 
-def _reference(model_type: str, config) -> dict:
+@functools.cache
+def _reference(model_type: str, size: tuple) -> dict:
+    """transformers' parameters (one build per model and size)."""
+    config = _configs(*size)[model_type]
     torch.manual_seed(0)
     with torch.no_grad():
         model = getattr(tr, _MODELS[model_type])(config)
@@ -132,7 +137,7 @@ CASES = [
 @pytest.mark.parametrize("model_type, size", CASES)
 def test_moe_parity_with_transformers(model_type, size):
     config = _configs(*size)[model_type]
-    reference = _reference(model_type, config)
+    reference = _reference(model_type, size)
     roles = {role for _, role in reference.values()}
     assert {"router", "expert_in", "expert_out"} <= roles
     if model_type == "deepseek_v3":
@@ -147,19 +152,21 @@ def test_moe_parity_with_transformers(model_type, size):
 
 
 def test_deepseek_v3_paper_is_transformers_at_0006():
-    """The report's std (0.006) is the default; transformers at
-    initializer_range=0.006 draws the same laws (its default, 0.02, does not)."""
-    hidden, experts, width, _ = SIZES[0]
-    config = _configs(hidden, experts, width, 0.006)["deepseek_v3"]
-    config.pad_token_id = None
-    assert_parity(_reference("deepseek_v3", config), js.deepseek_v3(), KEY)
-    tree = {
-        "model/layers/1/mlp/experts/down_proj": jax.ShapeDtypeStruct((4, 8, 8), "f4")
-    }
-    (row,) = jf.table(tree, js.deepseek_v3())
-    assert row["std"] == 0.006
-    (row,) = jf.table(tree, js.deepseek_v3(source="transformers"))
-    assert row["std"] == 0.02
+    """The report's std (0.006) is the default: every random leaf of the
+    transformers model's tree gets N(0, 0.006) (transformers' default, 0.02,
+    under source="transformers"); the rest as transformers."""
+    reference = _reference("deepseek_v3", SIZES[0])
+    tree = {p: jax.ShapeDtypeStruct(w.shape, "f4") for p, (w, _) in reference.items()}
+    for rules, std in (
+        (js.deepseek_v3(), 0.006),
+        (js.deepseek_v3(source="transformers"), 0.02),
+    ):
+        for row in jf.table(tree, rules, stacked={}):
+            ref = reference[row["path"]][0]
+            if np.all(ref == ref.flat[0]):
+                assert row["std"] == 0, row["path"]  # norms 1, the routing bias 0
+            else:
+                assert row["std"] == std, row["path"]
     assert tr.DeepseekV3Config().initializer_range == 0.02  # the porting trap
 
 
@@ -276,6 +283,7 @@ def test_a_flax_port_of_a_deepseek_v3_layer_has_a_role_for_every_leaf():
             assert role == want, (row["path"], role)
             if role not in ("norm_scale", "score_correction_bias"):
                 assert row["std"] == 0.006, row["path"]
-        params = jinit.materialize(abstract, KEY, js.deepseek_v3())["params"]
-        gate_up = params["layers"]["experts"]["gate_up_proj"] if stacked else None
-        assert gate_up is None or gate_up.shape == (2, e, d, 2 * w)
+    params = jinit.materialize(abstract, KEY, js.deepseek_v3())["params"]  # stacked
+    gate_up = np.asarray(params["layers"]["experts"]["gate_up_proj"])
+    assert gate_up.shape == (2, e, d, 2 * w)
+    assert abs(gate_up.std() / 0.006 - 1) <= 5 / math.sqrt(2 * gate_up.size)
