@@ -10,7 +10,6 @@ dict through the ``HF_BUILDERS`` entry ``from_hf_config`` dispatches to.
 from __future__ import annotations
 
 import functools
-import math
 import re
 
 import jax
@@ -283,7 +282,5 @@ def test_a_flax_port_of_a_deepseek_v3_layer_has_a_role_for_every_leaf():
             assert role == want, (row["path"], role)
             if role not in ("norm_scale", "score_correction_bias"):
                 assert row["std"] == 0.006, row["path"]
-    params = jinit.materialize(abstract, KEY, js.deepseek_v3())["params"]  # stacked
-    gate_up = np.asarray(params["layers"]["experts"]["gate_up_proj"])
-    assert gate_up.shape == (2, e, d, 2 * w)
-    assert abs(gate_up.std() / 0.006 - 1) <= 5 / math.sqrt(2 * gate_up.size)
+    (row,) = [r for r in rows if r["path"].endswith("experts/gate_up_proj")]
+    assert row["shape"] == (2, e, d, 2 * w) and row["stacked"] == (0,)
