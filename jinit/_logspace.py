@@ -83,12 +83,12 @@ def inverse_softplus_log_uniform_law(
     Gauss-Legendre quadrature over ``u = log dt``.
     """
     a, b = math.log(dt_min), math.log(dt_max)
-    start = max(dt_min, min(floor, dt_max))
-    lo, hi = _inverse_softplus(start), _inverse_softplus(dt_max)
+    lo = _inverse_softplus(max(dt_min, floor))
+    hi = _inverse_softplus(max(dt_max, floor))
     if b == a:
         return _laws.point_law(lo)
-    atom = (math.log(start) - a) / (b - a)
-    c = math.log(start)
+    c = min(max(math.log(floor), a), b)  # where the continuous part starts
+    atom = (c - a) / (b - a)
     u = (b - c) / 2 * _NODES + (b + c) / 2
     dt = np.exp(u)
     y = dt + np.log(-np.expm1(-dt))

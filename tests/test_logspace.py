@@ -133,6 +133,14 @@ def test_the_floor_is_an_atom():
     assert abs(x.mean() - law.mean) <= 5 * law.std / math.sqrt(N)
 
 
+def test_a_floor_above_dt_max_is_a_constant():
+    init = jinit.inverse_softplus_log_uniform(1e-3, 0.1, 0.5)
+    law = init.law((8,))
+    value = 0.5 + math.log(-math.expm1(-0.5))
+    assert law.std == 0 and law.mean == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(init(KEY, (8,)), value, rtol=1e-6)
+
+
 def test_mamba_reference_lines():
     """state-spaces/mamba's dt_bias and A_log lines, run in torch (float32)."""
     torch = pytest.importorskip("torch")

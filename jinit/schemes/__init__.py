@@ -32,6 +32,18 @@ leaf is then drawn in one call, slice ``l`` from the law of layer ``l``
 >>> rules = jinit.schemes.gpt2(n_layer=12)          # HF / nanoGPT GPT-2
 >>> params = jinit.materialize(abstract, jax.random.key(0), rules)  # doctest: +SKIP
 
+**Mixture-of-experts and state-space models** (:func:`deepseek_v3`,
+:func:`qwen3_moe`, :func:`mixtral`, :func:`olmoe`, :func:`gpt_oss`,
+:func:`qwen3_next`, :func:`mamba2`) have roles of their own, tried first:
+``router`` (``mlp/gate``), ``router_bias``, ``score_correction_bias``, the 3-D
+routed experts ``expert_in``/``expert_out`` (``mlp/experts/gate_up_proj``,
+``down_proj``) and ``expert_bias``, ``attention_sink``, MLA's ``mla_down``/
+``mla_up``, and a mixer's ``ssm_in``, ``ssm_conv``, ``ssm_conv_bias``,
+``ssm_dt_bias``, ``ssm_a_log``, ``ssm_d``, ``ssm_norm``, ``ssm_out``. Other
+schemes give them no law (those leaves fall to their generic role, as before).
+Where the model's own recipe and transformers disagree, ``source="paper"``
+(the default) or ``"transformers"``.
+
 Every scheme documents, as a table, each role's law at its model's default size
 and the source code it reproduces; ``tests/test_schemes.py`` compares the
 Hugging Face schemes with ``transformers``' own PyTorch models.
