@@ -38,7 +38,10 @@ Hugging Face schemes with ``transformers``' own PyTorch models.
 """
 
 from ._depth import LAYER, DepthScaled, LayerStack, StackLaw, layer_index, stack_law
-from ._olmo import olmo, olmo_core
+from ._gemma3 import gemma3
+from ._hf_config import from_hf_config
+from ._olmo import olmo, olmo2, olmo_core
+from ._qwen3 import qwen3
 from ._residual import (
     DeepNetCoefficients,
     ZerO,
@@ -57,6 +60,7 @@ from ._transformers import (
     gpt2,
     llama,
     megatron,
+    roberta,
     t5,
     torchtitan_llama3,
     vit,
@@ -76,13 +80,18 @@ __all__ = [
     "deepnet",
     "deepnet_coefficients",
     "fixup",
+    "from_hf_config",
+    "gemma3",
     "gpt2",
     "layer_index",
     "llama",
     "megatron",
     "olmo",
+    "olmo2",
     "olmo_core",
+    "qwen3",
     "rezero",
+    "roberta",
     "rules",
     "skipinit",
     "stack_law",

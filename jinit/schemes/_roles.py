@@ -71,6 +71,10 @@ PATTERNS: dict[str, str] = {
     # The generic roles: every leaf of a kind (a scheme's law for "any other").
     "kernel": ANY + r"kernel",
     "norm_scale": ANY + r"scale",
+    # A zero-centred norm's scale (Gemma, Qwen3-Next: the forward uses 1 + w):
+    # stored at 0 where a plain norm's is 1. Every norm scale by name; a scheme
+    # whose norms are all zero-centred drops norm_scale so its leaves come here.
+    "zero_centred_norm": ANY + r"scale",
     "branch_scale": ANY + r"scale",
     "norm_bias": ANY + r"[^/]*(?:norm|Norm|ln_[^/]*|ln)/bias",
     "bias": ANY + r"bias",
@@ -130,6 +134,9 @@ _SYNONYMS: dict[str, str] = {
     "wpe": "position_embedding",
     "pos_embedding": "position_embedding",
     "norm": "norm_scale",
+    "zero_centered_norm": "zero_centred_norm",
+    "norm_zero_centred": "zero_centred_norm",
+    "offset_norm": "zero_centred_norm",
     "layernorm": "norm_scale",
     "fixup_branch": "residual_branch",
     "branch": "residual_branch",
@@ -370,6 +377,7 @@ def common(weight: Any, **inits: Any) -> dict[str, Any]:
     """``weight`` for every projection and embedding role, zeros for biases,
     ones for norm scales (no ResNet roles)."""
     skip = ("residual_gate", "norm_scale", "norm_bias", "bias", "branch_scale")
+    skip += ("zero_centred_norm",)
     fixup = ("residual_branch", "shortcut", "classifier", "branch_bias")
     base = {role: weight for role in ROLES if role not in skip + fixup}
     base.update(norm_scale=ones, norm_bias=zeros, bias=zeros)
