@@ -220,7 +220,7 @@ def _assert_same_law(path, ref, ours, std):
         bound = 5 * math.sqrt(1 / (2 * sample.size))
         assert abs(sample.std() / std - 1) <= bound, (path, sample.std(), std)
         assert abs(sample.mean()) <= 5 * std / math.sqrt(sample.size), path
-    p = scipy.stats.ks_2samp(ref.ravel(), ours.ravel()).pvalue
+    p = scipy.stats.ks_2samp(ref.ravel(), ours.ravel()).pvalue  # pyright: ignore[reportAttributeAccessIssue]
     assert p > 1e-6, (path, p)
 
 

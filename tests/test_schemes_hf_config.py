@@ -133,7 +133,7 @@ def test_errors(tmp_path):
     with pytest.raises(ValueError, match=r"`config\['n_layer'\]` must be a positive"):
         js.from_hf_config({"model_type": "gpt2", "n_layer": 0})
     with pytest.raises(TypeError, match="`config` must be a config dict or the path"):
-        js.from_hf_config(["qwen3"])
+        js.from_hf_config(["qwen3"])  # pyright: ignore[reportArgumentType]
     with pytest.raises(ValueError, match="`config` must be a readable config.json"):
         js.from_hf_config(tmp_path / "missing.json")
     bad = tmp_path / "config.json"
