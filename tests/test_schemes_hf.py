@@ -320,7 +320,7 @@ def test_gemma3_norm_roles_and_choices():
     # Other schemes keep their norms at 1 (the new role is not in common()).
     rows = {_port_path(r["path"]): r for r in jf.table(tree, js.qwen3())}
     assert {_role(rows[p]["rule"]) for p in norms} == {"norm_scale"}
-    with pytest.raises(ValueError, match=r"`inits` must be one of .*zero_centred"):
+    with pytest.raises(ValueError, match="Did you mean 'zero_centred_norm'"):
         js.rules({"zero_centered_norm": jinit.zeros})
 
 

@@ -33,8 +33,10 @@ leaf is then drawn in one call, slice ``l`` from the law of layer ``l``
 >>> params = jinit.materialize(abstract, jax.random.key(0), rules)  # doctest: +SKIP
 
 Every scheme documents, as a table, each role's law at its model's default size
-and the source code it reproduces; ``tests/test_schemes.py`` compares the
-Hugging Face schemes with ``transformers``' own PyTorch models.
+and the source code it reproduces; ``tests/test_schemes.py`` and
+``tests/test_schemes_hf.py`` compare the Hugging Face schemes with
+``transformers``' own PyTorch models. :func:`from_hf_config` picks the scheme
+and its sizes from a checkpoint's ``config.json``.
 """
 
 from ._depth import LAYER, DepthScaled, LayerStack, StackLaw, layer_index, stack_law
