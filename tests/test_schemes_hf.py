@@ -261,11 +261,9 @@ _MODELS = {
 
 def _config(arch: str, size: str, std: float):
     extra = dict(pad_token_id=5, bos_token_id=1, eos_token_id=2)
-    if arch == "olmo2":  # Olmo2Config has no head_dim
-        sizes = {k: v for k, v in _SIZES[size].items() if k != "head_dim"}
-        sizes["hidden_size"] = _SIZES[size]["num_attention_heads"] * 16
-    else:
-        sizes = _SIZES[size]
+    sizes = dict(_SIZES[size])
+    if arch == "olmo2":  # Olmo2Config has no head_dim: hidden_size / heads (16)
+        del sizes["head_dim"]
     return _CONFIGS[arch](**sizes, **extra, initializer_range=std)
 
 
