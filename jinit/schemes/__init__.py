@@ -45,13 +45,18 @@ Where the model's own recipe and transformers disagree, ``source="paper"``
 (the default) or ``"transformers"``.
 
 Every scheme documents, as a table, each role's law at its model's default size
-and the source code it reproduces; ``tests/test_schemes.py`` compares the
-Hugging Face schemes with ``transformers``' own PyTorch models.
+and the source code it reproduces; ``tests/test_schemes.py`` and
+``tests/test_schemes_hf.py`` compare the Hugging Face schemes with
+``transformers``' own PyTorch models. :func:`from_hf_config` picks the scheme
+and its sizes from a checkpoint's ``config.json``.
 """
 
 from ._depth import LAYER, DepthScaled, LayerStack, StackLaw, layer_index, stack_law
+from ._gemma3 import gemma3
+from ._hf_config import from_hf_config
 from ._moe import deepseek_v3, gpt_oss, mixtral, olmoe, qwen3_moe
-from ._olmo import olmo, olmo_core
+from ._olmo import olmo, olmo2, olmo_core
+from ._qwen3 import qwen3
 from ._residual import (
     DeepNetCoefficients,
     ZerO,
@@ -71,6 +76,7 @@ from ._transformers import (
     gpt2,
     llama,
     megatron,
+    roberta,
     t5,
     torchtitan_llama3,
     vit,
@@ -91,6 +97,8 @@ __all__ = [
     "deepnet_coefficients",
     "deepseek_v3",
     "fixup",
+    "from_hf_config",
+    "gemma3",
     "gpt2",
     "gpt_oss",
     "layer_index",
@@ -99,11 +107,14 @@ __all__ = [
     "megatron",
     "mixtral",
     "olmo",
+    "olmo2",
     "olmo_core",
     "olmoe",
+    "qwen3",
     "qwen3_moe",
     "qwen3_next",
     "rezero",
+    "roberta",
     "rules",
     "skipinit",
     "stack_law",
