@@ -430,6 +430,57 @@ REGISTRY: tuple[Entry, ...] = (
         suits="small networks, biases; not deep networks (the scale ignores fans).",
     ),
     Entry(
+        name="log_uniform",
+        law="exp(U[log low, log high))",
+        formula=(
+            "`exp(U[log low, log high))`: the log-uniform (reciprocal) law on "
+            "`[low, high]`, density `1 / (x log(high / low))`, mean "
+            "`(high - low) / log(high / low)` (`scipy.stats.loguniform`)."
+        ),
+        names=(),
+        differences=(
+            "No JAX, Keras or PyTorch initializer: Mamba and S4 draw `dt` this "
+            "way inline (`torch.exp(torch.rand(n) * (log(dt_max) - log(dt_min)) "
+            "+ log(dt_min))`).",
+        ),
+        suits="time steps of state-space layers (S4, Mamba), before the inverse "
+        "softplus of `inverse_softplus_log_uniform`.",
+    ),
+    Entry(
+        name="inverse_softplus_log_uniform",
+        law="softplus⁻¹(max(exp(U[log dt_min, log dt_max)), floor))",
+        formula=(
+            "`dt = max(exp(U[log dt_min, log dt_max)), floor)`, then "
+            "`dt + log(-expm1(-dt))` (softplus⁻¹). With `floor > dt_min` an atom "
+            "at `softplus⁻¹(floor)` of mass `log(floor / dt_min) / log(dt_max / "
+            "dt_min)`. Mean and std by quadrature."
+        ),
+        names=(),
+        differences=(
+            "No JAX, Keras or PyTorch initializer: `state-spaces/mamba`'s "
+            "`Mamba2` (`dt_min=0.001, dt_max=0.1, dt_init_floor=1e-4`, the "
+            "defaults), flash-linear-attention's GatedDeltaNet and transformers' "
+            "`Mamba2Mixer` write it inline.",
+        ),
+        suits="`dt_bias` of Mamba-1/-2 and GatedDeltaNet layers.",
+    ),
+    Entry(
+        name="log_of_uniform",
+        law="log U(low, high]",
+        formula=(
+            "`log(high - (high - low) · U[0, 1))`: density `eˣ / (high - low)` on "
+            "`[log low, log high]`; never `log 0`, so `low = 0` is finite."
+        ),
+        names=(),
+        differences=(
+            "No JAX, Keras or PyTorch initializer: Mamba-2 draws "
+            "`A_log = log(uniform_(1, 16))` inline (flash-linear-attention's "
+            "GatedDeltaNet `uniform_(0, 16)`, transformers' Qwen3-Next "
+            "`uniform_(0.01, 16)`).",
+        ),
+        suits="`A_log` of Mamba-2 and GatedDeltaNet layers (`A = -exp(A_log)`).",
+    ),
+    Entry(
         name="constant",
         law="value",
         formula=(

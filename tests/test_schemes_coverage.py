@@ -326,6 +326,18 @@ SCHEMES: dict[str, list[tuple[str, Any, bool]]] = {
         (m, functools.partial(js.olmo_core, m, d_model=D, n_layers=L), False)
         for m in ("normal", "llama", "llama_depth", "normalized", "fan_in")
     ],
+    "deepseek_v3": [
+        ("paper", lambda: js.deepseek_v3(), False),
+        ("hf", lambda: js.deepseek_v3(source="transformers", pad_token_id=0), False),
+    ],
+    "qwen3_moe": [("base", lambda: js.qwen3_moe(), False)],
+    "mixtral": [("base", lambda: js.mixtral(), False)],
+    "olmoe": [("pad", lambda: js.olmoe(pad_token_id=1), False)],
+    "gpt_oss": [("base", lambda: js.gpt_oss(), False)],
+    "qwen3_next": [
+        ("paper", lambda: js.qwen3_next(), False),
+        ("hf", lambda: js.qwen3_next(source="transformers"), False),
+    ],
     "torchtitan_llama3": [
         ("depth", lambda: js.torchtitan_llama3(D), False),
         ("flat", lambda: js.torchtitan_llama3(D, depth_init=False, n_layers=L), False),
@@ -345,7 +357,9 @@ SCHEMES: dict[str, list[tuple[str, Any, bool]]] = {
     "zero": [("base", lambda: {**_EMBEDDINGS, **js.zero()}, False)],
 }
 # Not language-model schemes: checked on their own zoos below.
-OWN_ZOO = {"fixup", "rezero", "skipinit"}
+# mamba2: its scaled mixer roles match no leaf of a transformer (an error by
+# design); tests/test_schemes_ssm.py checks it on Mamba-2 models.
+OWN_ZOO = {"fixup", "rezero", "skipinit", "mamba2"}
 # Names of jinit.schemes that are not scheme builders.
 NOT_SCHEMES = {
     "GENERIC",

@@ -68,6 +68,48 @@ CASES = {
         dict(initializer_range=0.05, pad_token_id=6),
         js.olmo2(0.05, source="transformers", pad_token_id=6),
     ),
+    "deepseek_v3": (
+        tr.DeepseekV3Config,
+        dict(initializer_range=0.006, pad_token_id=2),
+        js.deepseek_v3(0.006, source="transformers", pad_token_id=2),
+    ),
+    "qwen3_moe": (
+        tr.Qwen3MoeConfig,
+        dict(initializer_range=0.03, pad_token_id=4),
+        js.qwen3_moe(0.03, pad_token_id=4),
+    ),
+    "mixtral": (tr.MixtralConfig, dict(initializer_range=0.04), js.mixtral(0.04)),
+    "olmoe": (
+        tr.OlmoeConfig,
+        dict(initializer_range=0.05, pad_token_id=7),
+        js.olmoe(0.05, pad_token_id=7),
+    ),
+    "gpt_oss": (tr.GptOssConfig, dict(initializer_range=0.03), js.gpt_oss(0.03)),
+    "qwen3_next": (
+        tr.Qwen3NextConfig,
+        dict(initializer_range=0.04, pad_token_id=3),
+        js.qwen3_next(0.04, source="transformers", pad_token_id=3),
+    ),
+    "mamba2": (
+        tr.Mamba2Config,
+        dict(
+            initializer_range=0.05,
+            num_hidden_layers=8,
+            time_step_min=0.002,
+            time_step_max=0.2,
+            time_step_floor=1e-3,
+            rescale_prenorm_residual=True,
+        ),
+        js.mamba2(
+            8,
+            source="transformers",
+            initializer_range=0.05,
+            dt_min=0.002,
+            dt_max=0.2,
+            dt_init_floor=1e-3,
+            rescale_prenorm_residual=True,
+        ),
+    ),
 }
 # A config.json that writes only model_type: the config class's defaults.
 DEFAULTS = {
@@ -82,6 +124,13 @@ DEFAULTS = {
     "qwen3": js.qwen3(0.02),
     "gemma3_text": js.gemma3(0.02, pad_token_id=0),
     "olmo2": js.olmo2(0.02, source="transformers", pad_token_id=1),
+    "deepseek_v3": js.deepseek_v3(0.02, source="transformers"),
+    "qwen3_moe": js.qwen3_moe(0.02),
+    "mixtral": js.mixtral(0.02),
+    "olmoe": js.olmoe(0.02, pad_token_id=1),
+    "gpt_oss": js.gpt_oss(0.02),
+    "qwen3_next": js.qwen3_next(0.02, source="transformers"),
+    "mamba2": js.mamba2(64, source="transformers", initializer_range=0.1),
 }
 
 

@@ -14,34 +14,14 @@ import pathlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .. import _checks, _errors
+from .. import _errors
+from ._config import number, pad, size, std
 from ._gemma3 import gemma3
+from ._moe import HF_BUILDERS as _MOE_BUILDERS
 from ._olmo import olmo2
 from ._qwen3 import qwen3
+from ._ssm import HF_BUILDERS as _SSM_BUILDERS
 from ._transformers import bert, gpt2, llama, roberta, t5, vit
-
-
-def _get(config: Mapping[str, Any], key: str, default: Any) -> Any:
-    """``config[key]``, or ``default`` where the file omits it (or writes null)."""
-    value = config.get(key)
-    return default if value is None else value
-
-
-def _std(config: Mapping[str, Any], key: str = "initializer_range") -> float:
-    # PreTrainedModel._init_weights: ``std = config.initializer_range or 0.02``.
-    value = config.get(key) or 0.02
-    return _checks.real_number(f"config[{key!r}]", value, positive=True)
-
-
-def _size(config: Mapping[str, Any], key: str, default: int) -> int:
-    return _checks.integer(f"config[{key!r}]", _get(config, key, default), minimum=1)
-
-
-def _pad(config: Mapping[str, Any], default: int | None) -> int | None:
-    value = config.get("pad_token_id", default)
-    if value is None:
-        return None
-    return _checks.integer("config['pad_token_id']", value, minimum=0)
 
 
 def _gemma3_multimodal(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,31 +38,27 @@ def _gemma3_multimodal(config: Mapping[str, Any]) -> dict[str, Any]:
 #: reproducing transformers 5.24's ``_init_weights`` for that model (the
 #: defaults are those of its config class).
 BUILDERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
-    "gpt2": lambda c: gpt2(_size(c, "n_layer", 12), std=_std(c)),
-    "bert": lambda c: bert(_std(c), pad_token_id=_pad(c, 0)),
-    "roberta": lambda c: roberta(_std(c), pad_token_id=_pad(c, 1)),
-    "vit": lambda c: vit(_std(c)),
-    "llama": lambda c: llama(_std(c), pad_token_id=_pad(c, None)),
-    "mistral": lambda c: llama(_std(c), pad_token_id=_pad(c, None)),
-    "qwen2": lambda c: llama(_std(c), pad_token_id=_pad(c, None)),
+    "gpt2": lambda c: gpt2(size(c, "n_layer", 12), std=std(c)),
+    "bert": lambda c: bert(std(c), pad_token_id=pad(c, 0)),
+    "roberta": lambda c: roberta(std(c), pad_token_id=pad(c, 1)),
+    "vit": lambda c: vit(std(c)),
+    "llama": lambda c: llama(std(c), pad_token_id=pad(c, None)),
+    "mistral": lambda c: llama(std(c), pad_token_id=pad(c, None)),
+    "qwen2": lambda c: llama(std(c), pad_token_id=pad(c, None)),
     "t5": lambda c: t5(
-        _size(c, "d_model", 512),
-        _size(c, "d_kv", 64),
-        _size(c, "num_heads", 8),
-        _size(c, "d_ff", 2048),
-        factor=_checks.real_number(
-            "config['initializer_factor']",
-            _get(c, "initializer_factor", 1.0),
-            positive=True,
-        ),
+        size(c, "d_model", 512),
+        size(c, "d_kv", 64),
+        size(c, "num_heads", 8),
+        size(c, "d_ff", 2048),
+        factor=number(c, "initializer_factor", 1.0),
     ),
-    "qwen3": lambda c: qwen3(_std(c), pad_token_id=_pad(c, None)),
-    "gemma3_text": lambda c: gemma3(_std(c), pad_token_id=_pad(c, 0)),
+    "qwen3": lambda c: qwen3(std(c), pad_token_id=pad(c, None)),
+    "gemma3_text": lambda c: gemma3(std(c), pad_token_id=pad(c, 0)),
     "gemma3": _gemma3_multimodal,
-    "olmo2": lambda c: olmo2(_std(c), source="transformers", pad_token_id=_pad(c, 1)),
-    # hf-b (issue 27): the MoE/SSM model types go here at merge (deepseek_v3,
-    # qwen3_moe, qwen3_next, mixtral, olmoe, gpt_oss, mamba2), each with
-    # source="transformers".
+    "olmo2": lambda c: olmo2(std(c), source="transformers", pad_token_id=pad(c, 1)),
+    # deepseek_v3, qwen3_moe, mixtral, olmoe, gpt_oss; mamba2, qwen3_next.
+    **_MOE_BUILDERS,
+    **_SSM_BUILDERS,
 }
 
 
@@ -139,6 +115,17 @@ def from_hf_config(
     qwen3             :func:`qwen3` (``pad_token_id``)
     gemma3_text       :func:`gemma3` (``pad_token_id``)
     olmo2             :func:`olmo2` ``(source="transformers")``
+    deepseek_v3       :func:`deepseek_v3` ``(source="transformers")``
+                      (``pad_token_id``)
+    qwen3_moe,        :func:`qwen3_moe`, :func:`mixtral`, :func:`olmoe`,
+    mixtral, olmoe,   :func:`gpt_oss` (``pad_token_id``; OLMoE's default 1)
+    gpt_oss
+    qwen3_next        :func:`qwen3_next` ``(source="transformers")``
+                      (``pad_token_id``)
+    mamba2            :func:`mamba2` ``(num_hidden_layers,
+                      source="transformers")``, ``time_step_min/max/floor``,
+                      ``rescale_prenorm_residual`` (``initializer_range``
+                      default 0.1)
     ================= ==================================================
 
     (:data:`BUILDERS` is the table; ``"gemma3"``, the multimodal config, is an

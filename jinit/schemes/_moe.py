@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from .. import _checks, _errors
+from .. import _errors
 from .._constant import zeros
 from .._distributions import normal
+from . import _config
 from ._depth import _padded
 from ._roles import common, positive_number, rules
 from ._transformers import SCALED_PADDED
@@ -276,37 +277,17 @@ def gpt_oss(
 # From a config.json (a dict): what transformers draws.
 
 
-def config_value(config: Mapping[str, Any], key: str, default: Any) -> Any:
-    """``config[key]``, or the config class's ``default`` where it is missing or null."""
-    value = config.get(key)
-    return default if value is None else value
-
-
-def config_std(config: Mapping[str, Any], default: float = 0.02) -> float:
-    """The config's ``initializer_range`` (its class's ``default`` if missing)."""
-    value = config_value(config, "initializer_range", default)
-    return _checks.real_number("config['initializer_range']", value, positive=True)
-
-
-def config_pad(config: Mapping[str, Any], default: int | None = None) -> int | None:
-    """The config's ``pad_token_id`` (its class's ``default`` if missing)."""
-    value = config.get("pad_token_id", default)
-    if value is None:
-        return None
-    return _checks.integer("config['pad_token_id']", value, minimum=0)
-
-
 def _transformers_moe(
     scheme: Callable[..., dict[str, Any]], pad: int | None = None
 ) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
-    return lambda c: scheme(config_std(c), pad_token_id=config_pad(c, pad))
+    return lambda c: scheme(_config.std(c), pad_token_id=_config.pad(c, pad))
 
 
 #: ``model_type`` -> the scheme transformers 5.24 initializes that model with,
 #: from its ``config.json`` dict (keys it omits take the config class's defaults).
 HF_BUILDERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "deepseek_v3": lambda c: deepseek_v3(
-        config_std(c), source="transformers", pad_token_id=config_pad(c)
+        _config.std(c), source="transformers", pad_token_id=_config.pad(c)
     ),
     "qwen3_moe": _transformers_moe(qwen3_moe),
     "mixtral": _transformers_moe(mixtral),

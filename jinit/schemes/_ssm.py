@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from .. import _checks, _errors
+from .. import _errors
 from .. import torch as _torch
 from .._constant import ones, zeros
 from .._distributions import Uniform, normal
 from .._logspace import LogArange, inverse_softplus_log_uniform, log_of_uniform
 from .._variance import variance_scaling
-from ._moe import config_pad, config_std, config_value, moe_laws
+from . import _config
+from ._moe import moe_laws
 from ._roles import common, layer_count, positive_number, rules
 from ._transformers import SCALED_PADDED
 
@@ -235,24 +236,15 @@ def qwen3_next(
 
 
 def _mamba2_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    def number(key: str, default: float) -> float:
-        value = config_value(config, key, default)
-        return _checks.real_number(f"config[{key!r}]", value, positive=True)
-
-    n = _checks.integer(
-        "config['num_hidden_layers']",
-        config_value(config, "num_hidden_layers", 64),
-        minimum=1,
-    )
     return mamba2(
-        n,
+        _config.size(config, "num_hidden_layers", 64),
         source="transformers",
-        initializer_range=config_std(config, 0.1),
-        dt_min=number("time_step_min", 1e-3),
-        dt_max=number("time_step_max", 1e-1),
-        dt_init_floor=number("time_step_floor", 1e-4),
+        initializer_range=_config.std(config, 0.1),
+        dt_min=_config.number(config, "time_step_min", 1e-3),
+        dt_max=_config.number(config, "time_step_max", 1e-1),
+        dt_init_floor=_config.number(config, "time_step_floor", 1e-4),
         rescale_prenorm_residual=bool(
-            config_value(config, "rescale_prenorm_residual", False)
+            _config.value(config, "rescale_prenorm_residual", False)
         ),
     )
 
@@ -262,6 +254,6 @@ def _mamba2_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
 HF_BUILDERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "mamba2": _mamba2_from_config,
     "qwen3_next": lambda c: qwen3_next(
-        config_std(c), source="transformers", pad_token_id=config_pad(c)
+        _config.std(c), source="transformers", pad_token_id=_config.pad(c)
     ),
 }
