@@ -7,9 +7,10 @@ sharding, in Python, before anything is traced) and :func:`run`: a
 the shape, the dtype and the output sharding, and whose only traced argument is
 the key. An eager call is therefore one cached dispatch, and the same key gives
 the same bits eagerly, under ``jit``, under ``vmap`` over keys and under any
-``out_sharding`` (with ``jax_threefry_partitionable``, JAX's default, the
-threefry bits do not depend on how the output is sharded). Whether a draw is
-made in blocks is :func:`use_blocks`, the one policy.
+``out_sharding`` for every counter-based PRNG implementation (threefry with
+``jax_threefry_partitionable``, JAX's default; Philox drawn by jinit's
+shardable twin, :func:`draw_key`). Whether a draw is made in blocks is
+:func:`use_blocks`, the one policy.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import jax
 import numpy as np
 from jax import lax
 
-from . import _blocks, _caches, _checks
+from . import _blocks, _caches, _checks, _prng
 
 # ----------------------------------------------------------------------------
 # The configuration identity.
@@ -175,6 +176,23 @@ def use_blocks(
     )
 
 
+def draw_key(key: Any, sharded: bool) -> Any:
+    """The key a draw uses: ``key``, or its shardable twin where it must be.
+
+    The one policy of keys, for direct calls and ``materialize`` alike. A draw
+    that may run in a program of several devices (``sharded``: shardings were
+    given; or ``key`` is traced: the caller's program may shard it) of a Philox
+    key uses jinit's twin implementation (:func:`jinit._prng.portable`: the
+    same bits, in ops XLA can shard; JAX's own fails to compile there). With
+    shardings, an rbg/unsafe_rbg key warns once (:class:`jinit.PRNGWarning`).
+    """
+    if sharded:
+        _prng.warn_if_unshardable(key)
+    if sharded or _checks.is_tracer(key):
+        return _prng.portable(key)
+    return key
+
+
 def generate(
     init: Any, key: Any, shape: tuple[int, ...], dtype: np.dtype, blocks: bool
 ) -> Any:
@@ -220,6 +238,7 @@ def run(
                 f"(jax.set_mesh); got {out_sharding} with no mesh set."
             )
         out_sharding = jax.sharding.NamedSharding(mesh, out_sharding)
+    key = draw_key(key, out_sharding is not None)
     blocks = use_blocks(init, shape, dtype, key, out_sharding)
     config = Config(init)
     explicit = _explicit_axes(out_sharding)
