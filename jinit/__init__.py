@@ -19,6 +19,7 @@ from ._distributions import normal as normal
 from ._distributions import truncated_normal as truncated_normal
 from ._distributions import uniform as uniform
 from ._fans import compute_fans as compute_fans
+from ._prng import PRNGWarning as PRNGWarning
 from ._signature import Abstract as Abstract
 from ._signature import Signature as Signature
 from ._structured import DeltaOrthogonal as DeltaOrthogonal
@@ -36,6 +37,8 @@ from ._tree import format_table as format_table
 from ._tree import materialize as materialize
 from ._tree import reinit as reinit
 from ._tree import table as table
+from ._tree._invariance import MeshInvariance as MeshInvariance
+from ._tree._invariance import check_mesh_invariance as check_mesh_invariance
 from ._types import Initializer as Initializer
 from ._types import Rule as Rule
 from ._variance import VarianceScaling as VarianceScaling
@@ -62,14 +65,17 @@ __all__ = [
     "Init",
     "Initializer",
     "LayoutWarning",
+    "MeshInvariance",
     "Normal",
     "Orthogonal",
+    "PRNGWarning",
     "PerLeaf",
     "Rule",
     "Signature",
     "TruncatedNormal",
     "Uniform",
     "VarianceScaling",
+    "check_mesh_invariance",
     "clear_caches",
     "compute_fans",
     "constant",

@@ -111,7 +111,9 @@ def fold_in(key_words, data):
 BLOCK = 1 << 20
 
 
-def can_draw_in_blocks(init, shape, dtype, key, sharding) -> bool:
+def can_draw_in_blocks(
+    init, shape, dtype, key, sharding, impls=_prng.COUNTER_BASED
+) -> bool:
     """Whether :func:`draw_in_blocks` gives ``init``'s values for this draw.
 
     It does for an elementwise law (``init.elementwise``), a ``key`` (typed, or
@@ -119,13 +121,14 @@ def can_draw_in_blocks(init, shape, dtype, key, sharding) -> bool:
     (threefry2x32 with ``jax_threefry_partitionable``, threefry4x32,
     philox2x32, philox4x32), an output ``sharding`` that is None or fully
     replicated (a sharded draw already makes each device draw its part),
-    and at least two blocks of values (fewer than 2**31 of them).
+    and at least two blocks of values (fewer than 2**31 of them). ``impls``
+    narrows the implementations (to those a caller can draw).
     """
     if not init.elementwise or not 2 * BLOCK <= math.prod(shape) < 2**31:
         return False
     impl = _prng.impl_name(key)
     return (
-        impl in _prng.COUNTER_BASED
+        impl in impls
         and (impl != "threefry2x32" or _checks.config("jax_threefry_partitionable"))
         and (sharding is None or sharding.is_fully_replicated)
     )

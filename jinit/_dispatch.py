@@ -156,7 +156,12 @@ def check_init(init: Any, shape: tuple[int, ...], dtype: np.dtype) -> None:
 
 
 def use_blocks(
-    init: Any, shape: tuple[int, ...], dtype: np.dtype, key: Any, sharding: Any
+    init: Any,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    key: Any,
+    sharding: Any,
+    any_impl: bool = False,
 ) -> bool:
     """Whether this draw is made in blocks (:func:`jinit._blocks.draw_in_blocks`).
 
@@ -167,12 +172,18 @@ def use_blocks(
     accelerators, where one fused draw needs no loop (unmeasured there), nor
     under a trace: the caller's program may shard the draw, and a blocked loop
     would not split.
+
+    ``any_impl``: keys of every counter-based implementation (the caller draws
+    from ``key`` itself, or passes its implementation on to
+    :func:`jinit._blocks.draw_from_python`); False: threefry2x32 keys only (a
+    caller that hands on raw key words alone).
     """
+    impls = _prng.COUNTER_BASED if any_impl else ("threefry2x32",)
     return (
         jax.default_backend() == "cpu"
         and not _checks.is_tracer(key)
         and getattr(init, "elementwise", False)
-        and _blocks.can_draw_in_blocks(init, shape, dtype, key, sharding)
+        and _blocks.can_draw_in_blocks(init, shape, dtype, key, sharding, impls)
     )
 
 
@@ -239,7 +250,7 @@ def run(
             )
         out_sharding = jax.sharding.NamedSharding(mesh, out_sharding)
     key = draw_key(key, out_sharding is not None)
-    blocks = use_blocks(init, shape, dtype, key, out_sharding)
+    blocks = use_blocks(init, shape, dtype, key, out_sharding, any_impl=True)
     config = Config(init)
     explicit = _explicit_axes(out_sharding)
     if explicit:
