@@ -188,18 +188,20 @@ def use_blocks(
 
 
 def draw_key(key: Any, sharded: bool) -> Any:
-    """The key a draw uses: ``key``, or its shardable twin where it must be.
+    """The key a draw uses: ``key``, or its twin (:func:`jinit._prng.portable`).
 
-    The one policy of keys, for direct calls and ``materialize`` alike. A draw
-    that may run in a program of several devices (``sharded``: shardings were
-    given; or ``key`` is traced: the caller's program may shard it) of a Philox
-    key uses jinit's twin implementation (:func:`jinit._prng.portable`: the
-    same bits, in ops XLA can shard; JAX's own fails to compile there). With
-    shardings, an rbg/unsafe_rbg key warns once (:class:`jinit.PRNGWarning`).
+    The one policy of keys, for direct calls and ``materialize`` alike. A
+    Philox key is drawn by jinit's twin (the same bits, in ops XLA can shard;
+    JAX's own fails to compile there) when the draw may run in a program of
+    several devices: ``sharded`` (shardings were given) or ``key`` is traced
+    (the caller's program may shard it); eagerly and unsharded JAX's own
+    ``lax.mulhi`` is faster. A threefry4x32 key always (JAX's ``fold_in`` is
+    slow under ``vmap``). With shardings, an rbg/unsafe_rbg key warns once
+    (:class:`jinit.PRNGWarning`).
     """
     if sharded:
         _prng.warn_if_unshardable(key)
-    if sharded or _checks.is_tracer(key):
+    if sharded or _checks.is_tracer(key) or _prng.impl_name(key) == "threefry4x32":
         return _prng.portable(key)
     return key
 
@@ -249,8 +251,9 @@ def run(
                 f"(jax.set_mesh); got {out_sharding} with no mesh set."
             )
         out_sharding = jax.sharding.NamedSharding(mesh, out_sharding)
-    key = draw_key(key, out_sharding is not None)
     blocks = use_blocks(init, shape, dtype, key, out_sharding, any_impl=True)
+    if not blocks:  # blocks draw every counter-based implementation themselves
+        key = draw_key(key, out_sharding is not None)
     config = Config(init)
     explicit = _explicit_axes(out_sharding)
     if explicit:

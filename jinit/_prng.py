@@ -264,8 +264,43 @@ def _philox4_bits(key, bit_width, shape):
     return hash_bits("philox4x32", (key[0], key[1]), hi, lo, bit_width)
 
 
-#: JAX's Philox implementation name -> jinit's shardable twin of it.
+def _threefry4_seed(seed):
+    k0, k1 = _seed_words(seed)
+    z = jnp.zeros((), _U32)
+    return jnp.stack(threefry4x32((k0, k1, z, z), (z, z, z, z)))
+
+
+def _threefry4_split(key, shape):
+    hi, lo = counters(shape)
+    zeros = jnp.zeros(shape, _U32)
+    words = tuple(key[i] for i in range(4))
+    return jnp.stack(threefry4x32(words, (zeros, zeros, hi, lo)), axis=-1)
+
+
+def _threefry4_fold_in(key, data):
+    z = jnp.zeros((), _U32)
+    words = tuple(key[i] for i in range(4))
+    return jnp.stack(threefry4x32(words, (z, z, z, data.astype(_U32))))
+
+
+def _threefry4_bits(key, bit_width, shape):
+    hi, lo = counters(shape)
+    return hash_bits("threefry4x32", tuple(key[i] for i in range(4)), hi, lo, bit_width)
+
+
+#: JAX's implementation name -> jinit's twin of it: the same seeds, splits,
+#: folds and bits. Philox's twins shard (JAX's do not compile under a
+#: sharding); threefry4x32's is inlined (JAX's ``fold_in`` under ``vmap``, as
+#: ``materialize`` folds paths, takes ~0.3 s a call on the CPU, warm).
 TWINS = {
+    "threefry4x32": jex_random.define_prng_impl(
+        key_shape=(4,),
+        seed=_threefry4_seed,
+        split=_threefry4_split,
+        random_bits=_threefry4_bits,
+        fold_in=_threefry4_fold_in,
+        name="jinit_threefry4x32",
+    ),
     "philox2x32": jex_random.define_prng_impl(
         key_shape=(1,),
         seed=_philox2_seed,
@@ -286,10 +321,10 @@ TWINS = {
 
 
 def portable(key: Any) -> Any:
-    """``key``, re-wrapped as a key of jinit's shardable twin when it is Philox.
+    """``key``, re-wrapped as a key of jinit's twin (:data:`TWINS`) where it has one.
 
-    The twin gives the same bits, splits and folds as JAX's Philox, with ops
-    XLA can shard; any other key is returned as it is. Works on traced keys.
+    The twin gives the same bits, splits and folds as JAX's implementation, with
+    ops XLA can shard; any other key is returned as it is. Works on traced keys.
     """
     name = impl_name(key)
     if name not in TWINS:
