@@ -195,7 +195,7 @@ def _write(out, part, start):
     return lax.dynamic_update_slice(out, part, (start,))
 
 
-def draw_from_python(init, key_words, shape, dtype, block=None, impl=None):
+def draw_from_python(init, key_words, shape, dtype, impl=None, block=None):
     """:func:`draw_in_blocks`'s values, as a NumPy array (no copy) of the CPU's buffer.
 
     The same blocks, each made by one call of a program compiled once per law

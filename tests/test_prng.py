@@ -221,7 +221,7 @@ def test_blocks_equal_one_pass(impl, init, dtype):
     )(key)
     assert_same_bits(blocks, one_pass)
     python = _blocks.draw_from_python(
-        init, jax.random.key_data(key), shape, dtype, 100, impl=impl
+        init, jax.random.key_data(key), shape, dtype, impl, 100
     )
     assert_same_bits(python, one_pass)
 
