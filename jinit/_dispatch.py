@@ -197,8 +197,10 @@ def draw_key(key: Any, sharded: bool) -> Any:
     (the caller's program may shard it); eagerly and unsharded JAX's own
     ``lax.mulhi`` is faster. A threefry4x32 key always (JAX's ``fold_in`` is
     slow under ``vmap``). With shardings, an rbg/unsafe_rbg key warns once
-    (:class:`jinit.PRNGWarning`).
+    (:class:`jinit.PRNGWarning`). None (a constant's key) stays None.
     """
+    if key is None:
+        return None
     if sharded:
         _prng.warn_if_unshardable(key)
     if sharded or _checks.is_tracer(key) or _prng.impl_name(key) == "threefry4x32":
