@@ -10,7 +10,8 @@ with plain 32-bit ops (the multiply-high from 16-bit limbs), bit for bit JAX's,
 and :func:`portable` re-wraps a Philox key as a key of a twin implementation
 (:data:`TWINS`) built on them: same seed, split, fold-in and bits as JAX's,
 shardable. The rbg implementations draw with XLA's ``RngBitGenerator``, whose
-values depend on the sharding and the backend; jinit warns
+values depend on the backend (and on the sharding under XLA's
+``--xla_tpu_spmd_rng_bit_generator_unsafe``); jinit warns
 (:class:`PRNGWarning`) when it is asked to shard them.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import warnings
 from typing import Any
 
@@ -44,7 +46,9 @@ class PRNGWarning(UserWarning):
 
     Raised (once per implementation) when shardings are given with an ``rbg`` or
     ``unsafe_rbg`` key (or ``jax_default_prng_impl``): XLA's ``RngBitGenerator``
-    makes values that depend on the sharding and on the backend.
+    makes values that depend on the backend, and on the sharding under XLA's
+    ``--xla_tpu_spmd_rng_bit_generator_unsafe=1``; ``vmap`` over its keys is
+    not exact.
     """
 
 
@@ -340,13 +344,16 @@ def portable(key: Any) -> Any:
 @_caches.registered
 @functools.cache
 def _warned(name: str) -> bool:
+    unsafe = "xla_tpu_spmd_rng_bit_generator_unsafe" in os.environ.get("XLA_FLAGS", "")
     warnings.warn(
-        f"A {name!r} key (or jax_default_prng_impl={name!r}) with shardings: "
-        "its bits come from XLA's RngBitGenerator, so jinit cannot guarantee "
-        "the same values sharded and unsharded or on another mesh (JAX documents "
-        "rbg draws as sharding-dependent), nor across CPU/GPU/TPU, nor exact "
-        "vmap over keys. Use a counter-based key (jax.random.key(seed, "
-        "impl='threefry2x32' or 'philox4x32')) to keep them.",
+        f"A {name!r} key (or jax_default_prng_impl={name!r}) with shardings: its "
+        "bits come from XLA's RngBitGenerator, so jinit cannot guarantee the same "
+        "values on CPU, GPU and TPU, nor exact vmap over keys, and the values "
+        "differ between shardings and meshes under XLA's "
+        "--xla_tpu_spmd_rng_bit_generator_unsafe=1 (set here: "
+        f"{'yes' if unsafe else 'no'}; frameworks set it for speed, jax #40232). "
+        "Use a counter-based key (jax.random.key(seed, impl='threefry2x32' or "
+        "'philox4x32')) to keep every guarantee.",
         PRNGWarning,
         stacklevel=6,  # the user's call (through draw_key and run/materialize)
     )

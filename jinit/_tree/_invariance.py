@@ -123,8 +123,9 @@ def check_mesh_invariance(
     ``shardings`` argument of ``materialize``: a tree of shardings or a
     function of the path). A leaf whose bits differ from its unsharded draw is
     a :class:`Difference`. With a counter-based key (threefry, Philox) every
-    jinit initializer is invariant; an rbg key (JAX documents its draws as
-    sharding-dependent) or an initializer that ignores its key may not be.
+    jinit initializer is invariant; an rbg key under XLA's
+    ``--xla_tpu_spmd_rng_bit_generator_unsafe=1`` (jax #40232) or an
+    initializer that ignores its key may not be.
 
     Args:
       tree: an abstract tree, as for :func:`jinit.materialize`.
