@@ -202,14 +202,15 @@ def draw_from_python(init, key_words, shape, dtype, impl=None, block=None):
     (``init._law_key``: leaves of different shapes and initializers with one
     law share it), then written in place into the leaf's buffer. Eager only, from
     raw key words of ``impl`` (a counter-based implementation's name or
-    ``jax.random.key_impl``; None: JAX's default), where
+    ``jax.random.key_impl``'s answer, a jinit twin's too; None: JAX's
+    default), where
     :func:`can_draw_in_blocks` allows. A program for one device: Philox with
     ``lax.mulhi``.
     """
     block = block or BLOCK
     n = math.prod(shape)
     dtype = np.dtype(dtype)
-    impl = str(_checks.config("jax_default_prng_impl") if impl is None else impl)
+    impl = _prng.spec_name(impl)
     program = _block_program(init, shape, dtype, block, impl)
     words = jnp.asarray(key_words, np.uint32)
     out = None

@@ -53,10 +53,22 @@ class PRNGWarning(UserWarning):
 
 
 def impl_name(key: Any) -> str:
-    """The name of ``key``'s PRNG implementation (a raw key: JAX's default)."""
+    """The name of ``key``'s PRNG implementation (a raw key: JAX's default).
+
+    A key of a jinit twin (:data:`TWINS`) is named by the implementation it
+    is the twin of.
+    """
     if _checks.is_typed_key(key):
-        return str(jax.random.key_impl(key))
+        return _TWIN_NAMES.get(key.dtype) or str(jax.random.key_impl(key))
     return str(_checks.config("jax_default_prng_impl"))
+
+
+def spec_name(impl: Any) -> str:
+    """:func:`impl_name` of an implementation (a name, ``jax.random.key_impl``'s
+    answer, a twin); None: JAX's default."""
+    if impl is None:
+        return str(_checks.config("jax_default_prng_impl"))
+    return _TWIN_NAMES.get(jax.random.key_dtype(impl)) or str(impl)
 
 
 # ----------------------------------------------------------------------------
@@ -322,6 +334,9 @@ TWINS = {
         name="jinit_philox4x32",
     ),
 }
+
+
+_TWIN_NAMES = {jax.random.key_dtype(twin): name for name, twin in TWINS.items()}
 
 
 def portable(key: Any) -> Any:
