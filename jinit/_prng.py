@@ -164,18 +164,17 @@ def threefry4x32(k: tuple, x: tuple) -> tuple:
 # Counters and bits: what each implementation's ``random_bits`` makes of the words.
 
 
-def counters(shape: tuple[int, ...], start: Any = 0) -> tuple[Any, Any]:
-    """``(hi, lo)`` words of the row-major index (plus ``start``) of each value.
+def counters(shape: tuple[int, ...]) -> tuple[Any, Any]:
+    """``(hi, lo)`` words of the row-major index of each value.
 
     As ``jax._src.random.prng.iota_2x32_shape``: built from one iota per axis,
     which the SPMD partitioner splits. Exact for indices below 2**64; the
     carry into ``hi`` is computed from the 32-bit words.
     """
-    lo = jnp.zeros(shape, _U32) + jnp.asarray(start, _U32)
-    hi = jnp.zeros(shape, _U32)
-    strides = np.cumprod((1, *shape[:0:-1]), dtype=object)[::-1]
-    small = math.prod(shape) < 2**32  # start is then below 2**31 (blocks)
-    for axis, stride in enumerate(strides):
+    lo = hi = jnp.zeros(shape, _U32)
+    small = math.prod(shape) <= 2**32
+    for axis in range(len(shape)):
+        stride = math.prod(shape[axis + 1 :])
         iota = lax.broadcasted_iota(_U32, shape, axis)
         if small:  # no carry: every index fits the low word
             lo = lo + (iota if stride == 1 else iota * _U32(stride))
