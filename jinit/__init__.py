@@ -25,6 +25,7 @@ from ._logspace import LogUniform as LogUniform
 from ._logspace import inverse_softplus_log_uniform as inverse_softplus_log_uniform
 from ._logspace import log_of_uniform as log_of_uniform
 from ._logspace import log_uniform as log_uniform
+from ._prng import PRNGWarning as PRNGWarning
 from ._signature import Abstract as Abstract
 from ._signature import Signature as Signature
 from ._structured import DeltaOrthogonal as DeltaOrthogonal
@@ -36,7 +37,9 @@ from ._structured import dirac as dirac
 from ._structured import identity as identity
 from ._structured import orthogonal as orthogonal
 from ._tree import LayoutWarning as LayoutWarning
+from ._tree import MeshInvariance as MeshInvariance
 from ._tree import PerLeaf as PerLeaf
+from ._tree import check_mesh_invariance as check_mesh_invariance
 from ._tree import declared as declared
 from ._tree import format_table as format_table
 from ._tree import materialize as materialize
@@ -71,14 +74,17 @@ __all__ = [
     "LogOfUniform",
     "LogUniform",
     "LayoutWarning",
+    "MeshInvariance",
     "Normal",
     "Orthogonal",
+    "PRNGWarning",
     "PerLeaf",
     "Rule",
     "Signature",
     "TruncatedNormal",
     "Uniform",
     "VarianceScaling",
+    "check_mesh_invariance",
     "clear_caches",
     "compute_fans",
     "constant",

@@ -1,13 +1,14 @@
 """One draw made in blocks: a PRNG implementation that starts a stream at an index.
 
-The code of jinit most exposed to JAX internals (``jax.extend.random``, the
-threefry primitive and its ``jax_threefry_partitionable`` word order).
+With :mod:`jinit._prng`, the code of jinit most exposed to JAX internals
+(``jax.extend.random``, the counter-based hashes and their word order).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import jax
 import jax.extend.random as jex_random
@@ -15,29 +16,64 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import _caches, _checks
+from . import _caches, _checks, _prng
 from ._laws import is_complex
 
-# With ``jax_threefry_partitionable`` (JAX's default), word i of a threefry draw
-# of any shape is threefry2x32(key, (hi(i), lo(i))), i the row-major index. A key
-# of the implementation below carries a start index s and yields the words
-# s, s + 1, ...: the block of the whole draw that starts at s. An elementwise
-# law drawn with it in a block's shape gives that block of the whole draw, bit
-# for bit, with the scratch memory of one block (XLA's threefry on CPU needs
-# about three times its output in scratch).
+# A counter-based implementation (jinit._prng.COUNTER_BASED) makes word i of a
+# draw of any shape from the key and (hi(i), lo(i)), i the row-major index
+# (threefry2x32 with ``jax_threefry_partitionable``, JAX's default). A key of a
+# block implementation below carries the key's words and a start index s and
+# yields the words s, s + 1, ...: the block of the whole draw that starts at s.
+# An elementwise law drawn with it in a block's shape gives that block of the
+# whole draw, bit for bit, with the scratch memory of one block (XLA's threefry
+# on CPU needs about three times its output in scratch).
 
 
-def _block_bits(key_words, bit_width, shape):
-    k1, k2, start = key_words[0], key_words[1], key_words[2]
+def _block_bits(name, n, mul, key_words, bit_width, shape):
+    words, start = tuple(key_words[i] for i in range(n)), key_words[n]
     lo = lax.iota(np.uint32, math.prod(shape)).reshape(shape) + start
     hi = jnp.zeros(shape, np.uint32)  # indices stay below 2**31 (see draw_in_blocks)
-    bits1, bits2 = jex_random.threefry2x32_p.bind(k1, k2, hi, lo)
-    if bit_width == 64:
-        return lax.shift_left(bits1.astype(np.uint64), np.uint64(32)) | bits2.astype(
-            np.uint64
-        )
-    bits = bits1 ^ bits2
-    return bits if bit_width == 32 else bits.astype(np.dtype(f"uint{bit_width}"))
+    return _prng.hash_bits(name, words, hi, lo, bit_width, mul)
+
+
+def _block_split(name, n, key_words, shape):
+    key = jax.random.wrap_key_data(key_words[:n], impl=name)
+    keys = jax.random.key_data(jax.random.split(key, shape))
+    start = jnp.broadcast_to(key_words[n], (*shape, 1))
+    return jnp.concatenate([keys, start], axis=-1)
+
+
+def _block_fold_in(name, n, key_words, data):
+    key = jax.random.wrap_key_data(key_words[:n], impl=name)
+    key = jax.random.key_data(jax.random.fold_in(key, data))
+    return jnp.concatenate([key, key_words[n:]])
+
+
+def _block_seed(name, seed):
+    key = jax.random.key_data(jax.random.key(seed, impl=name))
+    return jnp.concatenate([key, jnp.zeros((1,), np.uint32)])
+
+
+@_caches.registered
+@functools.cache
+def block_impl(name: str, native: bool = False) -> Any:
+    """The block implementation of the counter-based implementation ``name``.
+
+    Its keys are ``name``'s key words and a start index. ``native`` uses
+    ``lax.mulhi`` for Philox (faster on the CPU, for a one-device program);
+    otherwise :func:`jinit._prng.mulhilo` (any program, sharded too).
+    """
+    n = _checks._raw_key_shape(name)[0]
+    twin = _prng.TWINS.get(name, name)  # split and fold in: shardable
+    mul = _prng.native_mulhilo if native else _prng.mulhilo
+    return jex_random.define_prng_impl(
+        key_shape=(n + 1,),
+        seed=functools.partial(_block_seed, name),
+        split=functools.partial(_block_split, twin, n),
+        random_bits=functools.partial(_block_bits, name, n, mul),
+        fold_in=functools.partial(_block_fold_in, twin, n),
+        name=f"jinit_{name}_block" + ("_native" if native else ""),
+    )
 
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
@@ -71,57 +107,29 @@ def fold_in(key_words, data):
     return np.stack([y0, y1], axis=-1)
 
 
-def _threefry(key_words):
-    return jax.random.wrap_key_data(key_words[:2], impl="threefry2x32")
-
-
-def _block_split(key_words, shape):
-    keys = jax.random.key_data(jax.random.split(_threefry(key_words), shape))
-    start = jnp.broadcast_to(key_words[2], (*shape, 1))
-    return jnp.concatenate([keys, start], axis=-1)
-
-
-def _block_fold_in(key_words, data):
-    key = jax.random.key_data(jax.random.fold_in(_threefry(key_words), data))
-    return jnp.concatenate([key, key_words[2:]])
-
-
-def _block_seed(seed):
-    key = jax.random.key_data(jax.random.key(seed, impl="threefry2x32"))
-    return jnp.concatenate([key, jnp.zeros((1,), np.uint32)])
-
-
-_BLOCK_IMPL = jex_random.define_prng_impl(
-    key_shape=(3,),
-    seed=_block_seed,
-    split=_block_split,
-    random_bits=_block_bits,
-    fold_in=_block_fold_in,
-    name="jinit_threefry2x32_block",
-)
-
 #: The values per block of :func:`draw_in_blocks` (4 MiB of float32).
 BLOCK = 1 << 20
 
 
-def can_draw_in_blocks(init, shape, dtype, key, sharding) -> bool:
+def can_draw_in_blocks(
+    init, shape, dtype, key, sharding, impls=_prng.COUNTER_BASED
+) -> bool:
     """Whether :func:`draw_in_blocks` gives ``init``'s values for this draw.
 
-    It does for an elementwise law (``init.elementwise``), a threefry ``key``
-    (typed, or raw of JAX's default implementation) with
-    ``jax_threefry_partitionable``, an output ``sharding`` that is None or fully
+    It does for an elementwise law (``init.elementwise``), a ``key`` (typed, or
+    raw of JAX's default implementation) of a counter-based implementation
+    (threefry2x32 with ``jax_threefry_partitionable``, threefry4x32,
+    philox2x32, philox4x32), an output ``sharding`` that is None or fully
     replicated (a sharded draw already makes each device draw its part),
-    and at least two blocks of values (fewer than 2**31 of them).
+    and at least two blocks of values (fewer than 2**31 of them). ``impls``
+    narrows the implementations (to those a caller can draw).
     """
     if not init.elementwise or not 2 * BLOCK <= math.prod(shape) < 2**31:
         return False
-    if _checks.is_typed_key(key):
-        impl = str(jax.random.key_impl(key))
-    else:
-        impl = _checks.config("jax_default_prng_impl")
+    impl = _prng.impl_name(key)
     return (
-        impl == "threefry2x32"
-        and _checks.config("jax_threefry_partitionable")
+        impl in impls
+        and (impl != "threefry2x32" or _checks.config("jax_threefry_partitionable"))
         and (sharding is None or sharding.is_fully_replicated)
     )
 
@@ -139,13 +147,14 @@ def draw_in_blocks(init, key, shape, dtype, block: int | None = None):
     """
     block = block or BLOCK
     words = jax.random.key_data(key) if _checks.is_typed_key(key) else key
+    impl = block_impl(_prng.impl_name(key))
     n = math.prod(shape)
 
     def body(i, out):
         start = jnp.minimum(i * block, n - block)
         key_words = jnp.concatenate([words, start.astype(np.uint32)[None]])
         part = init._draw(
-            jax.random.wrap_key_data(key_words, impl=_BLOCK_IMPL),
+            jax.random.wrap_key_data(key_words, impl=impl),
             shape,
             dtype,
             (block,),
@@ -164,15 +173,15 @@ def draw_in_blocks(init, key, shape, dtype, block: int | None = None):
 _PROGRAMS = _caches.Memo()
 
 
-def _block_program(init, shape, dtype, block):
+def _block_program(init, shape, dtype, block, impl):
     """The compiled ``(key words, start) -> block`` of ``init``'s law for ``shape``."""
 
     def draw(words, start):
         key_words = jnp.concatenate([words, start[None]])
-        key = jax.random.wrap_key_data(key_words, impl=_BLOCK_IMPL)
+        key = jax.random.wrap_key_data(key_words, impl=block_impl(impl, native=True))
         return _as_bits(init._draw(key, shape, dtype, (block,)))
 
-    cache_key = (init._law_key(shape, dtype), dtype, block)
+    cache_key = (init._law_key(shape, dtype), dtype, block, impl)
     return _PROGRAMS.get_or_make(cache_key, lambda: jax.jit(draw))
 
 
@@ -186,18 +195,23 @@ def _write(out, part, start):
     return lax.dynamic_update_slice(out, part, (start,))
 
 
-def draw_from_python(init, key_words, shape, dtype, block=None):
+def draw_from_python(init, key_words, shape, dtype, impl=None, block=None):
     """:func:`draw_in_blocks`'s values, as a NumPy array (no copy) of the CPU's buffer.
 
     The same blocks, each made by one call of a program compiled once per law
     (``init._law_key``: leaves of different shapes and initializers with one
     law share it), then written in place into the leaf's buffer. Eager only, from
-    raw threefry key words, where :func:`can_draw_in_blocks` allows.
+    raw key words of ``impl`` (a counter-based implementation's name or
+    ``jax.random.key_impl``'s answer, a jinit twin's too; None: JAX's
+    default), where
+    :func:`can_draw_in_blocks` allows. A program for one device: Philox with
+    ``lax.mulhi``.
     """
     block = block or BLOCK
     n = math.prod(shape)
     dtype = np.dtype(dtype)
-    program = _block_program(init, shape, dtype, block)
+    impl = _prng.spec_name(impl)
+    program = _block_program(init, shape, dtype, block, impl)
     words = jnp.asarray(key_words, np.uint32)
     out = None
     for i in range(-(-n // block)):

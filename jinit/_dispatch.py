@@ -7,9 +7,10 @@ sharding, in Python, before anything is traced) and :func:`run`: a
 the shape, the dtype and the output sharding, and whose only traced argument is
 the key. An eager call is therefore one cached dispatch, and the same key gives
 the same bits eagerly, under ``jit``, under ``vmap`` over keys and under any
-``out_sharding`` (with ``jax_threefry_partitionable``, JAX's default, the
-threefry bits do not depend on how the output is sharded). Whether a draw is
-made in blocks is :func:`use_blocks`, the one policy.
+``out_sharding`` for every counter-based PRNG implementation (threefry with
+``jax_threefry_partitionable``, JAX's default; Philox drawn by jinit's
+shardable twin, :func:`draw_key`). Whether a draw is made in blocks is
+:func:`use_blocks`, the one policy.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import jax
 import numpy as np
 from jax import lax
 
-from . import _blocks, _caches, _checks
+from . import _blocks, _caches, _checks, _prng
 
 # ----------------------------------------------------------------------------
 # The configuration identity.
@@ -155,7 +156,12 @@ def check_init(init: Any, shape: tuple[int, ...], dtype: np.dtype) -> None:
 
 
 def use_blocks(
-    init: Any, shape: tuple[int, ...], dtype: np.dtype, key: Any, sharding: Any
+    init: Any,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    key: Any,
+    sharding: Any,
+    any_impl: bool = False,
 ) -> bool:
     """Whether this draw is made in blocks (:func:`jinit._blocks.draw_in_blocks`).
 
@@ -166,13 +172,40 @@ def use_blocks(
     accelerators, where one fused draw needs no loop (unmeasured there), nor
     under a trace: the caller's program may shard the draw, and a blocked loop
     would not split.
+
+    ``any_impl``: keys of every counter-based implementation (the caller draws
+    from ``key`` itself, or passes its implementation on to
+    :func:`jinit._blocks.draw_from_python`); False: threefry2x32 keys only (a
+    caller that hands on raw key words alone).
     """
+    impls = _prng.COUNTER_BASED if any_impl else ("threefry2x32",)
     return (
         jax.default_backend() == "cpu"
         and not _checks.is_tracer(key)
         and getattr(init, "elementwise", False)
-        and _blocks.can_draw_in_blocks(init, shape, dtype, key, sharding)
+        and _blocks.can_draw_in_blocks(init, shape, dtype, key, sharding, impls)
     )
+
+
+def draw_key(key: Any, sharded: bool) -> Any:
+    """The key a draw uses: ``key``, or its twin (:func:`jinit._prng.portable`).
+
+    The one policy of keys, for direct calls and ``materialize`` alike. A
+    Philox key is drawn by jinit's twin (the same bits, in ops XLA can shard;
+    JAX's own fails to compile there) when the draw may run in a program of
+    several devices: ``sharded`` (shardings were given) or ``key`` is traced
+    (the caller's program may shard it); eagerly and unsharded JAX's own
+    ``lax.mulhi`` is faster. A threefry4x32 key always (JAX's ``fold_in`` is
+    slow under ``vmap``). With shardings, an rbg/unsafe_rbg key warns once
+    (:class:`jinit.PRNGWarning`). None (a constant's key) stays None.
+    """
+    if key is None:
+        return None
+    if sharded:
+        _prng.warn_if_unshardable(key)
+    if sharded or _checks.is_tracer(key) or _prng.impl_name(key) == "threefry4x32":
+        return _prng.portable(key)
+    return key
 
 
 def generate(
@@ -220,7 +253,9 @@ def run(
                 f"(jax.set_mesh); got {out_sharding} with no mesh set."
             )
         out_sharding = jax.sharding.NamedSharding(mesh, out_sharding)
-    blocks = use_blocks(init, shape, dtype, key, out_sharding)
+    blocks = use_blocks(init, shape, dtype, key, out_sharding, any_impl=True)
+    if not blocks:  # blocks draw every counter-based implementation themselves
+        key = draw_key(key, out_sharding is not None)
     config = Config(init)
     explicit = _explicit_axes(out_sharding)
     if explicit:

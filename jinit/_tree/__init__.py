@@ -4,6 +4,8 @@ from ._api import materialize as materialize
 from ._api import reinit as reinit
 from ._draw import auto_axes as auto_axes
 from ._draw import draw_plan as draw_plan
+from ._invariance import MeshInvariance as MeshInvariance
+from ._invariance import check_mesh_invariance as check_mesh_invariance
 from ._paths import ANY as ANY
 from ._paths import Leaf as Leaf
 from ._paths import flatten as flatten

@@ -51,8 +51,9 @@ def materialize(
     ``init(k_path, shape, dtype)``; for another callable ``fn``, it is
     ``jax.jit(fn, static_argnums=(1, 2))(k_path, shape, dtype)`` (an eager call
     of a JAX initializer may differ from its jitted self by an ulp).
-    This holds for threefry keys (JAX's default) and ``rbg``; ``unsafe_rbg``
-    draws differently under ``vmap``/loops and is not supported for this promise.
+    This holds for every counter-based key (threefry2x32, JAX's default,
+    threefry4x32, philox2x32, philox4x32) and ``rbg``; ``unsafe_rbg`` draws
+    differently under ``vmap``/loops and is not supported for this promise.
 
     **Rules.** A :class:`jinit.Rule` (``for_leaf(path, leaves) ->
     initializer``) is asked, for each leaf it matches, which initializer to use
@@ -74,8 +75,8 @@ def materialize(
     template's) is used if it has one. Each leaf is generated in its shards
     (with a ``NamedSharding``, every device draws only its part), and under
     ``jax.distributed`` each process holds only its addressable shards. With
-    threefry keys and ``jax_threefry_partitionable`` (JAX's default) values do
-    not depend on the mesh.
+    counter-based keys (threefry with ``jax_threefry_partitionable``, JAX's
+    default; threefry4x32; philox2x32/4x32) values do not depend on the mesh.
 
     Args:
       tree: a pytree of ``jax.ShapeDtypeStruct``, arrays (used for their shape,

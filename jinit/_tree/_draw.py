@@ -90,7 +90,9 @@ def _group(p: Planned, key: Any, traced: bool) -> _Group:
         isinstance(init, Init)
         and not per_layer
         and not traced
-        and _dispatch.use_blocks(init, draw_shape, p.dtype, key, p.sharding)
+        and _dispatch.use_blocks(
+            init, draw_shape, p.dtype, key, p.sharding, any_impl=True
+        )
     )
     # Eagerly on the CPU, constants and laws in blocks need no program of
     # their own shape (_python_leaf).
@@ -120,7 +122,7 @@ def _group(p: Planned, key: Any, traced: bool) -> _Group:
     )
 
 
-def _python_leaf(group: _Group, key_words: Any) -> jax.Array:
+def _python_leaf(group: _Group, key_words: Any, impl: Any) -> jax.Array:
     """A leaf made eagerly on the CPU without compiling a program of its shape.
 
     A constant is filled by NumPy; a law drawn in blocks is made by one
@@ -130,7 +132,7 @@ def _python_leaf(group: _Group, key_words: Any) -> jax.Array:
     """
     init, shape = group.draw.init, group.draw.shape
     if group.blocks:
-        values = _blocks.draw_from_python(init, key_words, shape, group.dtype)
+        values = _blocks.draw_from_python(init, key_words, shape, group.dtype, impl)
     else:
         assert isinstance(init, Constant)
         values = np.broadcast_to(np.asarray(init.value_in(group.dtype)), shape)
@@ -206,6 +208,8 @@ def draw_plan(
     planned: list[Planned], key: Any, progress: bool | None
 ) -> dict[int, Any]:
     """Draws every planned leaf that has an initializer; returns index -> array."""
+    sharded = any(p.sharding is not None for p in planned if p.init is not None)
+    key = _dispatch.draw_key(key, sharded)  # Philox shardable; rbg warns
     if _checks.is_typed_key(key):
         impl, key_data = jax.random.key_impl(key), jax.random.key_data(key)
     else:
@@ -232,7 +236,7 @@ def draw_plan(
             if group.sharding is not None:
                 array = lax.with_sharding_constraint(array, auto_axes(group.sharding))
         elif group.python:
-            array = _python_leaf(group, leaf_key)
+            array = _python_leaf(group, leaf_key, impl)
         else:
             array = _compiled_leaf(group, impl)(leaf_key)
             if group.sharding is not None and array.sharding != group.sharding:
