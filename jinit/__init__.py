@@ -19,6 +19,16 @@ from ._distributions import normal as normal
 from ._distributions import truncated_normal as truncated_normal
 from ._distributions import uniform as uniform
 from ._fans import compute_fans as compute_fans
+from ._normed import ColNormalized as ColNormalized
+from ._normed import RowNormalized as RowNormalized
+from ._normed import Sign as Sign
+from ._normed import Spectral as Spectral
+from ._normed import WithNorm as WithNorm
+from ._normed import col_normalized as col_normalized
+from ._normed import row_normalized as row_normalized
+from ._normed import sign as sign
+from ._normed import spectral as spectral
+from ._normed import with_norm as with_norm
 from ._signature import Abstract as Abstract
 from ._signature import Signature as Signature
 from ._structured import DeltaOrthogonal as DeltaOrthogonal
@@ -55,6 +65,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Abstract",
+    "ColNormalized",
     "Constant",
     "DeltaOrthogonal",
     "Dirac",
@@ -65,12 +76,17 @@ __all__ = [
     "Normal",
     "Orthogonal",
     "PerLeaf",
+    "RowNormalized",
     "Rule",
+    "Sign",
     "Signature",
+    "Spectral",
     "TruncatedNormal",
     "Uniform",
     "VarianceScaling",
+    "WithNorm",
     "clear_caches",
+    "col_normalized",
     "compute_fans",
     "constant",
     "declared",
@@ -91,10 +107,14 @@ __all__ = [
     "ones",
     "orthogonal",
     "reinit",
+    "row_normalized",
+    "sign",
+    "spectral",
     "table",
     "truncated_normal",
     "uniform",
     "variance_scaling",
+    "with_norm",
     "xavier_normal",
     "xavier_uniform",
     "zeros",
