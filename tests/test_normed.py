@@ -16,12 +16,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
+from helpers import assert_ks
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 import jinit
-
-from helpers import assert_ks
 
 KEY = jax.random.key(7)
 
@@ -93,7 +92,9 @@ def test_row_normalized_rows_have_the_exact_norm():
     # scion.py RowNorm.init: w /= ||row||; w /= sqrt(d_in) (normalized=True).
     w = jinit.row_normalized(2.0)(KEY, (48, 24))  # (in, out): rows are columns
     np.testing.assert_allclose(
-        np.linalg.norm(np.asarray(w, np.float64), axis=0), 2.0 / math.sqrt(48), rtol=1e-6
+        np.linalg.norm(np.asarray(w, np.float64), axis=0),
+        2.0 / math.sqrt(48),
+        rtol=1e-6,
     )
     w = jinit.row_normalized(normalized=False)(KEY, (3, 3, 8, 4))
     rows = np.asarray(w, np.float64).reshape(72, 4)  # taps and in together
@@ -105,9 +106,7 @@ def test_col_normalized_columns_and_embedding_tokens():
     w = np.asarray(jinit.col_normalized()(KEY, (40, 24)), np.float64)
     np.testing.assert_allclose(np.linalg.norm(w, axis=1), math.sqrt(24), rtol=1e-6)
     w = np.asarray(jinit.col_normalized(normalized=True)(KEY, (40, 24)), np.float64)
-    np.testing.assert_allclose(
-        np.linalg.norm(w, axis=1), math.sqrt(24) / 40, rtol=1e-6
-    )
+    np.testing.assert_allclose(np.linalg.norm(w, axis=1), math.sqrt(24) / 40, rtol=1e-6)
     # Modula's Embed: each token vector of a (vocab, d) table has RMS 1.
     e = np.asarray(jinit.col_normalized()(KEY, (100, 32)), np.float64)
     np.testing.assert_allclose(np.sqrt(np.mean(e**2, axis=1)), 1.0, rtol=1e-6)
