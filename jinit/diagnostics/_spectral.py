@@ -152,9 +152,7 @@ def norm_table(params: Any, like: Any = None) -> list[dict[str, Any]]:
             row.update(
                 spectral=float(_spectral_norms(m).max()),
                 max_row=float(np.linalg.norm(m, axis=1).max()),
-                target=None
-                if sig.role == "embedding"
-                else math.sqrt(fan_out / fan_in),
+                target=None if sig.role == "embedding" else math.sqrt(fan_out / fan_in),
             )
         rows.append(row)
     return rows
