@@ -432,9 +432,25 @@ class WithNorm(Init):
         _checks.check_real_dtype("dtype", dtype)
         if self.row_norm is not None and len(shape) < 2:
             raise _errors.bad_value("shape", "at least 2-D for row_norm", shape)
-        _layout(shape, self.in_axis, self.out_axis, self.batch_axis, False)
+        perm, (b, taps, i, o) = _layout(
+            shape, self.in_axis, self.out_axis, self.batch_axis, False
+        )
         if isinstance(self.init, Init):
             _dispatch.check_init(self.init, shape, dtype)
+        if not getattr(self.init, "random", True) and 0 not in shape:
+            # A fixed draw (identity, dirac): a zero matrix or row has no norm.
+            x = np.asarray(self.init(jax.random.key(0), shape, dtype), np.float64)
+            x = np.transpose(x, perm).reshape(b, taps * i, o)
+            rows = self.row_norm is not None
+            norms = np.abs(x).sum(axis=1) if rows else np.abs(x).sum(axis=(1, 2))
+            if not norms.all():
+                what = "row" if rows else "matrix"
+                raise _errors.bad_value(
+                    "init",
+                    f"a law with no all-zero {what} for shape {shape} (its norm "
+                    "cannot be set)",
+                    self.init,
+                )
 
     def scaled(self, factor: float) -> WithNorm:
         """Values ``factor`` times as large: the radius times ``factor``."""
@@ -495,7 +511,9 @@ def with_norm(
     rounds once. The norm is then exact up to rounding, not only in
     expectation: the radius the hyperball optimizers keep for the whole run
     (``W ← Norm(W − η·Norm(u)·||W₀||_F)·||W₀||_F``). On a centred Gaussian law
-    the result is uniform on the sphere (and each row on its own).
+    the result is uniform on the sphere (and each row on its own). A fixed law
+    (identity, dirac) with an all-zero row or matrix is refused; a random law
+    gives one with probability 0 (else its values come out NaN).
 
     Args:
       init: any jinit initializer (or a JAX one ``(key, shape, dtype)``),

@@ -224,5 +224,9 @@ def test_errors_are_named():
         jinit.with_norm(3.0, frobenius_norm=1.0)
     with pytest.raises(ValueError, match="`shape` must be at least 2-D for row_norm"):
         jinit.with_norm(jinit.normal(), row_norm=1.0)(KEY, (8,))
+    with pytest.raises(ValueError, match="`init` must be a law with no all-zero row"):
+        jinit.with_norm(jinit.identity(), row_norm=1.0)(KEY, (4, 6))
+    eye = jinit.with_norm(jinit.identity(), row_norm=2.0)(KEY, (6, 4))
+    np.testing.assert_array_equal(eye, 2.0 * np.eye(6, 4, dtype=np.float32))
     with pytest.raises(TypeError, match="`in_axis` must be an int"):
         jinit.col_normalized(in_axis="0")  # type: ignore[arg-type]

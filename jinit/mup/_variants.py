@@ -520,23 +520,12 @@ class MuPABC(MuP):
     """μP in one of the abc-equivalent forms of OLMo-core's ``MuPScalingStrategy``.
 
     The abc symmetry (Tensor Programs V, Lemma J.1): a weight's input
-    multiplier ``× c``, its init std ``÷ c`` and its Adam LR ``÷ c`` compute
-    the same training. ``form`` says which stays constant, for the readout and
-    the hidden weights (``m`` their fan-in multiplier; input weights, vectors:
-    all 1):
-
-    ================== ================ ================ ================
-    form               input ×          init std ×       Adam LR ×
-    ================== ================ ================ ================
-    constant_outputs   1, 1             1/m, 1/√m        1/m, 1/m
-    constant_init_std  1/m, 1/√m        1, 1             1, 1/√m
-    constant_lr        1/m, 1/m         1, √m            1, 1
-    table_8            1/m, 1           1, 1/√m          1, 1/m
-    ================== ================ ================ ================
-
-    (readout, hidden). The input multiplier is :attr:`Param.forward` (the model
-    applies it, :attr:`Parametrization.forward_multipliers`). Adam eps and
-    weight decay are not scaled (OLMo-core's); Adam only.
+    multiplier ``× c``, init std ``÷ c`` and Adam LR ``÷ c`` train alike.
+    ``form`` says which stays constant for the readout and the hidden weights
+    (:data:`_ABC_POWERS`, powers of their fan-in multiplier ``m``; input
+    weights and vectors: all 1). The input multiplier is :attr:`Param.forward`
+    (:attr:`Parametrization.forward_multipliers`, which the model applies).
+    Adam eps and weight decay are not scaled (OLMo-core's); Adam only.
 
     Attributes:
       form: one of :data:`ABC_FORMS`.
