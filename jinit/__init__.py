@@ -19,6 +19,12 @@ from ._distributions import normal as normal
 from ._distributions import truncated_normal as truncated_normal
 from ._distributions import uniform as uniform
 from ._fans import compute_fans as compute_fans
+from ._logspace import InverseSoftplusLogUniform as InverseSoftplusLogUniform
+from ._logspace import LogOfUniform as LogOfUniform
+from ._logspace import LogUniform as LogUniform
+from ._logspace import inverse_softplus_log_uniform as inverse_softplus_log_uniform
+from ._logspace import log_of_uniform as log_of_uniform
+from ._logspace import log_uniform as log_uniform
 from ._normed import ColNormalized as ColNormalized
 from ._normed import RowNormalized as RowNormalized
 from ._normed import Sign as Sign
@@ -72,6 +78,9 @@ __all__ = [
     "Identity",
     "Init",
     "Initializer",
+    "InverseSoftplusLogUniform",
+    "LogOfUniform",
+    "LogUniform",
     "LayoutWarning",
     "Normal",
     "Orthogonal",
@@ -98,10 +107,13 @@ __all__ = [
     "he_normal",
     "he_uniform",
     "identity",
+    "inverse_softplus_log_uniform",
     "kaiming_normal",
     "kaiming_uniform",
     "lecun_normal",
     "lecun_uniform",
+    "log_of_uniform",
+    "log_uniform",
     "materialize",
     "normal",
     "ones",

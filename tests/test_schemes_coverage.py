@@ -300,6 +300,16 @@ SCHEMES: dict[str, list[tuple[str, Any, bool]]] = {
         ("pad", lambda: js.llama(pad_token_id=0), False),
     ],
     "t5": [("small", lambda: js.t5(D, 4, 4, F), False)],
+    "roberta": [("pad1", lambda: js.roberta(), True)],
+    "qwen3": [
+        ("base", lambda: js.qwen3(), False),
+        ("pad", lambda: js.qwen3(pad_token_id=0), False),
+    ],
+    "gemma3": [("pad0", lambda: js.gemma3(), False)],
+    "olmo2": [
+        ("paper", lambda: js.olmo2(), False),
+        ("hf", lambda: js.olmo2(source="transformers", pad_token_id=1), False),
+    ],
     "megatron": [("emb", lambda: js.megatron(L, embedding_std=0.01), True)],
     "olmo": [
         (f, functools.partial(js.olmo, f, d_model=D, n_layers=L, d_ff=F), False)
@@ -348,6 +358,7 @@ NOT_SCHEMES = {
     "StackLaw",
     "ZerO",
     "deepnet_coefficients",
+    "from_hf_config",
     "layer_index",
     "rules",
     "stack_law",

@@ -11,9 +11,9 @@ from .. import _errors, _signature
 from .._base import Init
 from .._distributions import normal
 from .._tree import PerLeaf
-from ._depth import DepthScaled, _law
+from ._depth import DepthScaled, _law, _padded
 from ._roles import common, layer_count, positive_number, rules
-from ._transformers import RESIDUAL, RESIDUAL_HEAD, SCALED_LLAMA
+from ._transformers import RESIDUAL, RESIDUAL_HEAD, SCALED_LLAMA, SCALED_PADDED
 
 
 def olmo(
@@ -230,3 +230,62 @@ def olmo_core(
     return rules(
         laws, patterns=patterns, layer=layer, scaled=SCALED_LLAMA, name="olmo_core"
     )
+
+
+def olmo2(
+    initializer_range: float = 0.02,
+    *,
+    source: Literal["paper", "transformers"] = "paper",
+    pad_token_id: int | None = None,
+    patterns: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    r"""OLMo 2, as its own training configs or as Hugging Face initializes it.
+
+    ============================================ =============================== ===================
+    role (HF names)                              ``"paper"`` (default)           ``"transformers"``
+    ============================================ =============================== ===================
+    ``embed_tokens``                             N(0, 0.02) truncated at +-3 std N(0, 0.02), row
+                                                                                 ``pad_token_id``
+                                                                                 zeroed if set
+    ``q/k/v/o_proj``, ``gate/up/down_proj``,     N(0, 0.02) truncated at +-3 std N(0, 0.02)
+    ``lm_head``
+    ``q_norm``, ``k_norm`` (full width),         1                               1
+    ``post_attention_layernorm``,
+    ``post_feedforward_layernorm``, ``norm``
+    ============================================ =============================== ===================
+
+    ``"paper"``: OLMo 2's configs (``allenai/OLMo``
+    ``configs/annealing/peteish7-*.yaml``: ``init_fn: normal``, ``init_std:
+    0.02``, ``init_cutoff_factor: 3``), i.e. :func:`olmo` ``("normal",
+    init_std=initializer_range, init_cutoff_factor=3)``; OLMo-core's
+    ``InitMethod.normal`` is the same. No depth scaling, no padding row.
+    ``"transformers"``: ``Olmo2PreTrainedModel`` keeps the base
+    ``_init_weights`` (transformers 5.24): untruncated normals, the
+    embedding's ``padding_idx`` row zeroed (``Olmo2Config.pad_token_id``
+    defaults to 1), norms 1. OLMo 2's norms are plain (``w * x``).
+
+    Args:
+      initializer_range: the std (``init_std``).
+      source: ``"paper"`` (OLMo 2's own recipe) or ``"transformers"``.
+      pad_token_id: the embedding row zeroed (``"transformers"`` only; None:
+        none).
+      patterns: role -> regex overrides.
+
+    Raises:
+      ValueError: an unknown source, ``pad_token_id`` with ``"paper"``.
+    """
+    if source not in ("paper", "transformers"):
+        raise _errors.bad_choice("source", source, ("paper", "transformers"))
+    std = positive_number("initializer_range", initializer_range)
+    if source == "paper":
+        if pad_token_id is not None:
+            raise _errors.bad_value(
+                "pad_token_id",
+                "None with source='paper' (OLMo 2's own init zeroes no row; "
+                "transformers' does: pass source='transformers')",
+                pad_token_id,
+            )
+        return olmo("normal", init_std=std, init_cutoff_factor=3.0, patterns=patterns)
+    w = normal(std)
+    laws = common(w, embedding=_padded(w, pad_token_id))
+    return rules(laws, patterns=patterns, scaled=SCALED_PADDED, name="olmo2")

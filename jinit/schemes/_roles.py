@@ -24,11 +24,42 @@ from ._depth import DepthScaled, check_regex
 # "MultiHeadDotProductAttention_0", Megatron "self_attention").
 _ATTN = r"[^/]*(?:attn|attention|Attention)[^/]*"
 _MLP = r"[^/]*(?:mlp|Mlp|MLP|ffn|FFN|feed_forward|DenseReluDense)[^/]*"
+# A state-space or linear-attention mixer (Mamba "mixer", Qwen3-Next
+# "linear_attn", GatedDeltaNet), a routed experts' module (HF "experts", MaxText
+# "MoeBlock_0") and an MoE router (HF "gate"/"router").
+_SSM = r"[^/]*(?:mixer|Mixer|mamba|Mamba|ssm|SSM|linear_attn|[Dd]elta_?[Nn]et)[^/]*"
+_EXPERTS = r"(?:experts|routed_experts|MoeBlock_\d+)"
+_ROUTER = r"(?:router|gate|moe_gate)"
 
 #: The default path pattern of each role (``re.fullmatch`` on the leaf path), in
 #: the order rules are tried (after the roles whose pattern you give): the first
 #: role whose pattern matches a path wins.
 PATTERNS: dict[str, str] = {
+    # Mixture-of-experts (HF names: mlp/gate, mlp/experts/{gate_up_proj,down_proj},
+    # stored 3-D (experts, in, out); gpt-oss' sinks), tried first: their names
+    # would otherwise fall to the generic kernel/bias roles.
+    "router": ANY + _ROUTER + r"/(?:kernel|weight)",
+    "router_bias": ANY + _ROUTER + r"/bias",
+    "score_correction_bias": ANY + r"e_score_correction_bias",
+    "expert_in": ANY
+    + _EXPERTS
+    + r"/(?:gate_up_proj|gate_proj|up_proj|w1|w3|wi_0|wi_1|wi)(?:/kernel)?",
+    "expert_out": ANY + _EXPERTS + r"/(?:down_proj|w2|wo)(?:/kernel)?",
+    "expert_bias": ANY + _EXPERTS + r"/(?:[^/]+_bias|[^/]+/bias)",
+    "attention_sink": ANY + r"(?:sinks|attention_sinks)",
+    # DeepSeek's multi-head latent attention: the low-rank q and kv projections
+    # (HF and DeepSeek names); their norms (q_a_layernorm, kv_a_layernorm) are norms.
+    "mla_down": ANY + r"(?:q_a_proj|kv_a_proj_with_mqa|wq_a|wkv_a)/kernel",
+    "mla_up": ANY + r"(?:q_b_proj|kv_b_proj|wq_b|wkv_b)/kernel",
+    # State-space and linear-attention mixers (Mamba-2, Qwen3-Next's GatedDeltaNet).
+    "ssm_in": ANY + _SSM + r"/in_proj[^/]*/kernel",
+    "ssm_conv": ANY + _SSM + r"/conv1d/kernel",
+    "ssm_conv_bias": ANY + _SSM + r"/conv1d/bias",
+    "ssm_dt_bias": ANY + r"dt_bias",
+    "ssm_a_log": ANY + r"(?:A_log|a_log)",
+    "ssm_d": ANY + _SSM + r"/(?:D|d_skip)",
+    "ssm_norm": ANY + _SSM + r"/norm/scale",
+    "ssm_out": ANY + _SSM + r"/out_proj/kernel",
     # ReZero's resweight, SkipInit's skipinit_gain: a scalar gate per branch.
     "residual_gate": ANY + r"(?:resweight|rezero(?:_alpha)?|skipinit_gain|res_gate)",
     "position_embedding": ANY
@@ -71,6 +102,10 @@ PATTERNS: dict[str, str] = {
     # The generic roles: every leaf of a kind (a scheme's law for "any other").
     "kernel": ANY + r"kernel",
     "norm_scale": ANY + r"scale",
+    # A zero-centred norm's scale (Gemma, Qwen3-Next: the forward uses 1 + w):
+    # stored at 0 where a plain norm's is 1. Every norm scale by name; a scheme
+    # whose norms are all zero-centred drops norm_scale so its leaves come here.
+    "zero_centred_norm": ANY + r"scale",
     "branch_scale": ANY + r"scale",
     "norm_bias": ANY + r"[^/]*(?:norm|Norm|ln_[^/]*|ln)/bias",
     "bias": ANY + r"bias",
@@ -104,7 +139,23 @@ GENERIC: dict[str, str] = {
     "token_type_embedding": "embedding",
     "relative_attention_bias": "embedding",
     "norm_bias": "bias",
+    "router": "kernel",
+    "router_bias": "bias",
+    "mla_down": "kernel",
+    "mla_up": "kernel",
+    "ssm_in": "kernel",
+    "ssm_conv": "kernel",
+    "ssm_conv_bias": "bias",
+    "ssm_norm": "norm_scale",
+    "ssm_out": "kernel",
 }
+
+#: The mixture-of-experts, MLA and state-space roles: :func:`common` gives them
+#: no law (a scheme for those architectures gives each its own), so other
+#: schemes draw those leaves as before (their generic role, or no rule).
+ARCHITECTURE_ROLES: tuple[str, ...] = tuple(
+    role for role in PATTERNS if role.startswith(("router", "expert", "ssm_", "mla_"))
+) + ("score_correction_bias", "attention_sink")
 
 #: Names users write for a role (the closest spelling can be the opposite role:
 #: "mlp_down" is one edit nearer "mlp_in" than "mlp_out").
@@ -130,11 +181,22 @@ _SYNONYMS: dict[str, str] = {
     "wpe": "position_embedding",
     "pos_embedding": "position_embedding",
     "norm": "norm_scale",
+    "zero_centered_norm": "zero_centred_norm",
+    "norm_zero_centred": "zero_centred_norm",
+    "offset_norm": "zero_centred_norm",
     "layernorm": "norm_scale",
     "fixup_branch": "residual_branch",
     "branch": "residual_branch",
     "downsample": "shortcut",
     "fc": "classifier",
+    "experts": "expert_in",
+    "gate_up_proj": "expert_in",
+    "e_score_correction_bias": "score_correction_bias",
+    "sinks": "attention_sink",
+    "dt_bias": "ssm_dt_bias",
+    "A_log": "ssm_a_log",
+    "D": "ssm_d",
+    "conv1d": "ssm_conv",
 }
 
 _BRANCH_GROUP = (
@@ -370,7 +432,9 @@ def common(weight: Any, **inits: Any) -> dict[str, Any]:
     """``weight`` for every projection and embedding role, zeros for biases,
     ones for norm scales (no ResNet roles)."""
     skip = ("residual_gate", "norm_scale", "norm_bias", "bias", "branch_scale")
+    skip += ("zero_centred_norm",)
     fixup = ("residual_branch", "shortcut", "classifier", "branch_bias")
+    fixup += ARCHITECTURE_ROLES  # their schemes give them laws of their own
     base = {role: weight for role in ROLES if role not in skip + fixup}
     base.update(norm_scale=ones, norm_bias=zeros, bias=zeros)
     base.update(inits)

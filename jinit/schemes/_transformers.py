@@ -1,5 +1,5 @@
 """The schemes of transformers as their reference code initializes them: GPT-2,
-BERT, ViT, Llama, T5 (Hugging Face), Megatron-LM and torchtitan's Llama 3."""
+BERT, RoBERTa, ViT, Llama, T5 (Hugging Face), Megatron-LM and torchtitan's Llama 3."""
 
 from __future__ import annotations
 
@@ -102,6 +102,42 @@ def bert(
     w = normal(positive_number("initializer_range", initializer_range))
     laws = common(w, embedding=_padded(w, pad_token_id))
     return rules(laws, patterns=patterns, scaled=SCALED_PADDED, name="bert")
+
+
+def roberta(
+    initializer_range: float = 0.02,
+    *,
+    pad_token_id: int | None = 1,
+    patterns: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """RoBERTa as Hugging Face initializes it (``RobertaPreTrainedModel``, transformers 5.x).
+
+    :func:`bert`'s laws, but the padding row is zeroed in **both** embedding
+    tables: HF builds ``word_embeddings`` and ``position_embeddings`` with
+    ``padding_idx=pad_token_id``, and ``_init_weights`` zeroes that row of each
+    (RoBERTa's positions start at ``pad_token_id + 1``, so the row is never read).
+
+    ======================================= ============================
+    role                                    law (``initializer_range`` 0.02)
+    ======================================= ============================
+    ``word_embeddings``                     N(0, 0.02), row ``pad_token_id`` (1) = 0
+    ``position_embeddings``                 N(0, 0.02), row ``pad_token_id`` (1) = 0
+    ``token_type_embeddings``               N(0, 0.02)
+    every Dense (q/k/v, attention output,   N(0, 0.02)
+    intermediate, output, pooler, heads)
+    LayerNorm                               scale 1, bias 0
+    biases (``lm_head/bias`` too)           0
+    ======================================= ============================
+
+    Args:
+      initializer_range: the std.
+      pad_token_id: the row zeroed in both tables (None: none).
+      patterns: role -> regex overrides.
+    """
+    w = normal(positive_number("initializer_range", initializer_range))
+    pad = _padded(w, pad_token_id)
+    laws = common(w, embedding=pad, position_embedding=pad)
+    return rules(laws, patterns=patterns, scaled=SCALED_PADDED, name="roberta")
 
 
 def vit(
