@@ -25,6 +25,16 @@ from ._logspace import LogUniform as LogUniform
 from ._logspace import inverse_softplus_log_uniform as inverse_softplus_log_uniform
 from ._logspace import log_of_uniform as log_of_uniform
 from ._logspace import log_uniform as log_uniform
+from ._normed import ColNormalized as ColNormalized
+from ._normed import RowNormalized as RowNormalized
+from ._normed import Sign as Sign
+from ._normed import Spectral as Spectral
+from ._normed import WithNorm as WithNorm
+from ._normed import col_normalized as col_normalized
+from ._normed import row_normalized as row_normalized
+from ._normed import sign as sign
+from ._normed import spectral as spectral
+from ._normed import with_norm as with_norm
 from ._prng import PRNGWarning as PRNGWarning
 from ._signature import Abstract as Abstract
 from ._signature import Signature as Signature
@@ -64,6 +74,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Abstract",
+    "ColNormalized",
     "Constant",
     "DeltaOrthogonal",
     "Dirac",
@@ -79,13 +90,18 @@ __all__ = [
     "Orthogonal",
     "PRNGWarning",
     "PerLeaf",
+    "RowNormalized",
     "Rule",
+    "Sign",
     "Signature",
+    "Spectral",
     "TruncatedNormal",
     "Uniform",
     "VarianceScaling",
     "check_mesh_invariance",
+    "WithNorm",
     "clear_caches",
+    "col_normalized",
     "compute_fans",
     "constant",
     "declared",
@@ -109,10 +125,14 @@ __all__ = [
     "ones",
     "orthogonal",
     "reinit",
+    "row_normalized",
+    "sign",
+    "spectral",
     "table",
     "truncated_normal",
     "uniform",
     "variance_scaling",
+    "with_norm",
     "xavier_normal",
     "xavier_uniform",
     "zeros",

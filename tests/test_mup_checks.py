@@ -351,7 +351,16 @@ def test_variant_records_equal_their_names():
         by_record = jm.parametrize(base, target, variant=record, readout=readout)
         assert by_name.params == by_record.params, name
         assert by_name.variant == record
-    assert jm.VARIANTS == ("sp", "mup", "mup_table3", "completep", "umup")
+    assert jm.VARIANTS == (
+        "sp",
+        "mup",
+        "mup_table3",
+        "completep",
+        "umup",
+        "spectral",
+        "sp_embedding_lr",
+        "mup_abc",
+    )
     with pytest.raises(ValueError, match="`alpha` must be 0.5 or 1 for 'completep'"):
         jm.CompleteP(alpha=2.0)
     with pytest.raises(TypeError, match="`depth` must be a positive int"):

@@ -150,6 +150,13 @@ def parser() -> argparse.ArgumentParser:
     )
     add("--no-plots", action="store_true", help="skip the PNGs (default: off)")
     add(
+        "--norms",
+        action="store_true",
+        help="also: a per-leaf norm table (Frobenius, spectral, largest row: the "
+        "radius) of each initializer's first draw against sqrt(fan_out/fan_in), "
+        "printed and written to norms.md (default: off)",
+    )
+    add(
         "--coord-check",
         action="store_true",
         help="instead: microsoft/mup's coord check, SP against muP, on a ReLU MLP "

@@ -310,6 +310,19 @@ def _measure(model: Model, inits, opts):
     return results, verdicts, params
 
 
+def _norms(model: Model, params: Mapping[str, Any]) -> str:
+    """``--norms``: each initializer's per-leaf norm table, first draw."""
+    import jax
+
+    like = _nest(dict(model.named))
+    parts = []
+    for spec, tree in params.items():
+        first = jax.tree.map(lambda x: x[0], tree)
+        rows = diagnostics.norm_table(first, like)
+        parts.append(f"### {spec}\n\n{diagnostics.format_norms(rows)}\n")
+    return "\n".join(parts)
+
+
 def report(opts) -> int:
     """The report of the options: a table, PNGs and summary.md in ``--out``."""
     start = time.perf_counter()
@@ -343,6 +356,12 @@ def report(opts) -> int:
     with open(os.path.join(opts.out, "summary.md"), "w") as f:
         f.write(_output.summary(rows, verdicts, model.title, files, seconds))
     files.append("summary.md")
+    if getattr(opts, "norms", False):
+        text = f"# Norms: {model.title}\n\n{_norms(model, params)}"
+        print(text)
+        with open(os.path.join(opts.out, "norms.md"), "w") as f:
+            f.write(text)
+        files.append("norms.md")
     print(f"Wrote {', '.join(files)} to {opts.out}/ in {seconds:.1f} s.")
     if os.environ.get("JINIT_REPORT_TIMINGS"):
         _lap("output")

@@ -27,6 +27,9 @@ on a real network, before any training:
   gain from the input to the last layer is 1, by bisection on ``log(scale)``.
 * :func:`lsuv`: layer-sequential unit-variance initialization (Mishkin & Matas
   2016).
+* :func:`spectral_condition`: each weight's ``||W||_2`` (and its updates')
+  against ``sqrt(fan_out / fan_in)`` (Yang, Simon & Bernstein 2023);
+  :func:`norm_table`/:func:`format_norms`: every parameter's norms (its radius).
 
 Activations are what the model records: for a Flax module, what it ``sow``\ s
 into ``"intermediates"`` (the built-in :mod:`jinit.models` sow each layer's
@@ -59,6 +62,7 @@ from ._names import (
 from ._paths import named_leaves
 from ._propagation import compile_measure, measure, propagation, seed_keys
 from ._search import gain_search, lsuv
+from ._spectral import format_norms, norm_table, spectral_condition
 from ._stats import Propagation
 from ._verdict import Thresholds, Verdict, geomean, kind, verdict
 
@@ -77,6 +81,7 @@ __all__ = [
     "diagnose",
     "fixed_points",
     "flax_fns",
+    "format_norms",
     "gain_search",
     "geomean",
     "get_activation",
@@ -85,8 +90,10 @@ __all__ = [
     "mean_field",
     "measure",
     "named_leaves",
+    "norm_table",
     "param_roles",
     "propagation",
     "seed_keys",
+    "spectral_condition",
     "verdict",
 ]

@@ -25,7 +25,12 @@ readout init and LR ``× 1 / m``, no multiplier), ``"completep"``
 (:class:`CompleteP`, Dey et al. 2025: depth rules for residual blocks) and
 ``"umup"`` (:class:`UMuP`, Blake et al. 2024, graphcore ``unit-scaling`` 0.3.5:
 unit init, absolute LR rules, forward scales ``unit_*``). Recipes:
-``notebooks/06_mup.ipynb``.
+``notebooks/06_mup.ipynb``. Also ``"spectral"`` (:class:`SpectralMuP`, Yang,
+Simon & Bernstein 2023 as nanotron: ``σ = 1/√fan_in · min(1, √(fan_out/fan_in))``,
+LR ``× fan_out/fan_in``), ``"sp_embedding_lr"`` (:class:`SPEmbeddingLR`, Kalra &
+Barkeshli 2026: SP, embedding LR ``× m``), ``"mup_abc"`` (:class:`MuPABC`, the
+abc-equivalent forms of OLMo-core's ``MuPScalingStrategy``), and the
+norm-controlled presets :func:`scion` and :func:`modula`.
 
 References:
   Yang et al. 2022, arXiv 2203.03466 (Tables 3 and 8); Dey et al. 2025, arXiv
@@ -37,6 +42,7 @@ from ._coord_check import coord_check, plot_coord_check
 from ._forward import attention_fn
 from ._infer import BY_SHAPE, identity, parametrize
 from ._plan import KINDS, ROLES, Param, Parametrization
+from ._scion import modula, scion
 from ._table import format_table
 from ._unit import (
     unit_attention_output_scale,
@@ -47,9 +53,22 @@ from ._unit import (
     unit_silu_glu_scale,
     unit_silu_scale,
 )
-from ._variants import SP, VARIANTS, CompleteP, MuP, MuPTable3, UMuP, Variant
+from ._variants import (
+    ABC_FORMS,
+    SP,
+    VARIANTS,
+    CompleteP,
+    MuP,
+    MuPABC,
+    MuPTable3,
+    SpectralMuP,
+    SPEmbeddingLR,
+    UMuP,
+    Variant,
+)
 
 __all__ = [
+    "ABC_FORMS",
     "BY_SHAPE",
     "KINDS",
     "ROLES",
@@ -57,17 +76,22 @@ __all__ = [
     "VARIANTS",
     "CompleteP",
     "MuP",
+    "MuPABC",
     "MuPTable3",
     "Param",
     "Parametrization",
+    "SPEmbeddingLR",
+    "SpectralMuP",
     "UMuP",
     "Variant",
     "attention_fn",
     "coord_check",
     "format_table",
     "identity",
+    "modula",
     "parametrize",
     "plot_coord_check",
+    "scion",
     "unit_attention_output_scale",
     "unit_gelu_scale",
     "unit_linear_scale",

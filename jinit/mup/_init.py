@@ -6,11 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import _errors, _tree
-from .._constant import ones, zeros
-from .._distributions import Normal
-
-#: u-μP's unit init by unit-scaling's kind (any other kind: ones).
-UNIT_INIT = {"weight": Normal(1.0), "output": Normal(1.0), "bias": zeros}
+from ..schemes._depth import depth_scaling
 
 
 def std(path: str, init: Any, spec: Any) -> float | None:
@@ -68,8 +64,15 @@ def rules(
         init = for_leaf(compiled, default, path, leaves)
         _check_leaf(mp, path, leaves)
         param = mp[path]
+        _, rule = _tree.match_rule(compiled, path)
+        # The rule as written (a per-layer DepthScaled) or as resolved for this
+        # leaf (a scheme's role wrapper gives its marked residual law).
+        scaling = depth_scaling(default if rule is None else rule) or depth_scaling(
+            init
+        )
+        depth = mp.variant.depth_compensation(scaling, path, mp.depth_mult)
         base_init = for_leaf(compiled, default, path, mp.base)
-        if param.init_mult == 1.0 and param.base_shape == param.shape:
+        if param.init_mult == 1.0 and param.base_shape == param.shape and depth == 1:
             if _same(base_init, init):
                 return init  # the same law at the same shape
         base_std = std(path, base_init, mp.base[path])
@@ -89,7 +92,7 @@ def rules(
                 )
             return init
         mult = 1.0 if param.init_mult is None else param.init_mult
-        return _rescaled(init, mult * base_std / target_std, path)
+        return _rescaled(init, mult * depth * base_std / target_std, path)
 
     return {".*": PerLeaf(f"{name}_rules", choose)}
 
@@ -111,20 +114,20 @@ def _rescaled(init: Any, factor: float, path: str) -> Any:
 
 
 def _unit_rules(mp: Any, base_rules: Any, default: Any) -> dict[str, Any]:
-    """u-μP's unit init, by each parameter's kind."""
+    """The variant's own init (u-μP's unit init, spectral μP's stds), per parameter."""
     from .._tree import PerLeaf
 
     for arg, value in (("base_rules", base_rules), ("default", default)):
         if value is not None:
             raise _errors.bad_value(
                 arg,
-                "None under variant 'umup' (u-μP draws every parameter at unit "
-                "scale; prepend rules to override some leaves)",
+                f"None under variant {mp.variant.name!r} (it draws every parameter "
+                "by its own rule; prepend rules to override some leaves)",
                 value,
             )
 
     def choose(path: str, leaves: Mapping[str, Any]) -> Any:
         _check_leaf(mp, path, leaves)
-        return UNIT_INIT.get(mp[path].kind, ones)
+        return mp.variant.own_init(mp[path])[0]
 
-    return {".*": PerLeaf("umup_rules", choose)}
+    return {".*": PerLeaf(f"{mp.variant.name}_rules", choose)}

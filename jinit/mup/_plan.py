@@ -48,6 +48,7 @@ class Param:
         ``fan_in^-½`` (a readout ``1 / fan_in``, an embedding 1); Table 8 ``1 /
         m`` for a readout (at its input, :attr:`Parametrization.output_multiplier`);
         else 1.
+      init_std: the std of the variant's own init (spectral μP's ``σ``), else None.
     """
 
     path: str
@@ -68,6 +69,7 @@ class Param:
     kind: str = "weight"
     depth: int | None = None
     forward: float = 1.0
+    init_std: float | None = None
 
 
 _NNX_VALUE = "/value"  # nnx.Optimizer's state paths: a Variable's value

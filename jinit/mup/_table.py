@@ -9,9 +9,6 @@ from typing import Any
 from .. import _errors, _tree
 from ._init import for_leaf, std
 
-#: u-μP's unit init by kind, as the table shows it.
-_UNIT_LAWS = {"weight": "N(0, 1)", "output": "N(0, 1)", "bias": "zeros"}
-
 #: Row key -> column name, in column order.
 COLUMNS = {
     "path": "path",
@@ -80,7 +77,7 @@ def table(
     for p in mp.params:
         row = dataclasses.asdict(p)
         if unit:
-            row["init"] = _UNIT_LAWS.get(p.kind, "ones")
+            row["init"] = mp.variant.own_init(p)[1]
         if p.path in stds:
             row["std"], row["sp_std"] = stds[p.path], sp.get(p.path)
         rows.append(row)

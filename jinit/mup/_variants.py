@@ -15,8 +15,11 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from .. import _checks, _errors
+from .._constant import ones, zeros
+from .._distributions import Normal
 from .._fans import compute_fans
 from .._signature import Signature
+from ..schemes._depth import SQRT_DEPTH
 from ._unit import positive_int
 
 
@@ -41,7 +44,8 @@ class Variant:
     #: Rules not relative to the base width (u-μP): the readout is named even there.
     absolute: ClassVar[bool] = False
     #: What :meth:`Parametrization.rules` draws: the base rules as given,
-    #: rescaled per parameter, or u-μP's unit init.
+    #: rescaled per parameter, or the variant's own init (:meth:`own_init`:
+    #: u-μP's unit init, spectral μP's fan-given stds), no base rules.
     init: ClassVar[Literal["base", "rescaled", "unit"]] = "base"
     #: Whether the readout's output is multiplied (``output_multiplier``).
     readout_forward: ClassVar[bool] = False
@@ -53,6 +57,10 @@ class Variant:
 
         ``depth_mult`` and ``depth`` are those :meth:`depths` gave.
         """
+        raise NotImplementedError
+
+    def own_init(self, param: Any) -> tuple[Any, str]:
+        """``(initializer, law name)`` of a :class:`Param` where ``init == "unit"``."""
         raise NotImplementedError
 
     def depths(
@@ -74,6 +82,17 @@ class Variant:
     def check_readout(self, path: str, base: Signature) -> None:
         """Refuses a readout this variant cannot plan (none here)."""
         del path, base
+
+    def depth_compensation(
+        self, scaling: str | None, path: str, depth_mult: float
+    ) -> float:
+        """The init factor of a leaf whose base rule already scales it by depth.
+
+        ``scaling`` is :func:`jinit.schemes._depth.depth_scaling` of the leaf's
+        base rule. 1 here: only a variant with depth rules counts depth.
+        """
+        del scaling, path, depth_mult
+        return 1.0
 
     def attention_scale(self, head_dim: int, base_head_dim: int | None) -> float:
         del base_head_dim
@@ -156,6 +175,7 @@ class MuPTable3(MuP):
 
 
 _ALPHAS = (0.5, 1.0)
+_DEPTH_SCALED_INIT = ("compensate", "refuse")
 
 
 def no_blocks(why: str, blocks: Any) -> ValueError:
@@ -172,17 +192,32 @@ def no_blocks(why: str, blocks: Any) -> ValueError:
 class CompleteP(MuP):
     """CompleteP (Dey et al. 2025): μP plus depth rules for the residual blocks.
 
+    Base rules that already scale the residual outputs by depth (GPT-2's,
+    Megatron's and OLMo's ``1/sqrt(2 L)``, marked by
+    :func:`jinit.schemes._depth.residual_scaled`) would count depth twice with
+    the residual multiplier ``depth_mult^-alpha``: their init is compensated
+    by ``depth_mult^{+1/2}`` (the std of the base depth, as Megatron's
+    ``depth_mup`` recipe, PR #4999, "to avoid double-counting depth"), or,
+    with ``depth_scaled_init="refuse"``, refused; a depth-indexed law
+    (``1/sqrt(2 (l + 1))``) is always refused, as no one factor undoes it.
+
     Attributes:
       alpha: the depth exponent, ½ or 1.
       depth_mult: ``L / L_base``; None: inferred from the stacked block leaves.
+      depth_scaled_init: ``"compensate"`` or ``"refuse"`` (see above).
     """
 
     name: ClassVar[str] = "completep"
     has_sgd: ClassVar[bool] = False
     alpha: float | None = None
     depth_mult: float | None = None
+    depth_scaled_init: str = "compensate"
 
     def __post_init__(self):
+        if self.depth_scaled_init not in _DEPTH_SCALED_INIT:
+            raise _errors.bad_choice(
+                "depth_scaled_init", self.depth_scaled_init, _DEPTH_SCALED_INIT
+            )
         if self.alpha not in _ALPHAS:
             raise _errors.bad_value("alpha", "0.5 or 1 for 'completep'", self.alpha)
         object.__setattr__(self, "alpha", float(self.alpha))  # type: ignore[arg-type]
@@ -215,8 +250,35 @@ class CompleteP(MuP):
     def residual_multiplier(self, depth_mult: float) -> float:
         return depth_mult**-self.alpha  # type: ignore[operator]
 
+    def depth_compensation(
+        self, scaling: str | None, path: str, depth_mult: float
+    ) -> float:
+        if scaling is None or depth_mult == 1.0:
+            return 1.0
+        if scaling == SQRT_DEPTH and self.depth_scaled_init == "compensate":
+            return depth_mult**0.5
+        why = (
+            "its std depends on the layer index"
+            if scaling != SQRT_DEPTH
+            else "depth_scaled_init='refuse'"
+        )
+        raise _errors.bad_value(
+            f"base rule of {path!r}",
+            "a law not already scaled by depth under variant 'completep' (its "
+            "residual multiplier scales the branches by depth; the law's "
+            f"{scaling} would count depth twice; {why})",
+            scaling,
+        )
+
 
 _READOUT_CONSTRAINTS = (None, "to_output_scale")
+
+#: u-μP's unit init and its name, by kind (any other kind: ones).
+UNIT_INIT: dict[str, tuple[Any, str]] = {
+    "weight": (Normal(1.0), "N(0, 1)"),
+    "output": (Normal(1.0), "N(0, 1)"),
+    "bias": (zeros, "zeros"),
+}
 
 
 def unit_fan_in(sig: Signature) -> float:
@@ -294,6 +356,10 @@ class UMuP(Variant):
             "depth": layers,
         }
 
+    def own_init(self, param: Any) -> tuple[Any, str]:
+        """u-μP's unit init by kind: weights N(0, 1), biases 0, norm scales 1."""
+        return UNIT_INIT.get(param.kind, (ones, "ones"))
+
     def attention_scale(self, head_dim: int, base_head_dim: int | None) -> float:
         return (1.0 if base_head_dim is None else math.sqrt(base_head_dim)) / head_dim
 
@@ -345,9 +411,162 @@ class UMuP(Variant):
         return weight_decay / peak
 
 
+def _ones(sgd: bool = True) -> dict[str, Any]:
+    out = {"init_mult": 1.0, "adam_lr": 1.0, "adam_eps": 1.0, "adam_wd": 1.0}
+    return {**out, "sgd_lr": 1.0 if sgd else None, "sgd_wd": 1.0 if sgd else None}
+
+
+def spectral_std(std: float, fan_in: float, fan_out: float) -> float:
+    """``σ = std/√fan_in · min(1, √(fan_out/fan_in))`` (nanotron's ``_compute_spectral_std``)."""
+    return (std / math.sqrt(fan_in)) * min(1, math.sqrt(fan_out / fan_in))
+
+
+@dataclasses.dataclass(frozen=True)
+class SpectralMuP(Variant):
+    """Spectral μP (Yang, Simon & Bernstein 2023), as nanotron's ``SpectralMupParametrizator``.
+
+    Absolute rules from each matrix's fans (read off its call shape, so the
+    fans are global whatever the sharding: nanotron's tensor-parallel
+    corrections are not needed):
+
+    * every weight of 2 or more dimensions but an embedding: init
+      N(0, σ²), ``σ = std/√fan_in · min(1, √(fan_out/fan_in))``, and the
+      learning rate (Adam and SGD alike, as nanotron's
+      ``LearningRateForSpectralMup._get_mup_lr``) ``× fan_out/fan_in``;
+    * embeddings (by their signature): N(0, std²), LR × 1;
+    * norm scales 1, biases 0, LR × 1.
+
+    Weight decay follows the LR multiplier (a param group's ``lr`` in torch's
+    AdamW). The attention and the readout keep SP's forward pass.
+
+    Attributes:
+      std: nanotron's ``self.std`` (1.0).
+    """
+
+    name: ClassVar[str] = "spectral"
+    init: ClassVar[Literal["base", "rescaled", "unit"]] = "unit"
+    std: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(
+            self, "std", _checks.real_number("std", self.std, positive=True)
+        )
+
+    def rule(self, leaf: Leaf, depth_mult: float, depth: int | None) -> dict[str, Any]:
+        del depth_mult, depth
+        sig = leaf.signature
+        out = {**_ones(), "init_mult": None, "init_std": None}
+        if len(sig.shape) < 2:
+            return out
+        if sig.role == "embedding":
+            return {**out, "init_std": self.std}
+        fan_in, fan_out = compute_fans(sig.shape, sig.in_axis, sig.out_axis)
+        ratio = fan_out / fan_in
+        return {
+            **out,
+            "init_std": spectral_std(self.std, fan_in, fan_out),
+            "adam_lr": ratio,
+            "sgd_lr": ratio,
+        }
+
+    def own_init(self, param: Any) -> tuple[Any, str]:
+        if param.init_std is not None:
+            return Normal(param.init_std), f"N(0, {param.init_std:.4g}²)"
+        return (ones, "ones") if param.kind == "norm" else (zeros, "zeros")
+
+
+@dataclasses.dataclass(frozen=True)
+class SPEmbeddingLR(Variant):
+    """SP with the embedding LR ``× m`` (Kalra & Barkeshli 2026, arXiv 2605.21486).
+
+    The base rules as given (SP's init and forward pass); the input weights
+    (embeddings, and any weight whose fan-out alone is width) get Adam's LR
+    ``× m``, ``m`` their fan-out multiplier; everything else ``× 1``. Adam only.
+    """
+
+    name: ClassVar[str] = "sp_embedding_lr"
+    has_sgd: ClassVar[bool] = False
+
+    def rule(self, leaf: Leaf, depth_mult: float, depth: int | None) -> dict[str, Any]:
+        del depth_mult, depth
+        out = _ones(sgd=False)
+        if leaf.role == "input" and len(leaf.signature.shape) >= 2:
+            out["adam_lr"] = leaf.width_mult
+        return out
+
+
+#: OLMo-core's ``MuPScalingStrategy`` names.
+ABC_FORMS: tuple[str, ...] = (
+    "constant_outputs",
+    "constant_init_std",
+    "constant_lr",
+    "table_8",
+)
+
+#: ``{form: {role: (input multiplier, init std multiplier, LR multiplier)}}`` as
+#: powers of the fan-in multiplier ``m`` (OLMo-core ``src/olmo_core/nn/mup.py``,
+#: ``MuP.input_multiplier``/``init_std_multiplier``/``lr_multiplier``; its
+#: ``scaling_input`` is jinit's readout, ``scaling_input_output`` the hidden).
+_ABC_POWERS: dict[str, dict[str, tuple[float, float, float]]] = {
+    "constant_outputs": {"readout": (0, -1, -1), "hidden": (0, -0.5, -1)},
+    "constant_init_std": {"readout": (-1, 0, 0), "hidden": (-0.5, 0, -0.5)},
+    "constant_lr": {"readout": (-1, 0, 0), "hidden": (-1, 0.5, 0)},
+    "table_8": {"readout": (-1, 0, 0), "hidden": (0, -0.5, -1)},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class MuPABC(MuP):
+    """μP in one of the abc-equivalent forms of OLMo-core's ``MuPScalingStrategy``.
+
+    The abc symmetry (Tensor Programs V, Lemma J.1): a weight's input
+    multiplier ``× c``, init std ``÷ c`` and Adam LR ``÷ c`` train alike.
+    ``form`` says which stays constant for the readout and the hidden weights
+    (:data:`_ABC_POWERS`, powers of their fan-in multiplier ``m``; input
+    weights and vectors: all 1). The input multiplier is :attr:`Param.forward`
+    (:attr:`Parametrization.forward_multipliers`, which the model applies).
+    Adam eps and weight decay are not scaled (OLMo-core's); Adam only.
+
+    Attributes:
+      form: one of :data:`ABC_FORMS`.
+    """
+
+    name: ClassVar[str] = "mup_abc"
+    has_sgd: ClassVar[bool] = False
+    form: str = "constant_outputs"
+
+    def __post_init__(self):
+        if self.form not in ABC_FORMS:
+            raise _errors.bad_choice("form", self.form, ABC_FORMS)
+
+    @property
+    def readout_forward(self) -> bool:  # type: ignore[override]
+        return _ABC_POWERS[self.form]["readout"][0] != 0
+
+    def rule(self, leaf: Leaf, depth_mult: float, depth: int | None) -> dict[str, Any]:
+        del depth_mult, depth
+        out = {**_ones(sgd=False), "forward": 1.0}
+        powers = _ABC_POWERS[self.form].get(leaf.role)
+        if powers is not None:
+            m = leaf.fan_in_mult
+            forward, init, lr = (m**p for p in powers)
+            out.update(forward=forward, init_mult=init, adam_lr=lr)
+        return out
+
+    def check_readout(self, path: str, base: Signature) -> None:
+        if base.role == "embedding" and _ABC_POWERS[self.form]["readout"][1]:
+            raise _errors.bad_value(
+                "form",
+                "one that keeps the readout's init std (a readout tied to the "
+                "embedding)",
+                self.form,
+            )
+
+
 #: The variant of each name (the records' defaults).
 BY_NAME: dict[str, type[Variant]] = {
-    cls.name: cls for cls in (SP, MuP, MuPTable3, CompleteP, UMuP)
+    cls.name: cls
+    for cls in (SP, MuP, MuPTable3, CompleteP, UMuP, SpectralMuP, SPEmbeddingLR, MuPABC)
 }
 VARIANTS: tuple[str, ...] = tuple(BY_NAME)
 

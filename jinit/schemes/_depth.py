@@ -17,7 +17,7 @@ import numpy as np
 from .. import _checks, _errors, _laws, _signature
 from .. import torch as _torch
 from .._base import Init
-from .._distributions import normal, truncated_normal
+from .._distributions import Normal, TruncatedNormal, normal, truncated_normal
 from .._types import DTypeLike
 
 #: The default layer-index pattern: the number after ``h``, ``layer(s)``,
@@ -221,6 +221,71 @@ class DepthScaled:
                 path,
             )
         return self.at(index)
+
+
+# ----------------------------------------------------------------------------
+# Residual outputs already scaled by depth, and what CompleteP does with them.
+
+
+@dataclasses.dataclass(frozen=True)
+class ResidualNormal(Normal):
+    """A normal law of residual outputs whose std already holds ``1/sqrt(2 L)``.
+
+    The same draw as :class:`jinit.Normal` (bit for bit); ``layers`` is the
+    ``L`` its std was divided by (GPT-2's ``c_proj``, Megatron's output
+    layers, OLMo's ``full_megatron``). CompleteP, whose residual multiplier
+    already scales the branches by depth, compensates it (see
+    :func:`depth_scaling`).
+    """
+
+    layers: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ResidualTruncatedNormal(TruncatedNormal):
+    """:class:`ResidualNormal`'s truncated twin (OLMo's cutoffs)."""
+
+    layers: int = 1
+
+
+_RESIDUAL = {Normal: ResidualNormal, TruncatedNormal: ResidualTruncatedNormal}
+
+
+def residual_scaled(law: Any, layers: int) -> Any:
+    """``law`` (a normal or truncated normal whose std holds ``1/sqrt(2 layers)``), marked.
+
+    The draw is unchanged; the mark tells :func:`depth_scaling` (and so
+    CompleteP) that the law already scales a residual output by depth.
+    """
+    layers = _checks.integer("layers", layers, minimum=1)
+    cls = _RESIDUAL.get(type(law))
+    if cls is None:
+        raise _errors.bad_type(
+            "law", "a jinit normal or truncated_normal of a residual output", law
+        )
+    fields = {f.name: getattr(law, f.name) for f in dataclasses.fields(law)}
+    return cls(**fields, layers=layers)
+
+
+#: :func:`depth_scaling`'s answers.
+SQRT_DEPTH = "1/sqrt(L)"
+PER_LAYER = "per layer"
+
+
+def depth_scaling(rule: Any) -> str | None:
+    """How the rule already scales a residual output by depth, or None.
+
+    :data:`SQRT_DEPTH` for a :func:`residual_scaled` law (one std for the
+    model's ``L`` layers: compensated by ``depth_mult^{+1/2}``, as Megatron's
+    ``depth_mup`` recipe does, PR #4999); :data:`PER_LAYER` for a
+    depth-indexed law (:class:`DepthScaled`, :class:`LayerStack`: no one
+    factor compensates it).
+    """
+    if isinstance(rule, ResidualNormal | ResidualTruncatedNormal):
+        return SQRT_DEPTH
+    if isinstance(rule, DepthScaled | LayerStack):
+        return PER_LAYER
+    return None
 
 
 def _law(std: float, cutoff: float | None = None, bounds: Any = None) -> Init:

@@ -11,7 +11,7 @@ from .. import _errors, _signature
 from .._base import Init
 from .._distributions import normal
 from .._tree import PerLeaf
-from ._depth import DepthScaled, _law, _padded
+from ._depth import DepthScaled, _law, _padded, residual_scaled
 from ._roles import common, layer_count, positive_number, rules
 from ._transformers import RESIDUAL, RESIDUAL_HEAD, SCALED_LLAMA, SCALED_PADDED
 
@@ -91,7 +91,7 @@ def olmo(
             scaled=(*RESIDUAL, "position_embedding"),
             name="olmo",
         )
-    scaled = _law(init_std / math.sqrt(2 * n), cut)
+    scaled = residual_scaled(_law(init_std / math.sqrt(2 * n), cut), n)
     laws = common(
         _law(init_std, cut),
         embedding=_law(emb or init_std, cut),
@@ -203,7 +203,7 @@ def olmo_core(
         return rules(laws, patterns=patterns, name="olmo_core")
     if method == "normalized":
         base = _law(d**-0.5, 3.0)
-        out: Any = _law(d**-0.5 / math.sqrt(2 * n), 3.0)
+        out: Any = residual_scaled(_law(d**-0.5 / math.sqrt(2 * n), 3.0), n)
         laws = common(
             base,
             embedding=normal(d**-0.5),
@@ -216,7 +216,7 @@ def olmo_core(
         laws = common(_fan_in_law(3.0), embedding=normal(1.0 / scale), lm_head=head)
         return rules(laws, patterns=patterns, name="olmo_core")
     if method == "llama":
-        out = _law(std / math.sqrt(2 * n), 3.0)
+        out = residual_scaled(_law(std / math.sqrt(2 * n), 3.0), n)
     else:
         out = DepthScaled(std, cutoff=3.0)
     laws = common(

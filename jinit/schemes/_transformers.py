@@ -11,7 +11,7 @@ from .. import _errors
 from .. import torch as _torch
 from .._constant import constant, ones
 from .._distributions import normal
-from ._depth import DepthScaled, _law, _padded
+from ._depth import DepthScaled, _law, _padded, residual_scaled
 from ._roles import common, layer_count, positive_number, rules
 
 #: The roles a scheme scales: the residual outputs, and (T5, OLMo-core, torchtitan)
@@ -66,7 +66,7 @@ def gpt2(
         laws = common(normal(std), position_embedding=normal(0.01))
         scaled: tuple[str, ...] = ("position_embedding",)
     else:
-        residual = normal(std / math.sqrt(2 * n_layer))
+        residual = residual_scaled(normal(std / math.sqrt(2 * n_layer)), n_layer)
         laws = common(normal(std), attention_out=residual, mlp_out=residual)
         scaled = RESIDUAL
     return rules(laws, patterns=patterns, scaled=scaled, name="gpt2")
@@ -273,7 +273,7 @@ def megatron(
         if embedding_std is None
         else positive_number("embedding_std", embedding_std)
     )
-    scaled = normal(std / math.sqrt(multiplier * n_layer))
+    scaled = residual_scaled(normal(std / math.sqrt(multiplier * n_layer)), n_layer)
     laws = common(normal(std), attention_out=scaled, mlp_out=scaled)
     laws.update(
         embedding=normal(emb),
@@ -342,9 +342,8 @@ def torchtitan_llama3(
             raise _errors.bad_value(
                 "n_layers", "the number of layers with depth_init=False", n_layers
             )
-        depth = _law(
-            std / math.sqrt(2 * layer_count("n_layers", n_layers)), None, bounds
-        )
+        n = layer_count("n_layers", n_layers)
+        depth = residual_scaled(_law(std / math.sqrt(2 * n), None, bounds), n)
     out = dim**-0.5
     laws = common(
         _law(std, None, bounds),
