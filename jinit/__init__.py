@@ -19,6 +19,7 @@ from ._distributions import normal as normal
 from ._distributions import truncated_normal as truncated_normal
 from ._distributions import uniform as uniform
 from ._fans import compute_fans as compute_fans
+from ._roles import roles as roles
 from ._signature import Abstract as Abstract
 from ._signature import Signature as Signature
 from ._structured import DeltaOrthogonal as DeltaOrthogonal
@@ -91,6 +92,7 @@ __all__ = [
     "ones",
     "orthogonal",
     "reinit",
+    "roles",
     "table",
     "truncated_normal",
     "uniform",

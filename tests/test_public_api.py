@@ -50,6 +50,7 @@ SURFACE = {
         "ones",
         "orthogonal",
         "reinit",
+        "roles",
         "table",
         "truncated_normal",
         "uniform",
@@ -203,6 +204,14 @@ SURFACE = {
         "unit_residual_weights",
         "unit_silu_glu_scale",
         "unit_silu_scale",
+    ),
+    "jinit.optim": (
+        "ADAM_ROLES",
+        "CONVS",
+        "MUON_ROLES",
+        "SCALES",
+        "dimension_numbers",
+        "muon",
     ),
     "jinit.plot": (
         "coord_check",
