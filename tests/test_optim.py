@@ -1,0 +1,321 @@
+"""jinit.optim.muon: the routing and the matrix views, against optax.contrib.muon.
+
+The same tiny Llama (embedding, RMSNorm, DenseGeneral q/k/v/o with their head
+axes, a gated MLP, an untied lm_head), linen unrolled and ``nn.scan``-stacked
+and nnx: ``jinit.optim.muon``'s updates after two steps equal
+``optax.contrib.muon``'s given the hand-written dimension numbers, bit for bit
+(``shape_scaling`` and ``spectral`` are optax's own scales). The routing is
+MaxText's and DeepSeek-V4's (embedding, head, norms to Adam; gates named).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+nn = pytest.importorskip("flax.linen")
+nnx = pytest.importorskip("flax.nnx")
+optax = pytest.importorskip("optax")
+
+import jinit  # noqa: E402
+import jinit.flax as jf  # noqa: E402
+from jinit import optim  # noqa: E402
+
+pytestmark = pytest.mark.standard_promotion  # optax's and Flax's internals
+
+mdn = optax.contrib.MuonDimensionNumbers
+V, D, H, HD, F = 40, 16, 2, 8, 24  # vocab, width, heads, head dim, MLP width
+TOK = jnp.arange(6, dtype=jnp.int32).reshape(1, 6) % V
+
+
+class Block(nn.Module):
+    @nn.compact
+    def __call__(self, x, _=None):
+        h = nn.RMSNorm(name="attn_norm")(x)
+        q = nn.DenseGeneral((H, HD), use_bias=False, name="q")(h)
+        k = nn.DenseGeneral((H, HD), use_bias=False, name="k")(h)
+        v = nn.DenseGeneral((H, HD), use_bias=False, name="v")(h)
+        a = nn.dot_product_attention(q, k, v)
+        x = x + nn.DenseGeneral(D, axis=(-2, -1), use_bias=False, name="o")(a)
+        h = nn.RMSNorm(name="mlp_norm")(x)
+        g = nn.Dense(F, use_bias=False, name="gate")(h)
+        u = nn.Dense(F, use_bias=False, name="up")(h)
+        x = x + nn.Dense(D, use_bias=False, name="down")(nn.silu(g) * u)
+        return x, None
+
+
+class Llama(nn.Module):
+    scan: bool = False
+
+    @nn.compact
+    def __call__(self, tokens):
+        x = nn.Embed(V, D, name="embed")(tokens)
+        if self.scan:
+            stack = nn.scan(
+                Block,
+                variable_axes={"params": 0},
+                split_rngs={"params": True},
+                length=2,
+            )
+            x, _ = stack(name="layers")(x, None)
+        else:
+            for i in range(2):
+                x, _ = Block(name=f"layer_{i}")(x)
+        x = nn.RMSNorm(name="norm")(x)
+        return nn.Dense(V, use_bias=False, name="lm_head")(x)
+
+
+def _llama_dims(prefix, stacked):
+    """Hand-written numbers, as MaxText writes them (a leading stack axis)."""
+    s = 1 if stacked else 0
+
+    def ax(*a):
+        return tuple(x + s for x in a)
+
+    return {
+        f"{prefix}/attn_norm/scale": None,
+        f"{prefix}/mlp_norm/scale": None,
+        f"{prefix}/q/kernel": mdn(ax(0), ax(1, 2)),
+        f"{prefix}/k/kernel": mdn(ax(0), ax(1, 2)),
+        f"{prefix}/v/kernel": mdn(ax(0), ax(1, 2)),
+        f"{prefix}/o/kernel": mdn(ax(0, 1), ax(2)),
+        f"{prefix}/gate/kernel": mdn(ax(0), ax(1)),
+        f"{prefix}/up/kernel": mdn(ax(0), ax(1)),
+        f"{prefix}/down/kernel": mdn(ax(0), ax(1)),
+    }
+
+
+def _hand(scan):
+    out = {"embed/embedding": None, "norm/scale": None, "lm_head/kernel": None}
+    if scan:
+        out.update(_llama_dims("layers", True))
+    else:
+        for i in range(2):
+            out.update(_llama_dims(f"layer_{i}", False))
+    return out
+
+
+def _as_tree(by_path, like):
+    flat, treedef = jax.tree_util.tree_flatten_with_path(like)
+    keys = [jinit._tree.path_string(k).removesuffix("/value") for k, _ in flat]
+    return jax.tree_util.tree_unflatten(treedef, [by_path[k] for k in keys])
+
+
+_CACHE: dict = {}
+
+
+def _linen(scan):
+    if scan not in _CACHE:
+        model = Llama(scan=scan)
+        abstract = jf.abstract(model, TOK)["params"]
+        params = model.init(jax.random.key(0), TOK)["params"]
+
+        def loss(p):
+            logits = model.apply({"params": p}, TOK)
+            return optax.softmax_cross_entropy_with_integer_labels(
+                logits[:, :-1], TOK[:, 1:]
+            ).mean()
+
+        grads = [jax.jit(jax.grad(loss))(params)]
+        grads.append(jax.tree.map(lambda g: -0.5 * g + 1e-3, grads[0]))
+        _CACHE[scan] = abstract, params, grads
+    return _CACHE[scan]
+
+
+def _run(tx, params, grads):
+    """``params`` after one step per gradient (one compiled program)."""
+
+    @jax.jit
+    def run(params, grads):
+        state = tx.init(params)
+        for g in grads:
+            updates, state = tx.update(g, state, params)
+            params = optax.apply_updates(params, updates)
+        return params
+
+    return run(params, grads)
+
+
+@pytest.mark.parametrize("scan", [False, True], ids=["unrolled", "scanned"])
+def test_routing_and_numbers_are_the_hand_written_ones(scan):
+    abstract = jf.abstract(Llama(scan=scan), TOK)["params"]
+    dims = optim.dimension_numbers(abstract, readout=r"lm_head/kernel")
+    assert dims == _hand(scan)
+
+
+@pytest.mark.parametrize(
+    ("scan", "scale", "rms"),
+    [(False, "shape_scaling", None), (True, "spectral", 0.2)],
+    ids=["unrolled-shape_scaling", "scanned-spectral"],
+)
+def test_updates_equal_optax_muon_with_hand_numbers(scan, scale, rms):
+    abstract, params, grads = _linen(scan)
+    kw = dict(
+        weight_decay=0.1, adam_weight_decay=0.01, adam_learning_rate=3e-3, ns_steps=2
+    )
+    ours = optim.muon(abstract, 0.02, scale=scale, readout=r"lm_head/kernel", **kw)
+    theirs = optax.contrib.muon(
+        0.02,
+        muon_weight_dimension_numbers=_as_tree(_hand(scan), params),
+        consistent_rms=rms,
+        **kw,
+    )
+    a, b = _run(ours, params, grads), _run(theirs, params, grads)
+    jax.tree.map(np.testing.assert_array_equal, a, b)
+    moved = jax.tree.map(lambda x, y: bool(jnp.any(x != y)), a, params)
+    assert all(jax.tree.leaves(moved))
+
+
+def test_unit_rms_norm_is_optax_update_times_sqrt_fan_ratio():
+    abstract, params, grads = _linen(False)
+    dims = _hand(False)
+    tx = optim.muon(abstract, 0.02, readout="lm_head/kernel", ns_steps=2)
+    ours = _run(tx, params, grads[:1])
+    theirs = _run(
+        optax.contrib.muon(
+            0.02, muon_weight_dimension_numbers=_as_tree(dims, params), ns_steps=2
+        ),
+        params,
+        grads[:1],
+    )
+    flat = jax.tree_util.tree_flatten_with_path(params)[0]
+    for (k, p), a, b in zip(flat, jax.tree.leaves(ours), jax.tree.leaves(theirs)):
+        d = dims[jinit._tree.path_string(k)]
+        du, dt = np.asarray(a - p), np.asarray(b - p)
+        if d is None:
+            np.testing.assert_array_equal(du, dt)
+            continue
+        fi = np.prod([p.shape[i] for i in d.reduction_axis])
+        fo = np.prod([p.shape[i] for i in d.output_axis])
+        ratio = np.sqrt(fo / fi) / np.sqrt(max(1.0, fo / fi))
+        np.testing.assert_allclose(du, dt * ratio, rtol=1e-5, atol=1e-7)
+        assert ratio != 1.0 or fo >= fi
+
+
+class NnxLlama(nnx.Module):
+    def __init__(self, rngs):
+        self.embed = nnx.Embed(V, D, rngs=rngs)
+        self.q = nnx.LinearGeneral(D, (H, HD), use_bias=False, rngs=rngs)
+        self.o = nnx.LinearGeneral((H, HD), D, axis=(-2, -1), use_bias=False, rngs=rngs)
+        self.up = nnx.Linear(D, F, use_bias=False, rngs=rngs)
+        self.norm = nnx.RMSNorm(D, rngs=rngs)
+        self.lm_head = nnx.Linear(D, V, use_bias=False, rngs=rngs)
+
+    def __call__(self, tokens):
+        x = self.embed(tokens)
+        q = self.q(x)
+        x = x + self.o(nnx.dot_product_attention(q, q, q))
+        x = x + self.up(x) @ self.up.kernel[...].T
+        return self.lm_head(self.norm(x))
+
+
+def test_nnx_llama_in_nnx_optimizer_equals_optax_muon():
+    abstract = jf.abstract(lambda: NnxLlama(nnx.Rngs(0)))
+    hand = {
+        "embed/embedding": None,
+        "q/kernel": mdn((0,), (1, 2)),
+        "o/kernel": mdn((0, 1), (2,)),
+        "up/kernel": mdn((0,), (1,)),
+        "norm/scale": None,
+        "lm_head/kernel": None,
+    }
+    assert optim.dimension_numbers(abstract, readout="lm_head/kernel") == hand
+
+    graphdef, params = nnx.split(NnxLlama(nnx.Rngs(0)), nnx.Param)
+
+    @jax.jit
+    def grad(params):
+        def loss(p):
+            logits = nnx.merge(graphdef, p)(TOK)
+            return optax.softmax_cross_entropy_with_integer_labels(
+                logits[:, :-1], TOK[:, 1:]
+            ).mean()
+
+        return jax.grad(loss)(params)
+
+    g = grad(params)
+    grads = [g, jax.tree.map(lambda x: 0.5 * x, g)]
+    # nnx state paths end in ".../value", as nnx.Optimizer hands them to optax.
+    ours = optim.muon(
+        abstract, 0.02, scale="shape_scaling", readout="lm_head/kernel", ns_steps=2
+    )
+    theirs = optax.contrib.muon(
+        0.02, muon_weight_dimension_numbers=_as_tree(hand, params), ns_steps=2
+    )
+    a, b = _run(ours, params, grads), _run(theirs, params, grads)
+    jax.tree.map(np.testing.assert_array_equal, a, b)
+
+
+# ----------------------------------------------------------------------------
+# MaxText's and DeepSeek-V4's routing (MaxText muon_utils.transform_logic).
+
+
+class MoE(nn.Module):
+    """DeepSeek-like block: a router and experts declared as (E, d, f) arrays."""
+
+    @nn.compact
+    def __call__(self, x):
+        gate = nn.Dense(4, use_bias=False, name="gate")(x)
+        wi = self.param("wi", nn.initializers.lecun_normal(), (4, D, F))
+        wo = self.param("wo", nn.initializers.lecun_normal(), (4, F, D))
+        h = jnp.einsum("btd,edf->btef", x, wi)
+        return jnp.einsum("btef,efd,bte->btd", h, wo, gate)
+
+
+class DeepSeekLike(nn.Module):
+    width: int = D
+
+    @nn.compact
+    def __call__(self, tokens):
+        x = nn.Embed(V, D, name="embedding")(tokens)
+        x = x + MoE(name="MoeBlock_0")(nn.RMSNorm(name="pre_norm")(x))
+        x = x + nn.Dense(D, name="mlp")(x)
+        return nn.Dense(V, use_bias=False, name="logits_dense")(nn.RMSNorm()(x))
+
+
+def test_routing_of_maxtext_and_deepseek_v4():
+    abstract = jf.abstract(DeepSeekLike(), TOK)["params"]
+    with pytest.raises(ValueError, match=r"MoeBlock_0/wi.*adam_for="):
+        optim.dimension_numbers(abstract, readout="logits_dense/kernel")
+    dims = optim.dimension_numbers(
+        abstract,
+        readout="logits_dense/kernel",
+        adam_for=[r".*/gate/kernel"],  # DeepSeek-V4: gating factors to AdamW
+        dimension_numbers={r".*MoeBlock_0/w[io]": mdn((-2,), (-1,))},  # MaxText's
+    )
+    assert dims == {
+        "MoeBlock_0/gate/kernel": None,
+        "MoeBlock_0/wi": mdn((-2,), (-1,)),
+        "MoeBlock_0/wo": mdn((-2,), (-1,)),
+        "RMSNorm_0/scale": None,
+        "embedding/embedding": None,
+        "logits_dense/kernel": None,
+        "mlp/bias": None,
+        "mlp/kernel": mdn((0,), (1,)),
+        "pre_norm/scale": None,
+    }
+
+
+def test_readout_found_by_width_and_input_to_muon():
+    base = jf.abstract(Llama(), TOK)["params"]
+    r = jinit.roles(base, base=base, readout="lm_head/kernel")
+    assert r["lm_head/kernel"].role == "readout"
+    assert r["layer_0/q/kernel"].role == "hidden"
+    assert r["layer_0/q/kernel"].fan_out_axes == (1, 2)
+    assert r["embed/embedding"].role == "embedding"
+
+
+def test_named_errors():
+    abstract, _, _ = _linen(False)
+    with pytest.raises(ValueError, match="readout"):
+        optim.muon(abstract, 0.02)  # one model: the readout must be named
+    with pytest.raises(ValueError, match="scale"):
+        optim.muon(abstract, 0.02, readout=None, scale="spectral_mup")
+    with pytest.raises(ValueError, match="conv"):
+        optim.muon(abstract, 0.02, readout=None, conv="taps")
+    with pytest.raises(ValueError, match="adam_for"):
+        optim.muon(abstract, 0.02, readout=None, adam_for=[r"nope/.*"])
+    with pytest.raises(ValueError, match="learning_rate"):
+        optim.muon(abstract, -1.0, readout=None)
