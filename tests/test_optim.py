@@ -21,7 +21,7 @@ optax = pytest.importorskip("optax")
 
 import jinit  # noqa: E402
 import jinit.flax as jf  # noqa: E402
-from jinit import optim  # noqa: E402
+from jinit import mup, optim  # noqa: E402
 
 pytestmark = pytest.mark.standard_promotion  # optax's and Flax's internals
 
@@ -319,3 +319,86 @@ def test_named_errors():
         optim.muon(abstract, 0.02, readout=None, adam_for=[r"nope/.*"])
     with pytest.raises(ValueError, match="learning_rate"):
         optim.muon(abstract, -1.0, readout=None)
+
+
+# ----------------------------------------------------------------------------
+# μP with Muon: the coord check, and the Parametrization's Adam multipliers.
+
+
+class MLP(nn.Module):
+    width: int
+    logit_mult: float = 1.0
+
+    @nn.compact
+    def __call__(self, x):
+        x = nn.relu(nn.Dense(self.width)(x))
+        x = nn.relu(nn.Dense(self.width)(x))
+        return nn.Dense(10, name="readout")(x * self.logit_mult)
+
+
+def _mlp_fn(width, mp):
+    return MLP(width, logit_mult=mp.output_multiplier)
+
+
+def _xent(logits, labels):
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def test_coord_check_under_muon_mup_flat_sp_grows():
+    """Muon on the hidden weights (unit_rms_norm), μP Adam on the rest: every
+    module's l1 at widths 64 and 512 agrees within 1.2 for t = 1..3 under μP
+    (zero readout, as mup's check); under SP the readout's Adam update makes the
+    output grow with width (3.7x here)."""
+    widths = (64, 512)
+    x = jax.random.normal(jax.random.key(0), (32, 12))
+    y = jax.random.randint(jax.random.key(1), (32,), 0, 10)
+    rows = mup.coord_check(
+        _mlp_fn,
+        widths,
+        x,
+        y,
+        _xent,
+        jf.defaults("torch"),
+        optimizer=lambda mp, lr: optim.muon(mp, lr, ns_steps=2),
+        learning_rate=2e-2,
+        readout=r".*readout/kernel",
+        override={r".*/readout/kernel": jinit.zeros},
+    )
+    l1 = {(r["variant"], r["module"], r["t"], r["width"]): r["l1"] for r in rows}
+    ratio = {
+        (v, m, t): l1[(v, m, t, widths[1])] / l1[(v, m, t, widths[0])]
+        for (v, m, t, w) in l1
+        if w == widths[0]
+    }
+    mu = {k: r for k, r in ratio.items() if k[0] == "mup"}
+    assert {m for _, m, _ in mu} == {"Dense_0", "Dense_1", "readout", "model"}
+    assert all(1 / 1.2 < r < 1.2 for r in mu.values()), mu
+    assert max(r for (v, m, t), r in ratio.items() if v == "sp" and t > 1) > 2.0
+
+
+def test_muon_of_a_parametrization_takes_its_adam_multipliers():
+    """Under "mup_table3" the readout's Adam LR is ``1 / m``: its update is the
+    plain routing's times 1/m; the Muon leaves' updates are the plain ones."""
+    base = jf.abstract(MLP(16), jnp.zeros((2, 12)))
+    target = jf.abstract(MLP(64), jnp.zeros((2, 12)))
+    mp = mup.parametrize(base, target, variant="mup_table3")
+    params = MLP(64).init(jax.random.key(0), jnp.zeros((2, 12)))["params"]
+    grads = jax.tree.map(lambda p: jnp.ones_like(p) * 1e-2, params)
+    plain = optim.muon(target, 1e-2, base=base, ns_steps=2)
+    ours = optim.muon(mp, 1e-2, ns_steps=2)
+    a = jax.jit(plain.update)(grads, plain.init(params), params)[0]
+    b = jax.jit(ours.update)(grads, ours.init(params), params)[0]
+    assert mp.roles is not None and mp.roles["params/readout/kernel"].role == "readout"
+    for path in ("Dense_0/kernel", "Dense_1/kernel", "Dense_0/bias"):
+        module, leaf = path.split("/")
+        np.testing.assert_array_equal(a[module][leaf], b[module][leaf])
+    np.testing.assert_allclose(
+        b["readout"]["kernel"], a["readout"]["kernel"] / 4, rtol=1e-6
+    )
+
+
+def test_coord_check_names_its_optimizers():
+    with pytest.raises(ValueError, match="optimizer.*'muon'"):
+        mup.coord_check(
+            _mlp_fn, (8,), jnp.zeros((2, 12)), None, _xent, {}, optimizer="lion"
+        )

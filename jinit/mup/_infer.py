@@ -176,7 +176,11 @@ def parametrize(
         depth_mult=float(plan_depth_mult),
         base={p: b[p][0] for p in b},
         target={p: t[p][0] for p in t},
-        roles=_roles.Roles(tuple(leaves)),
+        roles=_roles.Roles(
+            tuple(leaves),
+            readout_known=readout is not BY_SHAPE
+            or any(p.role == "readout" for p in params),
+        ),
     )
 
 
