@@ -465,36 +465,47 @@ def leaf_role(
     )
 
 
+def one_model(
+    tree: Any, readout: Any = BY_SHAPE, stacked: Mapping[str, Any] | None = None
+) -> list[LeafRole]:
+    """The leaf roles of one model (no width facts)."""
+    readout_re = path_regex("readout", readout)
+    t, _ = leaf_specs(tree, stacked, "tree")
+    out = []
+    for path, (spec, sig) in t.items():
+        named = readout_re is not None and bool(readout_re.fullmatch(path))
+        if named and len(sig.shape) < 2:
+            raise _errors.bad_value(
+                "readout", "a regex naming weights of 2 or more dimensions", path
+            )
+        out.append(leaf_role(path, spec, sig, named_readout=named))
+    _check_named(readout_re, out, readout)
+    return out
+
+
+def _check_named(readout_re: Any, leaves: list[LeafRole], readout: Any) -> None:
+    if readout_re is not None and not any(
+        readout_re.fullmatch(leaf.path) for leaf in leaves
+    ):
+        raise _errors.bad_value("readout", "a regex matching a leaf path", readout)
+
+
 def infer(
-    tree: Any,
-    base: Any = None,
+    base: Any,
+    target: Any,
     delta: Any = None,
     readout: Any = BY_SHAPE,
     stacked: Mapping[str, Any] | None = None,
 ) -> tuple[list[LeafRole], dict[str, Any], dict[str, Any]]:
-    """``(leaf roles, base, target)``: :func:`roles` without its readout check.
+    """``(leaf roles, base, target)`` with each leaf's width role by :func:`classify`.
 
-    ``base`` and ``target`` are :func:`leaf_specs`' ``{path: (spec, signature)}``
-    (``base`` empty without one).
-
-    With ``base``, each leaf's width role by :func:`classify` (the errors
-    ``jinit.mup.parametrize`` raises, in its order: base leaves, target leaves,
-    paths, delta).
+    ``base`` and ``target`` are :func:`leaf_specs`' ``{path: (spec, signature)}``.
+    The errors are ``jinit.mup.parametrize``'s, in its order: base leaves,
+    target leaves, paths, delta.
     """
     readout_re = path_regex("readout", readout)
-    if base is None:
-        t, _ = leaf_specs(tree, stacked, "tree")
-        out = []
-        for path, (spec, sig) in t.items():
-            named = readout_re is not None and bool(readout_re.fullmatch(path))
-            if named and len(sig.shape) < 2:
-                raise _errors.bad_value(
-                    "readout", "a regex naming weights of 2 or more dimensions", path
-                )
-            out.append(leaf_role(path, spec, sig, named_readout=named))
-        return out, {}, t
     b, unsigned = leaf_specs(base, stacked, "base")
-    t, _ = leaf_specs(tree, stacked, "target")
+    t, _ = leaf_specs(target, stacked, "target")
     check_same_paths("target", b, t)
     dl = None
     if delta is not None:
@@ -516,10 +527,7 @@ def infer(
         out.append(
             leaf_role(path, tspec, tsig, width, tuple(int(d) for d in ref.shape))
         )
-    if readout_re is not None and not any(
-        readout_re.fullmatch(leaf.path) for leaf in out
-    ):
-        raise _errors.bad_value("readout", "a regex matching a leaf path", readout)
+    _check_named(readout_re, out, readout)
     return out, b, t
 
 
@@ -577,7 +585,12 @@ def roles(
       >>> tx = optax.adamw(1e-3, weight_decay=0.1,
       ...                  mask=r.mask(exclude=("norm", "bias", "vector")))
     """
-    leaves, _, _ = infer(tree, base, delta, readout, stacked)
+    if base is None:
+        if delta is not None:
+            raise _errors.bad_value("delta", "None without a base", delta)
+        leaves = one_model(tree, readout, stacked)
+    else:
+        leaves, _, _ = infer(base, tree, delta, readout, stacked)
     known = readout is not BY_SHAPE
     if base is not None and readout is BY_SHAPE:
         known = True

@@ -181,7 +181,8 @@ def test_unit_rms_norm_is_optax_update_times_sqrt_fan_ratio():
         grads[:1],
     )
     flat = jax.tree_util.tree_flatten_with_path(params)[0]
-    for (k, p), a, b in zip(flat, jax.tree.leaves(ours), jax.tree.leaves(theirs)):
+    leaves = zip(flat, jax.tree.leaves(ours), jax.tree.leaves(theirs), strict=True)
+    for (k, p), a, b in leaves:
         d = dims[jinit._tree.path_string(k)]
         du, dt = np.asarray(a - p), np.asarray(b - p)
         if d is None:

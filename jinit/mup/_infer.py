@@ -126,7 +126,7 @@ def parametrize(
         readout_constraint=readout_constraint,
     )
     blocks_re = _roles.path_regex("blocks", blocks)
-    leaves, b, t = _roles.infer(target, base, delta, readout, stacked)
+    leaves, b, t = _roles.infer(base, target, delta, readout, stacked)
     in_block = {
         p: bool(blocks_re.fullmatch(p)) if blocks_re else bool(t[p][1].stacked)
         for p in t
