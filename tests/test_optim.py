@@ -403,3 +403,23 @@ def test_coord_check_names_its_optimizers():
         mup.coord_check(
             _mlp_fn, (8,), jnp.zeros((2, 12)), None, _xent, {}, optimizer="lion"
         )
+
+
+def test_bench_mup_transfer_muon_quick_smoke(tmp_path):
+    """``bench/mup_transfer.py --optimizer muon`` runs end to end (tiny; no claim)."""
+    import importlib.util
+    import os
+    import sys
+
+    path = os.path.join(os.path.dirname(__file__), "..", "bench", "mup_transfer.py")
+    spec = importlib.util.spec_from_file_location("mup_transfer", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["mup_transfer"] = bench  # its Flax modules are dataclasses
+    spec.loader.exec_module(bench)
+    bench.main(
+        "--optimizer muon --quick --variants mup --widths 8 --steps 1 "
+        f"--lrs=-5,-5 --depth 1 --seq 4 --batch 2 --out {tmp_path}".split()
+    )
+    text = (tmp_path / "mup_transfer_muon.md").read_text()
+    assert "Muon LR" in text and "### mup" in text
