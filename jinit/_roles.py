@@ -4,7 +4,8 @@ One :class:`LeafRole` per leaf says what a parameter does in its model: a
 module's weight (``"hidden"``, ``"input"``, ``"readout"``), an ``"embedding"``
 table, a norm ``"scale"``, a ``"bias"``, another ``"vector"``, or an
 ``"other"`` array of 2+ dimensions whose name says nothing (an SSM's ``A_log``,
-a user's expert tensor). It also gives the stored axes of its fans, the axes
+a user's expert tensor, LoRA factors, a Flax ``Einsum`` kernel, whose
+contraction is in its equation). It also gives the stored axes of its fans, the axes
 stacking added, and, given a narrower ``base`` model, the width axes and
 multipliers ``jinit.mup`` rescales by. Optimizers route by it
 (:func:`jinit.optim.muon`), and :class:`Roles` turns it into label, mask and

@@ -10,6 +10,8 @@ MaxText's and DeepSeek-V4's (embedding, head, norms to Adam; gates named).
 
 from __future__ import annotations
 
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -309,7 +311,7 @@ def test_readout_found_by_width_and_input_to_muon():
 
 
 def test_named_errors():
-    abstract, _, _ = _linen(False)
+    abstract = jf.abstract(Llama(), TOK)["params"]
     with pytest.raises(ValueError, match="readout"):
         optim.muon(abstract, 0.02)  # one model: the readout must be named
     with pytest.raises(ValueError, match="scale"):
@@ -423,3 +425,13 @@ def test_bench_mup_transfer_muon_quick_smoke(tmp_path):
     )
     text = (tmp_path / "mup_transfer_muon.md").read_text()
     assert "Muon LR" in text and "### mup" in text
+
+
+def test_optax_is_optional_and_roles_are_not_given_twice(monkeypatch):
+    abstract = jf.abstract(Llama(), TOK)["params"]
+    r = jinit.roles(abstract, readout="lm_head/kernel")
+    with pytest.raises(ValueError, match="`readout` must be left out"):
+        optim.muon(r, 0.02, readout=None)
+    monkeypatch.setitem(sys.modules, "optax", None)
+    with pytest.raises(ImportError, match="pip install 'optax>=0.2.8'"):
+        optim.muon(r, 0.02)

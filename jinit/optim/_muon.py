@@ -47,6 +47,17 @@ def _model_roles(model: Any, readout: Any, base: Any, stacked: Any):
     """``(Roles, Parametrization or None)`` of ``muon``'s first argument."""
     from ..mup import Parametrization
 
+    if isinstance(model, Parametrization | _roles.Roles):
+        given = {"readout": readout is not _roles.BY_SHAPE, "base": base is not None}
+        given["stacked"] = stacked is not None
+        for arg, value in given.items():
+            if value:
+                raise _errors.bad_value(
+                    arg,
+                    "left out when `model` is a Parametrization or Roles (they hold "
+                    "the roles already)",
+                    type(model).__name__,
+                )
     if isinstance(model, Parametrization):
         if model.roles is None:
             raise _errors.bad_value(
