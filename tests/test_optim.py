@@ -435,3 +435,33 @@ def test_optax_is_optional_and_roles_are_not_given_twice(monkeypatch):
     monkeypatch.setitem(sys.modules, "optax", None)
     with pytest.raises(ImportError, match="pip install 'optax>=0.2.8'"):
         optim.muon(r, 0.02)
+
+
+class Experts(nn.Module):
+    """Two MoE layouts: experts declared in one (E, d, f) call, and vmapped Denses."""
+
+    @nn.compact
+    def __call__(self, x):
+        w = self.param("kernel", nn.initializers.lecun_normal(), (4, D, F))
+        h = jnp.einsum("td,edf->etf", x, w)
+        dense = nn.vmap(
+            nn.Dense,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            in_axes=0,
+            out_axes=0,
+            axis_size=4,
+        )
+        return dense(D, name="down")(h)
+
+
+def test_experts_are_batch_axes():
+    tree = jf.abstract(Experts(), jnp.zeros((3, D)))["params"]
+    assert optim.dimension_numbers(tree, readout=None) == {
+        "kernel": mdn((1,), (2,)),  # (E, d, f): E a batch axis
+        "down/kernel": mdn((1,), (2,)),  # nn.vmap's (E, f, d)
+        "down/bias": None,
+    }
+    r = jinit.roles(tree, readout=None)
+    assert r["down/kernel"].stacked_axes == (0,)
+    assert r["kernel"].receptive_axes == (0,) and not r["kernel"].conv
