@@ -1,4 +1,4 @@
-"""μTransfer: the best Adam learning rate across widths, SP against μP (jinit.mup).
+"""μTransfer: the best learning rate across widths, SP against μP (jinit.mup).
 
 A small GPT-style byte-level language model (pre-LN, ``nn.scan``-stacked blocks,
 4 heads whose head dim grows with the width) is trained on the Python standard
@@ -9,10 +9,19 @@ batches (``vmap`` over the learning rates: one compile per width), and the loss 
 held-out text is recorded. Under μP the best learning rate should stay put across
 widths (and wider be better near it); under SP it shifts.
 
+``--optimizer muon`` trains with ``jinit.optim.muon`` of each width's
+parametrization: the hidden matrices by Muon (``--muon-scale``, default
+``unit_rms_norm``), the embeddings, readout and vectors by the variant's Adam at
+``--adam-lr-ratio`` times the swept learning rate. ``--variants`` takes any
+variant name of ``jinit.mup.parametrize`` (``sp,mup``; ``spectral`` where that
+variant exists).
+
     python bench/mup_transfer.py                 # widths 64..512, 300 steps
     python bench/mup_transfer.py --quick         # a small smoke run
     python bench/mup_transfer.py --widths 64,128 --steps 200 --out /tmp/mup
     python bench/mup_transfer.py --coord-check --widths 32,64,128,256  # the figure
+    python bench/mup_transfer.py --optimizer muon            # SP and μP with Muon
+    python bench/mup_transfer.py --optimizer muon --quick --variants sp,mup,spectral
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from _common import environment, table  # noqa: E402
 import jinit  # noqa: E402
 import jinit.flax  # noqa: E402
 import jinit.mup  # noqa: E402
+import jinit.optim  # noqa: E402
 
 VOCAB = 256  # bytes
 HEADS = 4
@@ -105,6 +115,15 @@ def xent(logits, tokens):
     return optax.softmax_cross_entropy_with_integer_labels(logits, tokens).mean()
 
 
+def optimizer(mp, args):
+    """The optimizer at learning rate 1 (the swept rate multiplies its updates)."""
+    if args.optimizer == "adam":
+        return mp.adam(1.0, weight_decay=0.0)
+    return jinit.optim.muon(
+        mp, 1.0, scale=args.muon_scale, adam_learning_rate=args.adam_lr_ratio
+    )
+
+
 def run_width(variant, width, base_width, args, train, val, lrs):
     """Final held-out loss of each learning rate at one width."""
     shape_tokens = jnp.zeros((1, args.seq), jnp.int32)
@@ -122,7 +141,9 @@ def run_width(variant, width, base_width, args, train, val, lrs):
     sp = jinit.mup.identity()
     base = jinit.flax.abstract(model(base_width, sp), shape_tokens)
     target = jinit.flax.abstract(model(width, sp), shape_tokens)
-    mp = jinit.mup.parametrize(base, target, variant=variant)
+    # Muon routes the readout to Adam: named, as the base width cannot tell it.
+    named = {"readout": r".*readout/kernel"} if args.optimizer == "muon" else {}
+    mp = jinit.mup.parametrize(base, target, variant=variant, **named)
     net = model(width, mp)
     rules = mp.rules(jinit.flax.defaults("flax"))
     params = jinit.materialize(target, jax.random.key(args.seed), rules)
@@ -130,15 +151,19 @@ def run_width(variant, width, base_width, args, train, val, lrs):
     def loss_fn(p, chunk):
         return xent(net.apply(p, chunk[:, :-1]), chunk[:, 1:])
 
+    tx = optimizer(mp, args)
+
     def one_step(p, state, chunk, lr):
-        tx = mp.adam(lr, weight_decay=0.0)
+        # The learning rate is the chains' last factor (no weight decay): the
+        # updates at rate 1, times lr, are those at lr; lr is traced (vmapped).
         loss, grads = jax.value_and_grad(loss_fn)(p, chunk)
         updates, state = tx.update(grads, state, p)
+        updates = jax.tree.map(lambda u: (lr * u).astype(u.dtype), updates)
         return optax.apply_updates(p, updates), state, loss
 
     n = len(lrs)
     stack = jax.tree.map(lambda x: jnp.broadcast_to(x, (n, *x.shape)), params)
-    state = jax.vmap(mp.adam(1.0).init)(stack)
+    state = jax.vmap(tx.init)(stack)
     step = jax.jit(jax.vmap(one_step, in_axes=(0, 0, None, 0)))
     evaluate = jax.jit(jax.vmap(loss_fn, in_axes=(0, None)))
     lr_array = jnp.asarray(lrs, jnp.float32)
@@ -150,7 +175,7 @@ def run_width(variant, width, base_width, args, train, val, lrs):
     return [float(v) if np.isfinite(v) else float("nan") for v in val_loss], seconds
 
 
-def plot(results, lrs, widths, path):
+def plot(results, lrs, widths, path, opt="adam"):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -162,7 +187,8 @@ def plot(results, lrs, widths, path):
     for ax, v in zip(axes, variants, strict=True):
         for w in widths:
             ax.plot(np.log2(lrs), results[v][w], marker="o", label=f"width {w}")
-        ax.set_title({"sp": "SP", "mup": "μP (jinit.mup)"}.get(v, v))
+        names = {"sp": "SP", "mup": "μP (jinit.mup)", "spectral": "spectral μP"}
+        ax.set_title(names.get(v, v) + (f", {opt}" if opt != "adam" else ""))
         ax.set_xlabel("log2 learning rate")
         ax.set_ylabel("held-out loss (nats/byte)")
         finite = [x for w in widths for x in results[v][w] if np.isfinite(x)]
@@ -237,16 +263,31 @@ def main(argv=None):
     parser.add_argument("--seq", type=int, default=64)
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--variants", default="sp,mup", help="e.g. sp,mup")
+    parser.add_argument("--variants", default="sp,mup", help="e.g. sp,mup,spectral")
+    parser.add_argument("--optimizer", choices=("adam", "muon"), default="adam")
+    parser.add_argument(
+        "--muon-scale", choices=jinit.optim.SCALES, default="unit_rms_norm"
+    )
+    parser.add_argument(
+        "--adam-lr-ratio",
+        type=float,
+        default=2.0**-5,
+        help="Muon only: the Adam leaves' LR over the swept (Muon) LR",
+    )
     parser.add_argument("--out", default=".")
     parser.add_argument(
         "--coord-check", action="store_true", help="only the coord-check figure"
     )
     args = parser.parse_args(argv)
+    muon = args.optimizer == "muon"
     if args.quick:
-        widths, lo_hi, steps = [32, 64], (-10, -6), 20
+        widths, lo_hi, steps = [32, 64], (-7, -3) if muon else (-10, -6), 20
     else:
-        widths, lo_hi, steps = [64, 128, 256, 512], (-13, -5), 300
+        widths, lo_hi, steps = (
+            [64, 128, 256, 512],
+            (-10, -2) if muon else (-13, -5),
+            300,
+        )
     if args.widths:
         widths = [int(w) for w in args.widths.split(",")]
     if args.lrs:
@@ -289,13 +330,21 @@ def main(argv=None):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
+    if muon:
+        what = "Muon LR (`bench/mup_transfer.py --optimizer muon`)"
+        steps_of = (
+            f"Muon steps ({args.muon_scale}; Adam LR x {args.adam_lr_ratio:g} for "
+            "embeddings, readout, vectors)"
+        )
+    else:
+        what, steps_of = "Adam LR (`bench/mup_transfer.py`)", "Adam steps"
     lines = [
-        "## μTransfer: held-out loss against log2 Adam LR (`bench/mup_transfer.py`)",
+        f"## μTransfer: held-out loss against log2 {what}",
         "",
         f"{env['date']}; {env['machine']}; backend {env['backend']}; {env['versions']}.",
         f"Byte-level GPT, depth {args.depth}, {HEADS} heads, seq {args.seq}, batch "
-        f"{args.batch}, {args.steps} Adam steps, base width {base_width}, corpus: the "
-        f"standard library's .py files (Python {sys.version.split()[0]}).",
+        f"{args.batch}, {args.steps} {steps_of}, base width {base_width}, corpus: "
+        f"the standard library's .py files (Python {sys.version.split()[0]}).",
         "",
     ]
     for variant in results:
@@ -312,11 +361,20 @@ def main(argv=None):
         ]
         rows.append(["**best**"] + best)
         lines += [f"### {variant}", "", table(headers, rows), ""]
-    (out / "mup_transfer.md").write_text("\n".join(lines))
-    (out / "mup_transfer.json").write_text(
-        json.dumps({"environment": env, "lrs": lrs, "records": records}, indent=1)
+    name = "mup_transfer_muon" if muon else "mup_transfer"
+    (out / f"{name}.md").write_text("\n".join(lines))
+    (out / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "environment": env,
+                "optimizer": args.optimizer,
+                "lrs": lrs,
+                "records": records,
+            },
+            indent=1,
+        )
     )
-    plot(results, lrs, widths, out / "mup_transfer.png")
+    plot(results, lrs, widths, out / f"{name}.png", args.optimizer)
     print("\n".join(lines))
 
 

@@ -36,6 +36,7 @@ from ._normed import sign as sign
 from ._normed import spectral as spectral
 from ._normed import with_norm as with_norm
 from ._prng import PRNGWarning as PRNGWarning
+from ._roles import roles as roles
 from ._signature import Abstract as Abstract
 from ._signature import Signature as Signature
 from ._structured import DeltaOrthogonal as DeltaOrthogonal
@@ -128,6 +129,7 @@ __all__ = [
     "row_normalized",
     "sign",
     "spectral",
+    "roles",
     "table",
     "truncated_normal",
     "uniform",

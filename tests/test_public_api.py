@@ -68,6 +68,7 @@ SURFACE = {
         "row_normalized",
         "sign",
         "spectral",
+        "roles",
         "table",
         "truncated_normal",
         "uniform",
@@ -231,6 +232,14 @@ SURFACE = {
         "unit_residual_weights",
         "unit_silu_glu_scale",
         "unit_silu_scale",
+    ),
+    "jinit.optim": (
+        "ADAM_ROLES",
+        "CONVS",
+        "MUON_ROLES",
+        "SCALES",
+        "dimension_numbers",
+        "muon",
     ),
     "jinit.plot": (
         "coord_check",

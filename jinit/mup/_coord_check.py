@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +11,6 @@ import numpy as np
 
 from .. import _errors, _tree
 from ._infer import identity, parametrize
-from ._optax import optimizer_field
 from ._plan import Parametrization
 from ._variants import VARIANTS, Variant
 
@@ -26,7 +25,7 @@ def coord_check(
     *,
     base_width: int | None = None,
     variants: Sequence[str | Variant] = ("sp", "mup"),
-    optimizer: Literal["adam", "sgd"] = "adam",
+    optimizer: str | Callable[[Parametrization, float], Any] = "adam",
     learning_rate: float = 1e-2,
     steps: int = 3,
     key: Any = None,
@@ -39,7 +38,8 @@ def coord_check(
     module; ``mp`` the :class:`Parametrization` of that width against
     ``base_width``), draws its parameters with ``mp.rules(base_rules)``
     (``override`` rules first), and trains ``steps`` steps on the one batch
-    ``(inputs, targets)`` with ``mp.adam``/``mp.sgd`` at ``learning_rate``.
+    ``(inputs, targets)`` with ``mp.adam``, ``mp.sgd`` or
+    ``jinit.optim.muon(mp, ...)`` at ``learning_rate``.
     Before each update (``t = 1`` is the initial model) it records
     ``l1 = mean(|y|)`` of every module's output ``y``
     (``capture_intermediates``; modules inside ``nn.scan`` are recorded when the
@@ -58,7 +58,10 @@ def coord_check(
         not used by ``"umup"`` (unit init).
       base_width: the base width (default: the smallest of ``widths``).
       variants: the variants to run, e.g. ``("sp", "mup")``.
-      optimizer: ``"adam"`` or ``"sgd"``.
+      optimizer: ``"adam"``, ``"sgd"``, ``"muon"`` (:func:`jinit.optim.muon` of
+        ``mp``: hidden weights by Muon, the others by μP Adam, both at
+        ``learning_rate``; name the readout with ``readout=`` for the base
+        width), or a function ``(mp, learning_rate) -> optax transform``.
       learning_rate: the base learning rate.
       steps: recorded steps (``t = 1 .. steps``).
       key: the PRNG key of the init (default ``jax.random.key(0)``).
@@ -82,7 +85,7 @@ def coord_check(
     for v in variants:
         if not isinstance(v, Variant) and v not in VARIANTS:
             raise _errors.bad_choice("variants", v, VARIANTS)
-    optimizer_field(optimizer, "lr")
+    make_tx = _optimizer(optimizer)
     key = jax.random.key(0) if key is None else key
     base_width = min(widths) if base_width is None else base_width
     from ..flax import abstract
@@ -106,9 +109,7 @@ def coord_check(
             rules = {**(override or {}), **mp.rules(None if unit else base_rules)}
             variables = _tree.materialize(target, key, rules)
             params = variables["params"]
-            tx = (
-                mp.adam(learning_rate) if optimizer == "adam" else mp.sgd(learning_rate)
-            )
+            tx = make_tx(mp, learning_rate)
             for t, stats in enumerate(
                 _train(model, params, tx, inputs, targets, loss, steps), 1
             ):
@@ -123,6 +124,28 @@ def coord_check(
                         }
                     )
     return rows
+
+
+def _muon(mp: Parametrization, learning_rate: float) -> Any:
+    from ..optim import muon
+
+    return muon(mp, learning_rate)
+
+
+_OPTIMIZERS: dict[str, Callable[[Parametrization, float], Any]] = {
+    "adam": lambda mp, lr: mp.adam(lr),
+    "sgd": lambda mp, lr: mp.sgd(lr),
+    "muon": _muon,
+}
+
+
+def _optimizer(optimizer: Any) -> Callable[[Parametrization, float], Any]:
+    """The ``(mp, learning_rate) -> transform`` of ``coord_check``'s ``optimizer``."""
+    if callable(optimizer):
+        return optimizer
+    if optimizer not in _OPTIMIZERS:
+        raise _errors.bad_choice("optimizer", optimizer, tuple(_OPTIMIZERS))
+    return _OPTIMIZERS[optimizer]
 
 
 def _train(model, params, tx, inputs, targets, loss, steps):

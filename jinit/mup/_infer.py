@@ -3,140 +3,14 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from .. import _checks, _errors, _tree
+from .. import _errors, _roles
+from .._roles import BY_SHAPE
 from .._signature import Signature
 from ._plan import Param, Parametrization
 from ._variants import SP, Leaf, Variant, variant_of
-
-
-class _FindByShape:
-    """The default of ``readout=``: found by shape, an error if none is."""
-
-    def __repr__(self) -> str:
-        return "BY_SHAPE"
-
-
-#: ``parametrize``'s default ``readout``: the weights whose fan-in only is width.
-BY_SHAPE: Any = _FindByShape()
-
-_UNSIGNED = (
-    " (its leaves carry no call shapes, as model.init's or eval_shape's: "
-    "build base and target with jinit.flax.abstract)"
-)
-
-
-def _leaf_specs(tree: Any, stacked: Mapping[str, Any] | None, arg: str):
-    """``({path: (spec, signature)}, unsigned paths)`` of a tree's leaves."""
-    leaves, _ = _tree.flatten(tree)
-    sigs = _tree.signatures(leaves, stacked)
-    out, unsigned = {}, set()
-    for leaf, sig in zip(leaves, sigs, strict=True):
-        if leaf.spec is None:
-            raise _errors.bad_type(
-                f"{arg} leaf {leaf.path!r}",
-                "a jax.ShapeDtypeStruct, an array or a Flax box holding one",
-                leaf.leaf,
-            )
-        if sig is None:
-            sig = Signature(tuple(int(d) for d in leaf.spec.shape))
-            unsigned.add(leaf.path)
-        out[leaf.path] = (leaf.spec, sig)
-    if not out:
-        raise _errors.bad_value(
-            arg, "a model tree with at least one parameter (jinit.flax.abstract)", tree
-        )
-    return out, unsigned
-
-
-def _check_same_paths(arg: str, base: Mapping[str, Any], other: Mapping[str, Any]):
-    missing = sorted(set(base) - set(other))
-    extra = sorted(set(other) - set(base))
-    if missing or extra:
-        raise _errors.bad_value(
-            arg,
-            "a tree with the leaf paths of `base` (build the base at the target's "
-            "depth, or stack the layers with nn.scan)",
-            f"missing {missing[:10]}, extra {extra[:10]}",
-        )
-
-
-def _regex(arg: str, value: Any) -> re.Pattern[str] | None:
-    if value is None or value is BY_SHAPE:
-        return None
-    if not isinstance(value, str):
-        raise _errors.bad_type(arg, "a path regex string or None", value)
-    try:
-        return re.compile(value)
-    except re.error as e:
-        raise _errors.bad_value(arg, "a valid regex", f"{value!r} ({e})") from None
-
-
-def _classify(
-    path: str,
-    base: Signature,
-    target: Signature,
-    delta: Signature | None,
-    named_readout: bool,
-    hint: str = "",
-) -> tuple[str, tuple[int, ...], float, float, float]:
-    """``(role, infinite axes, fan_in_mult, fan_out_mult, width_mult)``."""
-    b, t = base.shape, target.shape
-    d = b if delta is None else delta.shape
-    ref = t if delta is None else d
-    if not len(b) == len(t) == len(d):
-        raise _errors.bad_value(
-            f"target leaf {path!r}",
-            f"a call shape of the base's rank, {b}{hint}",
-            t if len(t) != len(b) else d,
-        )
-    infinite = tuple(a for a in range(len(b)) if b[a] != ref[a])
-    mult = [t[a] / b[a] if a in infinite else 1.0 for a in range(len(b))]
-    if len(b) < 2:
-        m = math.prod(mult)
-        role = "vector" if infinite else "finite"
-        if named_readout:
-            raise _errors.bad_value(
-                "readout", "a regex naming weights of 2 or more dimensions", path
-            )
-        return role, infinite, 1.0, 1.0, m
-    ins = _checks.check_axes("in_axis", target.in_axis, len(b))
-    outs = _checks.check_axes("out_axis", target.out_axis, len(b))
-    other = [a for a in infinite if a not in ins and a not in outs]
-    if other:
-        raise _errors.bad_value(
-            f"target leaf {path!r}",
-            f"a weight whose width axes are fan-in or fan-out axes{hint}",
-            f"width on axes {tuple(other)} of the call shape {t}",
-        )
-    fi = math.prod(mult[a] for a in ins)
-    fo = math.prod(mult[a] for a in outs)
-    in_inf = any(a in infinite for a in ins)
-    out_inf = any(a in infinite for a in outs)
-    if named_readout:
-        if in_inf and not out_inf:
-            return "readout", infinite, fi, fo, fi
-        if base.role == "embedding" and out_inf and not in_inf:
-            return "readout", infinite, fi, fo, fo  # a readout tied to it
-        if not infinite:
-            # The base width (or depth alone): the shapes cannot tell a readout,
-            # every multiplier of a relative variant is 1 (MuSharedReadout too).
-            return "readout", infinite, fi, fo, 1.0
-        raise _errors.bad_value(
-            "readout",
-            "a regex naming weights whose fan-in (only) is width, or a tied embedding",
-            f"{path!r} with width axes {infinite} of {t}",
-        )
-    if in_inf and out_inf:
-        return "hidden", infinite, fi, fo, fi
-    if in_inf:
-        return "readout", infinite, fi, fo, fi
-    if out_inf:
-        return "input", infinite, fi, fo, fo
-    return "finite", infinite, fi, fo, 1.0
 
 
 def _kind(sig: Signature, role: str) -> str:
@@ -251,15 +125,8 @@ def parametrize(
         depth=depth,
         readout_constraint=readout_constraint,
     )
-    readout_re = _regex("readout", readout)
-    blocks_re = _regex("blocks", blocks)
-    b, unsigned = _leaf_specs(base, stacked, "base")
-    t, _ = _leaf_specs(target, stacked, "target")
-    _check_same_paths("target", b, t)
-    dl = None
-    if delta is not None:
-        dl, _ = _leaf_specs(delta, stacked, "delta")
-        _check_same_paths("delta", b, dl)
+    blocks_re = _roles.path_regex("blocks", blocks)
+    leaves, b, t = _roles.infer(base, target, delta, readout, stacked)
     in_block = {
         p: bool(blocks_re.fullmatch(p)) if blocks_re else bool(t[p][1].stacked)
         for p in t
@@ -270,41 +137,38 @@ def parametrize(
         blocks,
         any(in_block.values()),
     )
-    named = set()
     params = []
-    for path in b:
-        is_readout = readout_re is not None and bool(readout_re.fullmatch(path))
-        named.update([path] if is_readout else [])
+    for leaf in leaves:
+        path, role = leaf.path, leaf.width_role
         bsig, tsig = b[path][1], t[path][1]
-        role, inf, fi, fo, m = _classify(
-            path,
-            bsig,
-            tsig,
-            None if dl is None else dl[path][1],
-            is_readout,
-            _UNSIGNED if path in unsigned else "",
-        )
+        assert role is not None
         if role == "readout":
             var.check_readout(path, bsig)
         kind = _kind(tsig, role)
-        leaf = Leaf(role, kind, tsig, m, fi, fo, in_block[path])
+        width = Leaf(
+            role,
+            kind,
+            tsig,
+            leaf.width_mult,
+            leaf.fan_in_mult,
+            leaf.fan_out_mult,
+            in_block[path],
+        )
         params.append(
             Param(
                 path=path,
                 role=role,
-                infinite=inf,
+                infinite=leaf.infinite,
                 base_shape=bsig.shape,
                 shape=tsig.shape,
-                fan_in_mult=fi,
-                fan_out_mult=fo,
-                width_mult=m,
+                fan_in_mult=leaf.fan_in_mult,
+                fan_out_mult=leaf.fan_out_mult,
+                width_mult=leaf.width_mult,
                 in_block=in_block[path],
                 kind=kind,
-                **var.rule(leaf, plan_depth_mult, layers),
+                **var.rule(width, plan_depth_mult, layers),
             )
         )
-    if readout_re is not None and not named:
-        raise _errors.bad_value("readout", "a regex matching a leaf path", readout)
     _check_found_readout(var, params, readout)
     return Parametrization(
         variant=var,
@@ -312,6 +176,11 @@ def parametrize(
         depth_mult=float(plan_depth_mult),
         base={p: b[p][0] for p in b},
         target={p: t[p][0] for p in t},
+        roles=_roles.Roles(
+            tuple(leaves),
+            readout_known=readout is not BY_SHAPE
+            or any(p.role == "readout" for p in params),
+        ),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import jax
 import numpy as np
 
-from .. import _errors, _tree
+from .. import _errors, _roles, _tree
 from . import _forward, _init, _optax, _table
 from ._unit import positive_int
 from ._variants import Variant
@@ -72,9 +72,6 @@ class Param:
     init_std: float | None = None
 
 
-_NNX_VALUE = "/value"  # nnx.Optimizer's state paths: a Variable's value
-
-
 @dataclasses.dataclass(frozen=True)
 class Parametrization:
     """Everything μP needs for one (base, target) pair, from :func:`parametrize`.
@@ -101,6 +98,10 @@ class Parametrization:
     target: Mapping[str, Any] = dataclasses.field(
         default_factory=dict, compare=False, repr=False
     )
+    #: Each leaf's role and axes (:func:`jinit.roles` with the base).
+    roles: _roles.Roles | None = dataclasses.field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def alpha(self) -> float | None:
@@ -125,22 +126,7 @@ class Parametrization:
         key (``variables["params"]`` for linen variables); nnx.Optimizer's
         ``.../value`` paths are those of the Variables.
         """
-        by_path = {p.path: p for p in self.params}
-        prefixes = [""] + sorted({p.split("/")[0] + "/" for p in by_path})
-        names = [list(paths)]
-        if paths and all(p.endswith(_NNX_VALUE) for p in paths):
-            names.append([p.removesuffix(_NNX_VALUE) for p in paths])
-        for candidates in names:
-            for prefix in prefixes:
-                if all(prefix + p in by_path for p in candidates):
-                    return [by_path[prefix + p] for p in candidates]
-        unknown = [p for p in paths if p not in by_path][:10]
-        raise _errors.bad_value(
-            "params",
-            "a tree with the parametrized model's leaf paths (or those under one "
-            "top-level key, such as variables['params'])",
-            f"unknown paths {unknown}",
-        )
+        return _roles.lookup({p.path: p for p in self.params}, paths)
 
     def check_shape(self, path: str, shape: Sequence[int], arg: str = "tree") -> None:
         """Refuses a leaf whose stored shape is not the target's."""
