@@ -234,12 +234,13 @@ def linen(model: Any, args: tuple, kwargs: dict, rngs: Any) -> Any:
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
-def _signed(value: Any, sig: Signature) -> Abstract:
+def _signed(value: Any, sig: Signature, sharding: Any = None) -> Abstract:
     if not isinstance(value, jax.ShapeDtypeStruct):
         raise _errors.bad_type(
             "model", "a model whose parameters are arrays", type(value).__name__
         )
-    return Abstract(value.shape, value.dtype, sharding=value.sharding, signature=sig)
+    sharding = value.sharding if sharding is None else sharding
+    return Abstract(value.shape, value.dtype, sharding=sharding, signature=sig)
 
 
 # ----------------------------------------------------------------------------
@@ -300,12 +301,24 @@ def _recording_nnx(field: str, fn: Any):
     return init
 
 
-def _claim(value: Any) -> _Recorded | None:
+def _unwrapped(call: _Recorded) -> _Recorded:
+    """The call of the initializer ``nnx.with_metadata`` wrapped (its ``__wrapped__``).
+
+    Its wrapper returns ``VariableMetadata(initializer(*args))``: the values are
+    the initializer's, the metadata (``out_sharding``, ``mesh``) the Variable's.
+    A ``jf.nnx_partitioning`` initializer is the jinit initializer it draws.
+    """
+    fn, args, kwargs = call
+    fn = getattr(fn, "__wrapped__", fn)
+    return getattr(fn, "jinit_init", fn), args, kwargs
+
+
+def _claim(value: Any, raw: Any) -> _Recorded | None:
     """The pending initializer call that made ``value`` (by identity, else size)."""
     pending = getattr(_PENDING, "calls", None)
     if not pending:
         return None
-    layer = tuple(int(d) for d in np.shape(value))
+    layer = tuple(int(d) for d in np.shape(raw))
     for i, (ident, call) in enumerate(pending):
         if ident == id(value):
             del pending[i]
@@ -350,14 +363,19 @@ def _recording_nnx_calls():
     original_variable_init = variablelib.Variable.__init__
 
     def variable_init(self, value, *args, **metadata):
+        # nnx.with_metadata (nnx.with_partitioning, jf.nnx_partitioning) wraps
+        # the initializer's value in a VariableMetadata: the value is its raw one.
+        raw = getattr(value, "raw_value", value)
         if (
             isinstance(self, nnx.Param)
             and "jinit_call" not in metadata
-            and hasattr(value, "shape")
+            and hasattr(raw, "shape")
         ):
-            claimed = _claim(value)
-            layer = tuple(int(d) for d in np.shape(value))
+            claimed = _claim(value, raw)
+            layer = tuple(int(d) for d in np.shape(raw))
             if claimed is not None:
+                if raw is not value:
+                    claimed = _unwrapped(claimed)
                 init, shape, why = declared_call(*claimed, layer)
                 metadata["jinit_call"] = _Call(
                     "", "", "", (), init, shape, layer, undeclared=why
@@ -414,8 +432,27 @@ def nnx(make_model: Any) -> Any:
     for key, sig in with_layer_fans(signatures, "kernel").items():
         node = variables[key]
         node.del_metadata("jinit_call")
-        node.set_value(_signed(node.get_value(), sig))
+        value = node.get_value()
+        node.set_value(_signed(value, sig, _sharding(node, value)))
     return model
+
+
+def _sharding(node: Any, value: Any) -> Any:
+    """The value's sharding, else that of the Variable's ``out_sharding`` metadata.
+
+    As ``nnx.as_abstract`` gives it (Flax's eager sharding off, or an ``Auto``
+    mesh): on the Variable's ``mesh``, else the context mesh; None where no
+    mesh is known (drawn unsharded, as Flax makes it).
+    """
+    from flax.nnx import spmd
+
+    if value.sharding is not None or not node.get_metadata("out_sharding", None):
+        return value.sharding
+    mesh = node.get_metadata("mesh", None) or jax.sharding.get_abstract_mesh()
+    spec = spmd.get_var_pspec(node)
+    if mesh.empty or spec is None:
+        return None
+    return jax.sharding.NamedSharding(mesh, spec)
 
 
 _FROM_ARRAY = (

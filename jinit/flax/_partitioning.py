@@ -245,4 +245,5 @@ def nnx_partitioning(
     def draw(key, shape, dtype=None):
         return init(key, shape, dtype, out_sharding=_sharding(spec, mesh))
 
+    draw.jinit_init = init  # type: ignore[attr-defined]  # what jf.abstract draws
     return nnx.with_metadata(draw, out_sharding=tuple(spec), mesh=mesh, **metadata)
