@@ -122,7 +122,7 @@ def materialize(
     planned = plan_leaves(
         leaves, rules, default=default, shardings=shardings, stacked=stacked, key=key
     )
-    arrays = draw_plan(planned, key, progress)
+    arrays = _draw_eagerly(planned, key, progress)
     return jax.tree_util.tree_unflatten(
         treedef, [leaf.rebuild(arrays[i]) for i, leaf in enumerate(leaves)]
     )
@@ -189,7 +189,7 @@ def reinit(
             "fill an abstract tree use jinit.materialize)",
             f"abstract or non-array leaves no rule matches: {abstract[:10]}",
         )
-    arrays = draw_plan(planned, key, progress)
+    arrays = _draw_eagerly(planned, key, progress)
     return jax.tree_util.tree_unflatten(
         treedef,
         [
@@ -197,3 +197,20 @@ def reinit(
             for i, leaf in enumerate(leaves)
         ],
     )
+
+
+def _draw_eagerly(planned: list, key: Any, progress: bool | None) -> dict[int, Any]:
+    """:func:`draw_plan`; under ``jax.set_mesh`` of Explicit axes, with them Auto.
+
+    The draws are constrained to their shardings with Auto axes (as on a mesh
+    of Explicit axes with no mesh set); the arrays come back on the shardings
+    asked for. Under a trace the caller's mesh stays as it is.
+    """
+    context = jax.sharding.get_abstract_mesh()
+    if context.empty or not context.explicit_axes or _checks.is_tracer(key):
+        return draw_plan(planned, key, progress)
+    auto = context.update_axis_types(
+        {axis: jax.sharding.AxisType.Auto for axis in context.explicit_axes}
+    )
+    with jax.sharding.use_abstract_mesh(auto):
+        return draw_plan(planned, key, progress)
