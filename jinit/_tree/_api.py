@@ -87,10 +87,14 @@ def materialize(
       default: the initializer of leaves no rule matches; None makes an
         unmatched leaf an error.
       shardings: see above.
-      stacked: stacked axes by path regex (``{r".*blocks/.*": 0}``) for a plain
-        tree whose leaves don't carry their module's layout; a stacked layer of
-        3+ axes under a variance scaling with default axes is refused (its fan
-        axes are unknown): pass an adapter's ``abstract`` tree instead.
+      stacked: stacked axes by path regex (``{r".*blocks/.*": 0}``, any axes:
+        MaxText stacks on axis 1) for a plain tree whose leaves don't carry
+        their module's layout; a stacked layer of 3+ axes under a variance
+        scaling with default axes is refused (its fan axes are unknown): pass
+        an adapter's ``abstract`` tree instead. On a leaf that carries its
+        layout, more batch axes of its call (the experts of a MoE kernel
+        ``(E, in, out)`` made by one call): each index gets the law of one
+        layer, with that layer's fans.
       progress: a tqdm progress bar over the bytes drawn: None shows one on a
         terminal when the call takes more than 3 seconds and tqdm is installed,
         True always, False never.

@@ -106,10 +106,14 @@ def _like_signatures(leaves: list[Leaf], like: Any) -> list[Signature | None]:
     return out
 
 
-def _stacked_signature(leaf: Leaf, axes: Any) -> Signature:
+def _stacked_signature(leaf: Leaf, axes: Any, sig: Signature | None) -> Signature:
+    """``stacked=``'s axes: a plain leaf's layers, or a signed leaf's more batch axes."""
     assert leaf.spec is not None
+    shape = tuple(leaf.spec.shape)
     try:
-        return _signature.stacked_signature(tuple(leaf.spec.shape), axes)
+        if sig is None:
+            return _signature.stacked_signature(shape, axes)
+        return _signature.with_stacked(sig, shape, axes)
     except ValueError as e:
         raise with_path(e, leaf.path, axes) from None
 
@@ -134,9 +138,10 @@ def signatures(
     out = []
     for leaf in leaves:
         sig = _signature.signature_of(leaf.spec)
-        if sig is None and leaf.spec is not None:
+        if leaf.spec is not None:
             _, axes = _rules.match_rule(compiled, leaf.path)
-            sig = None if axes is None else _stacked_signature(leaf, axes)
+            if axes is not None:
+                sig = _stacked_signature(leaf, axes, sig)
         out.append(sig)
     return out
 

@@ -69,6 +69,7 @@ class _Call:
     cell: str = ""  # the enclosing recurrent cell's class, if any
     stacked: tuple[int, ...] = ()
     undeclared: str = ""  # why ``init`` is None
+    names: tuple | None = None  # one layer's axis names (a box's, out_sharding)
 
 
 _RNN_CELLS = ("RNNCellBase",)
@@ -181,6 +182,7 @@ def _recording_linen(records: dict[tuple[str, ...], _Call]):
                 layer=layer,
                 cell=_qualname(cells[0]) if cells else "",
                 undeclared=undeclared,
+                names=_names(value),
             )
             return value
 
@@ -218,7 +220,8 @@ def linen(model: Any, args: tuple, kwargs: dict, rngs: Any) -> Any:
         call = records.get(path)
         value = x.unbox() if meta.is_axis_metadata(x) else x
         if call is not None and isinstance(value, jax.ShapeDtypeStruct):
-            stacked = _stacked_axes(tuple(value.shape), call.layer)
+            names = (_names(x), call.names)
+            stacked = _stacked_axes(tuple(value.shape), call.layer, names)
             call = dataclasses.replace(call, stacked=stacked)
             signatures[path_string(p)] = _signature(call)
     signatures = with_layer_fans(signatures, "kernel")
@@ -332,18 +335,50 @@ def _claim(value: Any, raw: Any) -> _Recorded | None:
     return None
 
 
-def _stacked_axes(shape: tuple[int, ...], layer: tuple[int, ...]) -> tuple[int, ...]:
+def _names(x: Any) -> tuple | None:
+    """The axis names a box (``nn.Partitioned``) or its metadata gives, if any."""
+    names = getattr(x, "names", None)
+    if names is None:
+        metadata = getattr(x, "metadata", None)  # nnx's VariableMetadata
+        names = metadata.get("out_sharding") if isinstance(metadata, dict) else None
+    return _tuple_or_none(names)
+
+
+def _tuple_or_none(names: Any) -> tuple | None:
+    return tuple(names) if isinstance(names, tuple | list) else None
+
+
+def _stacked_axes(
+    shape: tuple[int, ...], layer: tuple[int, ...], names: tuple = (None, None)
+) -> tuple[int, ...]:
     """The axes whose removal from ``shape`` leaves ``layer``, leading ones first.
 
-    nnx transforms add axes without telling the Variable which; the first
-    combination in lexicographic order is taken (``nnx.vmap``'s default
-    ``out_axes=0`` is the leading axis), so only stacks whose sizes repeat a
-    layer's dimension next to it are ambiguous, and then leading axes win.
+    Stacking transforms add axes without telling the parameter which. Where
+    the stored leaf and its layer carry axis names (``nn.Partitioned`` boxes
+    under ``nn.scan(metadata_params={nn.PARTITION_NAME: ...})``, nnx
+    ``out_sharding`` under ``nnx.transform_metadata``) the axes are those the
+    stack's names add: a MaxText stack on axis 1 whose size equals a layer's
+    dimension is found. Otherwise the first combination in lexicographic order
+    is taken (``nnx.vmap``'s default ``out_axes=0`` is the leading axis), so
+    only stacks whose sizes repeat a layer's dimension next to it are
+    ambiguous, and then leading axes win.
     """
+    stored, own = names
     k = len(shape) - len(layer)
-    for axes in itertools.combinations(range(len(shape)), k):
-        if tuple(d for i, d in enumerate(shape) if i not in axes) == layer:
-            return axes
+    fits = [
+        axes
+        for axes in itertools.combinations(range(len(shape)), k)
+        if tuple(d for i, d in enumerate(shape) if i not in axes) == layer
+    ]
+    if stored is not None and own is not None and len(stored) == len(shape):
+        named = [
+            axes
+            for axes in fits
+            if tuple(n for i, n in enumerate(stored) if i not in axes) == own
+        ]
+        fits = named[:1] + fits
+    if fits:
+        return fits[0]
     raise _errors.bad_value(
         "model", f"parameters whose stored shape {shape} contains its layer's", layer
     )
@@ -377,8 +412,17 @@ def _recording_nnx_calls():
                 if raw is not value:
                     claimed = _unwrapped(claimed)
                 init, shape, why = declared_call(*claimed, layer)
+                names = _names(value) or metadata.get("out_sharding")
                 metadata["jinit_call"] = _Call(
-                    "", "", "", (), init, shape, layer, undeclared=why
+                    "",
+                    "",
+                    "",
+                    (),
+                    init,
+                    shape,
+                    layer,
+                    undeclared=why,
+                    names=tuple(names) if names else None,
                 )
         original_variable_init(self, value, *args, **metadata)
 
@@ -419,7 +463,11 @@ def nnx(make_model: Any) -> Any:
         owner = classes[-1] if classes else type(model)
         call = dataclasses.replace(
             call,
-            stacked=_stacked_axes(tuple(node.get_value().shape), call.layer),
+            stacked=_stacked_axes(
+                tuple(node.get_value().shape),
+                call.layer,
+                (_tuple_or_none(node.get_metadata("out_sharding", None)), call.names),
+            ),
             name=str(path[-1]),
             owner=str(path[-2]) if len(path) > 1 else "",
             module=_qualname(owner),
