@@ -21,6 +21,7 @@ import jinit.flax as jf
 nn = pytest.importorskip("flax.linen")
 
 X = jnp.ones((3, 4, 32))  # (batch, heads, head_dim) into (8, 16): a 4-D kernel
+KEY = jax.random.key(9)
 NAMES = ("data", None, "model", None)
 LOGICAL = ("heads", "kv", "embed", None)
 RULES = [("heads", "data"), ("embed", "model")]
@@ -91,3 +92,22 @@ def test_more_names_than_axes_outside_dense_general_is_an_error(mesh):
     init = jf.linen_partitioning(jinit.lecun_normal(), NAMES, mesh)
     with pytest.raises(ValueError, match="`names` must be one entry per axis"):
         nn.Dense(16, kernel_init=init).init(jax.random.key(0), jnp.ones((2, 8)))
+
+
+@pytest.mark.parametrize("kind", ["jinit", "flax"])
+def test_abstract_sees_through_the_partitioning_to_the_declared_init(kind, mesh):
+    """jf.abstract of a partitioned kernel (given a mesh): declared() draws its law."""
+    if kind == "jinit":
+        model = dense(partitioned("mesh", mesh))
+    else:  # Flax's own box on a 2-D Dense
+        init = nn.with_partitioning(jinit.lecun_normal(), ("data", "model"), mesh)
+        model = nn.Dense(16, kernel_init=init, use_bias=False)
+    abstract = jf.abstract(model, X)
+    kernel = abstract["params"]["kernel"].unbox(apply_constraint=False)
+    assert kernel.signature.init == jinit.lecun_normal()
+    shardings = nn.get_sharding(abstract, mesh)
+    out = jinit.materialize(abstract, KEY, {".*": jf.declared()}, shardings=shardings)
+    want = jinit.materialize(abstract, KEY, {".*": jinit.lecun_normal()})
+    value = out["params"]["kernel"].value
+    assert value.sharding.spec == shardings["params"]["kernel"].spec
+    np.testing.assert_array_equal(bits(value), bits(want["params"]["kernel"].value))

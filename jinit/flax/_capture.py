@@ -168,8 +168,10 @@ def _recording_linen(records: dict[tuple[str, ...], _Call]):
             inner = value.unbox() if isinstance(value, meta.AxisMetadata) else value
             layer = tuple(int(d) for d in np.shape(inner))
             picked = None if direct is not None else _pick(calls, layer)
-            fn, a, k = picked if picked is not None else (init_fn, args, kwargs)
-            declared, shape, undeclared = declared_call(fn, a, k, layer)
+            call = picked if picked is not None else (init_fn, args, kwargs)
+            if isinstance(value, meta.AxisMetadata):  # nn.with_partitioning's box
+                call = _unwrapped(call)
+            declared, shape, undeclared = declared_call(*call, layer)
             parents = _parents(self)
             cells = [c for c in (*parents, type(self)) if _is_rnn_cell(c)]
             records[("params", *self.scope.path, name)] = _Call(
@@ -218,7 +220,7 @@ def linen(model: Any, args: tuple, kwargs: dict, rngs: Any) -> Any:
     for p, x in flat:
         path = tuple(path_string([k]) for k in p)
         call = records.get(path)
-        value = x.unbox() if meta.is_axis_metadata(x) else x
+        value = _unboxed(x) if meta.is_axis_metadata(x) else x
         if call is not None and isinstance(value, jax.ShapeDtypeStruct):
             names = (_names(x), call.names)
             stacked = _stacked_axes(tuple(value.shape), call.layer, names)
@@ -231,10 +233,21 @@ def linen(model: Any, args: tuple, kwargs: dict, rngs: Any) -> Any:
         if sig is None:
             leaves.append(x)
         elif meta.is_axis_metadata(x):
-            leaves.append(x.replace_boxed(_signed(x.unbox(), sig)))
+            leaves.append(
+                x.replace_boxed(_signed(x.unbox(apply_constraint=False), sig))
+            )
         else:
             leaves.append(_signed(x, sig))
     return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def _unboxed(box: Any) -> Any:
+    """A box's abstract value, without the sharding constraint it would apply."""
+    from flax.core import meta
+
+    if isinstance(box, meta.Partitioned):  # linen_partitioning(..., mesh) too
+        return box.unbox(apply_constraint=False)
+    return box.unbox()
 
 
 def _signed(value: Any, sig: Signature, sharding: Any = None) -> Abstract:
@@ -305,11 +318,13 @@ def _recording_nnx(field: str, fn: Any):
 
 
 def _unwrapped(call: _Recorded) -> _Recorded:
-    """The call of the initializer ``nnx.with_metadata`` wrapped (its ``__wrapped__``).
+    """The call of the initializer a boxing wrapper wraps (its ``__wrapped__``).
 
-    Its wrapper returns ``VariableMetadata(initializer(*args))``: the values are
-    the initializer's, the metadata (``out_sharding``, ``mesh``) the Variable's.
-    A ``jf.nnx_partitioning`` initializer is the jinit initializer it draws.
+    ``nnx.with_metadata``'s wrapper returns ``VariableMetadata(initializer(*args))``,
+    ``nn.with_partitioning``'s ``Partitioned(initializer(*args), names)``: the
+    values are the initializer's, the metadata (names, ``out_sharding``,
+    ``mesh``) the parameter's. A ``jf.*_partitioning`` initializer is the jinit
+    initializer it draws.
     """
     fn, args, kwargs = call
     fn = getattr(fn, "__wrapped__", fn)

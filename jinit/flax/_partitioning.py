@@ -171,6 +171,7 @@ def linen_partitioning(
             {"mesh": _linen_mesh(mesh)},
         )
 
+    wrapper.jinit_init = init  # type: ignore[attr-defined]  # what jf.abstract draws
     return wrapper
 
 
@@ -216,6 +217,7 @@ def linen_logical_partitioning(
             {"mesh": _linen_mesh(mesh), "rules": rules},
         )
 
+    wrapper.jinit_init = init  # type: ignore[attr-defined]  # what jf.abstract draws
     return wrapper
 
 
