@@ -195,6 +195,55 @@ def stacked_signature(shape: tuple[int, ...], axes: Axis) -> Signature:
     return Signature(layer, stacked)
 
 
+def with_stacked(signature: Signature, shape: tuple[int, ...], axes: Axis) -> Signature:
+    """``signature`` with the stored leaf's ``axes`` (of ``shape``) stacked too.
+
+    For a leaf that carries its module's layout, ``stacked=`` names axes of
+    its call that hold independent layers, or experts (a MoE kernel ``(E, in,
+    out)`` made by one call): they become batch axes, each index with the law
+    of one layer or expert. Axes already stacked stay so. The call shape must
+    be the stored layer (not reshaped), and the fan axes must stay in it.
+
+    Raises:
+      ValueError: axes out of range, a reshaped call, or a fan axis named.
+    """
+    named = _checks.check_axes("stacked", axes, len(shape))
+    added = tuple(sorted(set(named) - set(signature.stacked)))
+    if not added:
+        return signature
+    layer = signature.layer_shape(shape)
+    if signature.shape != layer:
+        raise _errors.bad_value(
+            "stacked",
+            "axes of a leaf whose module's call has its stored layer's shape "
+            f"{layer} (this call is {signature.shape}, reshaped)",
+            axes,
+        )
+    stacked = tuple(sorted(set(signature.stacked) | set(added)))
+    kept = [i for i in range(len(shape)) if i not in signature.stacked]
+    removed = [kept.index(a) for a in added]  # call-shape positions of the axes
+    call = tuple(d for i, d in enumerate(layer) if i not in removed)
+    n = len(layer)
+    fan_axes = {}
+    for name in ("in_axis", "out_axis"):
+        axis = getattr(signature, name)
+        if not isinstance(axis, int) or not -n <= axis < n or axis % n in removed:
+            raise _errors.bad_value(
+                "stacked",
+                f"axes other than the call's fan axes ({name}={axis} of {layer})",
+                axes,
+            )
+        moved = axis % n - sum(r < axis % n for r in removed)
+        fan_axes[name] = moved - len(call) if axis < 0 else moved
+    fans = {}
+    if signature.fan_in is not None and len(call) >= 2:
+        fan_in, fan_out = compute_fans(call, fan_axes["in_axis"], fan_axes["out_axis"])
+        fans = {"fan_in": fan_in, "fan_out": fan_out}
+    return dataclasses.replace(
+        signature, shape=call, stacked=stacked, **fan_axes, **fans
+    )
+
+
 # ----------------------------------------------------------------------------
 # Drawing by a signature.
 

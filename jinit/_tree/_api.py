@@ -88,10 +88,14 @@ def materialize(
       default: the initializer of leaves no rule matches; None makes an
         unmatched leaf an error.
       shardings: see above.
-      stacked: stacked axes by path regex (``{r".*blocks/.*": 0}``) for a plain
-        tree whose leaves don't carry their module's layout; a stacked layer of
-        3+ axes under a variance scaling with default axes is refused (its fan
-        axes are unknown): pass an adapter's ``abstract`` tree instead.
+      stacked: stacked axes by path regex (``{r".*blocks/.*": 0}``, any axes:
+        MaxText stacks on axis 1) for a plain tree whose leaves don't carry
+        their module's layout; a stacked layer of 3+ axes under a variance
+        scaling with default axes is refused (its fan axes are unknown): pass
+        an adapter's ``abstract`` tree instead. On a leaf that carries its
+        layout, more batch axes of its call (the experts of a MoE kernel
+        ``(E, in, out)`` made by one call): each index gets the law of one
+        layer, with that layer's fans.
       progress: a tqdm progress bar over the bytes drawn: None shows one on a
         terminal when the call takes more than 3 seconds and tqdm is installed,
         True always, False never.
@@ -123,7 +127,7 @@ def materialize(
     planned = plan_leaves(
         leaves, rules, default=default, shardings=shardings, stacked=stacked, key=key
     )
-    arrays = draw_plan(planned, key, progress)
+    arrays = _draw_eagerly(planned, key, progress)
     return jax.tree_util.tree_unflatten(
         treedef, [leaf.rebuild(arrays[i]) for i, leaf in enumerate(leaves)]
     )
@@ -190,7 +194,7 @@ def reinit(
             "fill an abstract tree use jinit.materialize)",
             f"abstract or non-array leaves no rule matches: {abstract[:10]}",
         )
-    arrays = draw_plan(planned, key, progress)
+    arrays = _draw_eagerly(planned, key, progress)
     return jax.tree_util.tree_unflatten(
         treedef,
         [
@@ -198,3 +202,20 @@ def reinit(
             for i, leaf in enumerate(leaves)
         ],
     )
+
+
+def _draw_eagerly(planned: list, key: Any, progress: bool | None) -> dict[int, Any]:
+    """:func:`draw_plan`; under ``jax.set_mesh`` of Explicit axes, with them Auto.
+
+    The draws are constrained to their shardings with Auto axes (as on a mesh
+    of Explicit axes with no mesh set); the arrays come back on the shardings
+    asked for. Under a trace the caller's mesh stays as it is.
+    """
+    context = jax.sharding.get_abstract_mesh()
+    if context.empty or not context.explicit_axes or _checks.is_tracer(key):
+        return draw_plan(planned, key, progress)
+    auto = context.update_axis_types(
+        {axis: jax.sharding.AxisType.Auto for axis in context.explicit_axes}
+    )
+    with jax.sharding.use_abstract_mesh(auto):
+        return draw_plan(planned, key, progress)

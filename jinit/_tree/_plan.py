@@ -106,10 +106,14 @@ def _like_signatures(leaves: list[Leaf], like: Any) -> list[Signature | None]:
     return out
 
 
-def _stacked_signature(leaf: Leaf, axes: Any) -> Signature:
+def _stacked_signature(leaf: Leaf, axes: Any, sig: Signature | None) -> Signature:
+    """``stacked=``'s axes: a plain leaf's layers, or a signed leaf's more batch axes."""
     assert leaf.spec is not None
+    shape = tuple(leaf.spec.shape)
     try:
-        return _signature.stacked_signature(tuple(leaf.spec.shape), axes)
+        if sig is None:
+            return _signature.stacked_signature(shape, axes)
+        return _signature.with_stacked(sig, shape, axes)
     except ValueError as e:
         raise with_path(e, leaf.path, axes) from None
 
@@ -134,9 +138,10 @@ def signatures(
     out = []
     for leaf in leaves:
         sig = _signature.signature_of(leaf.spec)
-        if sig is None and leaf.spec is not None:
+        if leaf.spec is not None:
             _, axes = _rules.match_rule(compiled, leaf.path)
-            sig = None if axes is None else _stacked_signature(leaf, axes)
+            if axes is not None:
+                sig = _stacked_signature(leaf, axes, sig)
         out.append(sig)
     return out
 
@@ -152,7 +157,10 @@ def shardings_by_path(shardings: Any, leaves: list[Leaf]) -> list[Any]:
                 raise _errors.bad_type(
                     f"shardings({leaf.path!r})", "a jax.sharding.Sharding or None", s
                 )
-        return out
+        return [
+            concrete_sharding(s, f"shardings({leaf.path!r})")
+            for leaf, s in zip(leaves, out, strict=True)
+        ]
     flat, _ = jax.tree_util.tree_flatten_with_path(
         shardings,
         is_leaf=lambda x: x is None or isinstance(x, Sharding) or _paths.is_box(x),
@@ -179,12 +187,36 @@ def shardings_by_path(shardings: Any, leaves: list[Leaf]) -> list[Any]:
             "a tree with exactly the leaf paths of `tree`",
             f"missing {missing[:10]}, unknown {extra[:10]}",
         )
-    return [given[p] for p in paths]
+    return [concrete_sharding(given[p], f"shardings[{p!r}]") for p in paths]
 
 
 def _own_sharding(leaf: Leaf) -> Sharding | None:
     sharding = getattr(leaf.spec, "sharding", None)
-    return sharding if isinstance(sharding, Sharding) else None
+    if not isinstance(sharding, Sharding):
+        return None
+    return concrete_sharding(sharding, f"tree leaf {leaf.path!r}")
+
+
+def concrete_sharding(sharding: Any, arg: str) -> Any:
+    """``sharding`` on devices: one on an ``AbstractMesh`` goes to the context mesh.
+
+    ``nnx.eval_shape`` under ``jax.set_mesh`` gives abstract leaves whose
+    ``NamedSharding`` is on the abstract mesh (no devices); they are drawn on
+    the mesh ``jax.set_mesh`` sets, which must have the same axes.
+    """
+    mesh = getattr(sharding, "mesh", None)
+    if not isinstance(mesh, jax.sharding.AbstractMesh):
+        return sharding
+    context = jax.sharding.get_mesh()
+    if context.empty or context.abstract_mesh != mesh:
+        raise _errors.bad_value(
+            arg,
+            "a sharding on devices, or one on an abstract mesh (nnx.eval_shape "
+            "under jax.set_mesh) drawn under jax.set_mesh of a mesh with its axes "
+            f"({'none set' if context.empty else f'the mesh set is {context}'})",
+            sharding,
+        )
+    return jax.sharding.NamedSharding(context, sharding.spec)
 
 
 def with_path(e: Exception, path: str, init: Any) -> Exception:

@@ -69,6 +69,7 @@ class _Call:
     cell: str = ""  # the enclosing recurrent cell's class, if any
     stacked: tuple[int, ...] = ()
     undeclared: str = ""  # why ``init`` is None
+    names: tuple | None = None  # one layer's axis names (a box's, out_sharding)
 
 
 _RNN_CELLS = ("RNNCellBase",)
@@ -167,8 +168,10 @@ def _recording_linen(records: dict[tuple[str, ...], _Call]):
             inner = value.unbox() if isinstance(value, meta.AxisMetadata) else value
             layer = tuple(int(d) for d in np.shape(inner))
             picked = None if direct is not None else _pick(calls, layer)
-            fn, a, k = picked if picked is not None else (init_fn, args, kwargs)
-            declared, shape, undeclared = declared_call(fn, a, k, layer)
+            call = picked if picked is not None else (init_fn, args, kwargs)
+            if isinstance(value, meta.AxisMetadata):  # nn.with_partitioning's box
+                call = _unwrapped(call)
+            declared, shape, undeclared = declared_call(*call, layer)
             parents = _parents(self)
             cells = [c for c in (*parents, type(self)) if _is_rnn_cell(c)]
             records[("params", *self.scope.path, name)] = _Call(
@@ -181,6 +184,7 @@ def _recording_linen(records: dict[tuple[str, ...], _Call]):
                 layer=layer,
                 cell=_qualname(cells[0]) if cells else "",
                 undeclared=undeclared,
+                names=_names(value),
             )
             return value
 
@@ -216,9 +220,10 @@ def linen(model: Any, args: tuple, kwargs: dict, rngs: Any) -> Any:
     for p, x in flat:
         path = tuple(path_string([k]) for k in p)
         call = records.get(path)
-        value = x.unbox() if meta.is_axis_metadata(x) else x
+        value = _unboxed(x) if meta.is_axis_metadata(x) else x
         if call is not None and isinstance(value, jax.ShapeDtypeStruct):
-            stacked = _stacked_axes(tuple(value.shape), call.layer)
+            names = (_names(x), call.names)
+            stacked = _stacked_axes(tuple(value.shape), call.layer, names)
             call = dataclasses.replace(call, stacked=stacked)
             signatures[path_string(p)] = _signature(call)
     signatures = with_layer_fans(signatures, "kernel")
@@ -228,18 +233,30 @@ def linen(model: Any, args: tuple, kwargs: dict, rngs: Any) -> Any:
         if sig is None:
             leaves.append(x)
         elif meta.is_axis_metadata(x):
-            leaves.append(x.replace_boxed(_signed(x.unbox(), sig)))
+            leaves.append(
+                x.replace_boxed(_signed(x.unbox(apply_constraint=False), sig))
+            )
         else:
             leaves.append(_signed(x, sig))
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
-def _signed(value: Any, sig: Signature) -> Abstract:
+def _unboxed(box: Any) -> Any:
+    """A box's abstract value, without the sharding constraint it would apply."""
+    from flax.core import meta
+
+    if isinstance(box, meta.Partitioned):  # linen_partitioning(..., mesh) too
+        return box.unbox(apply_constraint=False)
+    return box.unbox()
+
+
+def _signed(value: Any, sig: Signature, sharding: Any = None) -> Abstract:
     if not isinstance(value, jax.ShapeDtypeStruct):
         raise _errors.bad_type(
             "model", "a model whose parameters are arrays", type(value).__name__
         )
-    return Abstract(value.shape, value.dtype, sharding=value.sharding, signature=sig)
+    sharding = value.sharding if sharding is None else sharding
+    return Abstract(value.shape, value.dtype, sharding=sharding, signature=sig)
 
 
 # ----------------------------------------------------------------------------
@@ -300,12 +317,26 @@ def _recording_nnx(field: str, fn: Any):
     return init
 
 
-def _claim(value: Any) -> _Recorded | None:
+def _unwrapped(call: _Recorded) -> _Recorded:
+    """The call of the initializer a boxing wrapper wraps (its ``__wrapped__``).
+
+    ``nnx.with_metadata``'s wrapper returns ``VariableMetadata(initializer(*args))``,
+    ``nn.with_partitioning``'s ``Partitioned(initializer(*args), names)``: the
+    values are the initializer's, the metadata (names, ``out_sharding``,
+    ``mesh``) the parameter's. A ``jf.*_partitioning`` initializer is the jinit
+    initializer it draws.
+    """
+    fn, args, kwargs = call
+    fn = getattr(fn, "__wrapped__", fn)
+    return getattr(fn, "jinit_init", fn), args, kwargs
+
+
+def _claim(value: Any, raw: Any) -> _Recorded | None:
     """The pending initializer call that made ``value`` (by identity, else size)."""
     pending = getattr(_PENDING, "calls", None)
     if not pending:
         return None
-    layer = tuple(int(d) for d in np.shape(value))
+    layer = tuple(int(d) for d in np.shape(raw))
     for i, (ident, call) in enumerate(pending):
         if ident == id(value):
             del pending[i]
@@ -319,18 +350,50 @@ def _claim(value: Any) -> _Recorded | None:
     return None
 
 
-def _stacked_axes(shape: tuple[int, ...], layer: tuple[int, ...]) -> tuple[int, ...]:
+def _names(x: Any) -> tuple | None:
+    """The axis names a box (``nn.Partitioned``) or its metadata gives, if any."""
+    names = getattr(x, "names", None)
+    if names is None:
+        metadata = getattr(x, "metadata", None)  # nnx's VariableMetadata
+        names = metadata.get("out_sharding") if isinstance(metadata, dict) else None
+    return _tuple_or_none(names)
+
+
+def _tuple_or_none(names: Any) -> tuple | None:
+    return tuple(names) if isinstance(names, tuple | list) else None
+
+
+def _stacked_axes(
+    shape: tuple[int, ...], layer: tuple[int, ...], names: tuple = (None, None)
+) -> tuple[int, ...]:
     """The axes whose removal from ``shape`` leaves ``layer``, leading ones first.
 
-    nnx transforms add axes without telling the Variable which; the first
-    combination in lexicographic order is taken (``nnx.vmap``'s default
-    ``out_axes=0`` is the leading axis), so only stacks whose sizes repeat a
-    layer's dimension next to it are ambiguous, and then leading axes win.
+    Stacking transforms add axes without telling the parameter which. Where
+    the stored leaf and its layer carry axis names (``nn.Partitioned`` boxes
+    under ``nn.scan(metadata_params={nn.PARTITION_NAME: ...})``, nnx
+    ``out_sharding`` under ``nnx.transform_metadata``) the axes are those the
+    stack's names add: a MaxText stack on axis 1 whose size equals a layer's
+    dimension is found. Otherwise the first combination in lexicographic order
+    is taken (``nnx.vmap``'s default ``out_axes=0`` is the leading axis), so
+    only stacks whose sizes repeat a layer's dimension next to it are
+    ambiguous, and then leading axes win.
     """
+    stored, own = names
     k = len(shape) - len(layer)
-    for axes in itertools.combinations(range(len(shape)), k):
-        if tuple(d for i, d in enumerate(shape) if i not in axes) == layer:
-            return axes
+    fits = [
+        axes
+        for axes in itertools.combinations(range(len(shape)), k)
+        if tuple(d for i, d in enumerate(shape) if i not in axes) == layer
+    ]
+    if stored is not None and own is not None and len(stored) == len(shape):
+        named = [
+            axes
+            for axes in fits
+            if tuple(n for i, n in enumerate(stored) if i not in axes) == own
+        ]
+        fits = named[:1] + fits
+    if fits:
+        return fits[0]
     raise _errors.bad_value(
         "model", f"parameters whose stored shape {shape} contains its layer's", layer
     )
@@ -350,17 +413,31 @@ def _recording_nnx_calls():
     original_variable_init = variablelib.Variable.__init__
 
     def variable_init(self, value, *args, **metadata):
+        # nnx.with_metadata (nnx.with_partitioning, jf.nnx_partitioning) wraps
+        # the initializer's value in a VariableMetadata: the value is its raw one.
+        raw = getattr(value, "raw_value", value)
         if (
             isinstance(self, nnx.Param)
             and "jinit_call" not in metadata
-            and hasattr(value, "shape")
+            and hasattr(raw, "shape")
         ):
-            claimed = _claim(value)
-            layer = tuple(int(d) for d in np.shape(value))
+            claimed = _claim(value, raw)
+            layer = tuple(int(d) for d in np.shape(raw))
             if claimed is not None:
+                if raw is not value:
+                    claimed = _unwrapped(claimed)
                 init, shape, why = declared_call(*claimed, layer)
+                names = _names(value) or metadata.get("out_sharding")
                 metadata["jinit_call"] = _Call(
-                    "", "", "", (), init, shape, layer, undeclared=why
+                    "",
+                    "",
+                    "",
+                    (),
+                    init,
+                    shape,
+                    layer,
+                    undeclared=why,
+                    names=tuple(names) if names else None,
                 )
         original_variable_init(self, value, *args, **metadata)
 
@@ -401,7 +478,11 @@ def nnx(make_model: Any) -> Any:
         owner = classes[-1] if classes else type(model)
         call = dataclasses.replace(
             call,
-            stacked=_stacked_axes(tuple(node.get_value().shape), call.layer),
+            stacked=_stacked_axes(
+                tuple(node.get_value().shape),
+                call.layer,
+                (_tuple_or_none(node.get_metadata("out_sharding", None)), call.names),
+            ),
             name=str(path[-1]),
             owner=str(path[-2]) if len(path) > 1 else "",
             module=_qualname(owner),
@@ -414,8 +495,27 @@ def nnx(make_model: Any) -> Any:
     for key, sig in with_layer_fans(signatures, "kernel").items():
         node = variables[key]
         node.del_metadata("jinit_call")
-        node.set_value(_signed(node.get_value(), sig))
+        value = node.get_value()
+        node.set_value(_signed(value, sig, _sharding(node, value)))
     return model
+
+
+def _sharding(node: Any, value: Any) -> Any:
+    """The value's sharding, else that of the Variable's ``out_sharding`` metadata.
+
+    As ``nnx.as_abstract`` gives it (Flax's eager sharding off, or an ``Auto``
+    mesh): on the Variable's ``mesh``, else the context mesh; None where no
+    mesh is known (drawn unsharded, as Flax makes it).
+    """
+    from flax.nnx import spmd
+
+    if value.sharding is not None or not node.get_metadata("out_sharding", None):
+        return value.sharding
+    mesh = node.get_metadata("mesh", None) or jax.sharding.get_abstract_mesh()
+    spec = spmd.get_var_pspec(node)
+    if mesh.empty or spec is None:
+        return None
+    return jax.sharding.NamedSharding(mesh, spec)
 
 
 _FROM_ARRAY = (

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 
-from .. import _errors, _tree
+from .. import _caches, _errors, _tree
 
 P = jax.sharding.PartitionSpec
 
@@ -61,6 +63,62 @@ def _linen_mesh(mesh: Any) -> Any:
     return None
 
 
+@_caches.registered
+@functools.cache
+def _flat_box(base: type) -> type:
+    """``base`` (a linen box) for a value Flax reshapes before it unboxes it.
+
+    ``nn.DenseGeneral`` calls its ``kernel_init`` with the kernel flattened to
+    2-D and reshapes the value to the stored kernel before it unboxes it
+    (``replace_boxed(kernel, reshape(kernel.unbox(), shape))``), the names
+    being those of the stored axes (flax #3676). This box hands the flat value
+    over unconstrained, and is ``base`` again, its names on the stored shape,
+    once Flax has reshaped it.
+    """
+
+    class Flat(base):
+        def unbox(self, apply_constraint=True):
+            return self.value
+
+        def replace_boxed(self, val):
+            fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+            return base(**{**fields, "value": val})
+
+    Flat.__name__ = Flat.__qualname__ = f"Flat{base.__name__}"
+    return Flat
+
+
+def _in_dense_general() -> bool:
+    """Whether the module whose parameter is being made is an ``nn.DenseGeneral``."""
+    from flax import linen as nn
+    from flax.linen import module
+
+    stack = module._context.module_stack
+    return bool(stack) and isinstance(stack[-1], nn.DenseGeneral)
+
+
+def _boxed(base: type, init, key, shape, dtype, spec, mesh, names, box: dict):
+    """``init``'s draw for ``shape`` in ``base(value, names, ...)``.
+
+    Drawn into the shards of ``spec``, or, where Flax calls the initializer
+    with a flattened shape (``nn.DenseGeneral``: fewer axes than ``names``),
+    drawn in that shape and sharded by the stored axes once Flax has reshaped
+    it (under ``jax.jit`` XLA partitions the draw itself).
+    """
+    if len(spec) > len(shape):
+        if not _in_dense_general():
+            raise _errors.bad_value(
+                "names",
+                f"one entry per axis of the parameter's shape {shape} (more only "
+                "for an nn.DenseGeneral kernel, which Flax draws flattened)",
+                names,
+            )
+        value = init(key, shape, dtype)
+        return _flat_box(base)(value, names, **box)
+    value = init(key, shape, dtype, out_sharding=_sharding(spec, mesh))
+    return base(value, names, **box)
+
+
 def _check_mesh(mesh: Any) -> None:
     if mesh is not None and not isinstance(
         mesh, jax.sharding.Mesh | jax.sharding.AbstractMesh
@@ -82,9 +140,14 @@ def linen_partitioning(
     unsharded draw (``jax_threefry_partitionable``, JAX's default).
 
     ``names`` are mesh axis names (``None`` for a replicated dimension); for
-    logical names use :func:`linen_logical_partitioning`. ``init`` must accept ``out_sharding`` (every jinit initializer
-    and ``jax.nn.initializers`` do). Not for ``nn.DenseGeneral`` kernels, which
-    Flax draws in a flattened 2-D shape.
+    logical names use :func:`linen_logical_partitioning`. ``init`` must accept
+    ``out_sharding`` (every jinit initializer and ``jax.nn.initializers`` do).
+
+    ``nn.DenseGeneral`` kernels of 3+ axes (flax #3676) take ``names`` of the
+    stored kernel too: Flax calls the initializer with the kernel flattened to
+    2-D, which is drawn in that shape (its values and fans are Flax's) and
+    sharded by the stored axes once Flax has reshaped it; under ``jax.jit``
+    (``jax.jit(model.init, out_shardings=...)``) XLA partitions the draw.
 
     Example:
       >>> dense = nn.Dense(1024, kernel_init=jinit.flax.linen_partitioning(
@@ -96,9 +159,19 @@ def linen_partitioning(
     _check_mesh(mesh)
 
     def wrapper(key, shape, dtype=None):
-        value = init(key, shape, dtype, out_sharding=_sharding(spec, mesh))
-        return nn.Partitioned(value, tuple(spec), mesh=_linen_mesh(mesh))
+        return _boxed(
+            nn.Partitioned,
+            init,
+            key,
+            shape,
+            dtype,
+            spec,
+            mesh,
+            tuple(spec),
+            {"mesh": _linen_mesh(mesh)},
+        )
 
+    wrapper.jinit_init = init  # type: ignore[attr-defined]  # what jf.abstract draws
     return wrapper
 
 
@@ -117,6 +190,7 @@ def linen_logical_partitioning(
     (on ``mesh``, else the context mesh) and the value is boxed in
     ``nn.LogicallyPartitioned(value, names, mesh, rules)``. A name no rule
     maps is a replicated dimension, as in Flax. Values equal the unsharded draw.
+    ``nn.DenseGeneral`` kernels: as in :func:`linen_partitioning`.
 
     Example:
       >>> rules = [("embed", None), ("mlp", "model")]
@@ -131,11 +205,19 @@ def linen_logical_partitioning(
 
     def wrapper(key, shape, dtype=None):
         spec = spmd.logical_to_mesh_axes(logical, rules)
-        value = init(key, shape, dtype, out_sharding=_sharding(spec, mesh))
-        return nn.LogicallyPartitioned(
-            value, logical, mesh=_linen_mesh(mesh), rules=rules
+        return _boxed(
+            nn.LogicallyPartitioned,
+            init,
+            key,
+            shape,
+            dtype,
+            spec,
+            mesh,
+            logical,
+            {"mesh": _linen_mesh(mesh), "rules": rules},
         )
 
+    wrapper.jinit_init = init  # type: ignore[attr-defined]  # what jf.abstract draws
     return wrapper
 
 
@@ -165,4 +247,5 @@ def nnx_partitioning(
     def draw(key, shape, dtype=None):
         return init(key, shape, dtype, out_sharding=_sharding(spec, mesh))
 
+    draw.jinit_init = init  # type: ignore[attr-defined]  # what jf.abstract draws
     return nnx.with_metadata(draw, out_sharding=tuple(spec), mesh=mesh, **metadata)

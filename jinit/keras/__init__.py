@@ -37,6 +37,11 @@ get distinct layers, create one instance per layer, or pass a seed generator
 (:class:`SeedGenerator` or ``keras.random.SeedGenerator``), which advances on every
 call.
 
+Sharded draws: every class takes ``layout=`` (Keras' name, keras PR #22680) or
+``out_sharding=``, so under a ``keras.distribution`` (``ModelParallel`` with a
+``LayoutMap``, JAX backend) Keras passes each variable's layout and the values
+are drawn into its shards, equal to the unsharded draw bit for bit.
+
 Every object is also a functional jinit initializer: ``init(key, shape, dtype)``
 with a PRNG key as first argument (Flax ``kernel_init``) uses that key instead of
 the seed; a raw key ``uint32[s, 0]`` gives the values of ``seed=s``.

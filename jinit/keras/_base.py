@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import jax
 import numpy as np
 
-from .. import _dispatch, _errors
+from .. import _checks, _dispatch, _errors
 from .. import _laws as _core_laws
 from .._types import DTypeLike, OutSharding
 from ._seeds import ReusedSeedWarning, _check_seed, _default_seed, _floatx, _seed_config
@@ -24,6 +24,13 @@ class Initializer:
       ``dtype=None`` is Keras' ``floatx()`` (float32 unless Keras says otherwise).
     * ``init(key, shape, dtype=None, out_sharding=None)``: jinit's (and Flax's),
       with the PRNG key given (typed or raw), the seed unused.
+
+    Either call takes ``layout=`` (Keras' name, keras PR #22680) or
+    ``out_sharding=`` (jinit's): the values are drawn directly into the shards
+    of that sharding, the same values as unsharded, bit for bit. Keras on the
+    JAX backend passes ``layout`` itself to a variable under a
+    ``keras.distribution`` (``ModelParallel``/``LayoutMap``): a
+    ``NamedSharding`` on its mesh, with explicit axes.
     """
 
     dtype_kind: ClassVar[str] = "random"
@@ -34,6 +41,7 @@ class Initializer:
         shape: Any = None,
         dtype: DTypeLike | None = None,
         out_sharding: OutSharding = None,
+        layout: Any = None,
     ) -> jax.Array:
         if isinstance(key_or_shape, jax.Array | np.ndarray):
             key = key_or_shape  # checked by check_call
@@ -56,6 +64,8 @@ class Initializer:
             dtype_kind=self.dtype_kind,
             random=key is not None,
         )
+        if layout is not None:
+            out_sharding = _layout_sharding(layout, out_sharding, shape)
         self._check(shape, dtype)
         if key is None:
             key = self._next_key()
@@ -118,6 +128,28 @@ class Initializer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def _layout_sharding(layout: Any, out_sharding: Any, shape: tuple[int, ...]) -> Any:
+    """Keras' ``layout`` as the sharding jinit draws into (checked against ``shape``).
+
+    A ``jax.sharding.Sharding`` (what Keras passes), a ``PartitionSpec`` (under
+    ``jax.set_mesh``) or a ``keras.distribution.TensorLayout`` (its JAX sharding).
+    """
+    if out_sharding is not None:
+        raise _errors.bad_value(
+            "layout", "None when out_sharding is given (both name the sharding)", layout
+        )
+    sharding = getattr(layout, "backend_layout", layout)  # a Keras TensorLayout
+    if not isinstance(sharding, jax.sharding.Sharding | jax.sharding.PartitionSpec):
+        raise _errors.bad_type(
+            "layout",
+            "None, a jax.sharding.Sharding, a PartitionSpec or a "
+            "keras.distribution.TensorLayout",
+            layout,
+        )
+    _checks.check_sharding(sharding, shape, arg="layout")
+    return sharding
 
 
 class RandomInitializer(Initializer):
