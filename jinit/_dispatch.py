@@ -209,18 +209,30 @@ def draw_key(key: Any, sharded: bool) -> Any:
 
 
 def generate(
-    init: Any, key: Any, shape: tuple[int, ...], dtype: np.dtype, blocks: bool
+    init: Any,
+    key: Any,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    blocks: bool,
+    sharded: bool = False,
 ) -> Any:
-    """The traced draw: whole (``init._generate``) or in blocks."""
+    """The traced draw: whole (``init._generate``) or in blocks.
+
+    A sharded elementwise law is drawn in its own shape (the same bits as the
+    flat draw): XLA splits a flat draw along its one axis only, so a draw
+    sharded along another axis would be made full-size on every device.
+    """
     if blocks:
         return _blocks.draw_in_blocks(init, key, shape, dtype)
+    if sharded and init.elementwise:
+        return init._draw(key, shape, dtype, shape)
     return init._generate(key, shape, dtype)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 2, 3, 4, 5))
 def kernel(config: Config, key, shape, dtype, out_sharding, blocks=False):
     """The one jit kernel: static configuration, shape, dtype, sharding; traced key."""
-    out = generate(config.init, key, shape, dtype, blocks)
+    out = generate(config.init, key, shape, dtype, blocks, out_sharding is not None)
     if out_sharding is not None:
         out = lax.with_sharding_constraint(out, out_sharding)
     return out
@@ -260,7 +272,12 @@ def run(
     explicit = _explicit_axes(out_sharding)
     if explicit:
         draw = functools.partial(
-            kernel, config, shape=shape, dtype=dtype, out_sharding=None, blocks=blocks
+            kernel,
+            config,
+            shape=shape,
+            dtype=dtype,
+            out_sharding=out_sharding.spec,  # drawn in shards, not whole
+            blocks=blocks,
         )
         draw = jax.sharding.auto_axes(draw, out_sharding=out_sharding, axes=explicit)
         if jax.sharding.get_abstract_mesh().empty:

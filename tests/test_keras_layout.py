@@ -148,12 +148,6 @@ def test_model_weights_are_jinits_values_sharded_by_the_layout_map(built):
         assert weight["jinit_unsharded"], path  # bit for bit (= Keras' values)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jinit._dispatch draws an explicit-axes sharding whole and then "
-    "reshards (run() passes out_sharding=None to the kernel), and draws flat "
-    "(Init._generate), which XLA splits on the leading axis only",
-)
 def test_no_compiled_array_is_larger_than_one_shard(built):
     """No full-size (nor half-size) intermediate: each draw makes only its shard."""
     largest_shard = 24 * 20  # embed/embeddings and down/kernel's shards
