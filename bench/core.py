@@ -20,7 +20,7 @@ J = jax.nn.initializers
 
 def eager(quick: bool):
     """An eager call: jinit vs jax.nn.initializers, and vs the same draw in a jit."""
-    shapes = [(64, 64), (256, 256)] + ([] if quick else [(1024, 1024)])
+    shapes = [(64, 64)] if quick else [(64, 64), (256, 256), (1024, 1024)]
     names = ["he_normal", "glorot_uniform", "lecun_normal"]
     repeats = 50 if quick else 300
     key = jax.random.key(0)
@@ -76,9 +76,9 @@ def eager(quick: bool):
 
 def large(quick: bool):
     """Large draws vs the PRNG floor: jax.random.bits for the same key and word count."""
-    n = 1024 if quick else 4096
+    n = 256 if quick else 4096
     shape = (n, n)
-    repeats = 5 if quick else 15
+    repeats = 3 if quick else 15
     key = jax.random.key(0)
     laws = {
         "uniform": jinit.uniform(1.0),
@@ -93,6 +93,9 @@ def large(quick: bool):
         "he_normal": J.he_normal(),
     }
     dtypes = [jnp.float32, jnp.bfloat16, jnp.float16, jnp.complex64]
+    if quick:  # a smoke run: one real and the complex (two-word floor) path
+        laws = {k: laws[k] for k in ("normal", "he_normal")}
+        dtypes = [jnp.float32, jnp.complex64]
     floor_1 = jax.jit(lambda k: jax.random.bits(k, shape, jnp.uint32))
     floor_2 = jax.jit(lambda k: jax.random.bits(k, (2, *shape), jnp.uint32))
     rows, records = [], []
@@ -168,8 +171,8 @@ def orthogonal(quick: bool):
     Each size is one square matrix; the last row draws a batch under ``vmap`` over
     keys. ``‖QᵀQ − I‖₂`` (float64, the worst of a batch) of each jinit method.
     """
-    sizes = [256, 512] if quick else [1024, 2048, 4096, 8192]
-    batch, batch_n = (4, 128) if quick else (16, 512)
+    sizes = [128] if quick else [1024, 2048, 4096, 8192]
+    batch, batch_n = (2, 64) if quick else (16, 512)
     key = jax.random.key(0)
     ours = {"qr": jinit.orthogonal(), "wy": jinit.orthogonal(method="wy")}
     theirs = J.orthogonal()
@@ -252,8 +255,8 @@ def torch_reference(quick: bool):
         import torch
     except ImportError:
         return "torch is not installed: skipped.", []
-    n = 1024 if quick else 4096
-    repeats = 5 if quick else 10
+    n = 256 if quick else 4096
+    repeats = 3 if quick else 10
     torch.manual_seed(0)
     key = jax.random.key(0)
     w = torch.empty(n, n)

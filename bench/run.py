@@ -31,7 +31,7 @@ def keras_section(quick: bool):
     except ImportError as e:  # keras is a test/bench dependency, not a core one
         return f"keras is not installed: skipped ({e}).", []
     repeats = 21 if quick else 101
-    cases = keras_eager.CASES[:3] if quick else keras_eager.CASES
+    cases = keras_eager.CASES[:1] if quick else keras_eager.CASES
     rows, records = [], []
     for case in cases:
         r = keras_eager.bench(*case, repeats)
@@ -56,9 +56,9 @@ def keras_section(quick: bool):
 def materialize_section(quick: bool):
     """bench/materialize.py: each method in a fresh process (compile, run, RSS)."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "materialize.py")
-    cmd = [sys.executable, script, "--repeats", "2" if quick else "3"]
+    cmd = [sys.executable, script, "--repeats", "1" if quick else "3"]
     if quick:
-        cmd.append("--small")
+        cmd += ["--small", "--layers", "1"]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")

@@ -10,8 +10,24 @@ os.environ["XLA_FLAGS"] = (
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
 import jax  # noqa: E402
 import pytest  # noqa: E402
+
+# The suite is XLA-compile bound, and many tests compile the very same program
+# (the same initializer, shape and dtype, built afresh in another test). JAX's
+# compilation cache, keyed by the program's HLO, compiles each one once per
+# process: a hit runs the executable XLA built for the identical program, so no
+# value changes. The folder is this process's own and is removed at exit: no
+# state is shared between the xdist workers or kept from one run to the next.
+_XLA_CACHE = tempfile.mkdtemp(prefix="jinit-tests-xla-")
+atexit.register(shutil.rmtree, _XLA_CACHE, ignore_errors=True)
+jax.config.update("jax_compilation_cache_dir", _XLA_CACHE)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def pytest_configure(config):
