@@ -62,7 +62,16 @@ def is_complex(dtype: np.dtype) -> bool:
 
 
 def uniform(key, shape, dtype, minval, maxval):
-    """U[minval, maxval): ``jax.random.uniform`` itself (same bits as JAX)."""
+    """U[minval, maxval): ``jax.random.uniform`` itself (same bits as JAX).
+
+    The bounds enter as operands, as in an eager ``jax.random.uniform`` call
+    (whose jitted body takes them as arguments): as compile-time constants XLA
+    folds them into the affine map differently, 1 ulp off on every element for
+    some bounds, e.g. (-0.3, 0.7) (and so off Keras' ``RandomUniform``).
+    """
+    minval, maxval = lax.optimization_barrier(
+        (jnp.asarray(minval), jnp.asarray(maxval))
+    )
     return jax.random.uniform(key, shape, dtype, minval, maxval)
 
 
