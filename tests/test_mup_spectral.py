@@ -323,3 +323,29 @@ def test_completep_on_a_named_scheme_counts_depth_once(scheme):
     }
     # Compensated: x depth_mult^{+1/2} over the scheme's own 1/sqrt(L) std.
     assert std[down] == pytest.approx(plain[down] * math.sqrt(L / L_BASE))
+
+
+class TiedLM(nn.Module):
+    """Readout tied to the embedding: no weight's fan-in alone is width."""
+
+    d: int
+
+    @nn.compact
+    def __call__(self, tokens):
+        embed = nn.Embed(VOCAB, self.d)
+        h = nn.Dense(2 * self.d, name="up")(embed(tokens))
+        return embed.attend(nn.Dense(self.d, name="down")(nn.gelu(h)))
+
+
+def test_spectral_needs_no_readout_named_on_a_tied_model():
+    base = jf.abstract(TiedLM(16), TOKENS)
+    target = jf.abstract(TiedLM(48), TOKENS)
+    # μP needs the readout named here (its rule differs); spectral μP does not.
+    with pytest.raises(ValueError, match="`readout`"):
+        jm.parametrize(base, target, variant="mup")
+    mp = jm.parametrize(base, target, variant="spectral")
+    rows = {r["path"]: r for r in mp.table()}
+    kernel = rows["params/up/kernel"]
+    assert kernel["std"] == pytest.approx(
+        (1 / math.sqrt(48)) * min(1.0, math.sqrt(96 / 48))
+    )

@@ -186,7 +186,7 @@ def parametrize(
 
 def _check_found_readout(var: Variant, params: list[Param], readout: Any) -> None:
     """No readout where one matters: an error unless ``readout=None`` was said."""
-    if readout is not BY_SHAPE or var.init == "base":
+    if readout is not BY_SHAPE or var.init == "base" or not var.needs_readout:
         return
     if any(p.role == "readout" for p in params):
         return

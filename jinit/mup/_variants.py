@@ -51,6 +51,8 @@ class Variant:
     readout_forward: ClassVar[bool] = False
     #: Whether an SGD rule exists.
     has_sgd: ClassVar[bool] = True
+    #: Whether the readout has rules of its own (else no readout need be found).
+    needs_readout: ClassVar[bool] = True
 
     def rule(self, leaf: Leaf, depth_mult: float, depth: int | None) -> dict[str, Any]:
         """The multiplier fields of the parameter's :class:`Param`.
@@ -445,6 +447,7 @@ class SpectralMuP(Variant):
 
     name: ClassVar[str] = "spectral"
     init: ClassVar[Literal["base", "rescaled", "unit"]] = "unit"
+    needs_readout: ClassVar[bool] = False  # every matrix has the same rule
     std: float = 1.0
 
     def __post_init__(self):
