@@ -368,10 +368,10 @@ def muon(
         send to Muon with a matrix view of your own.
       readout, base, stacked: as :func:`jinit.roles` (with a tree only). One
         model's shapes cannot tell the readout: name it or give ``base``.
-      ns_coeffs, ns_steps, beta, eps, weight_decay, mu_dtype, nesterov,
-        adaptive, preconditioning, adam_b1, adam_b2, adam_eps_root,
-        adam_weight_decay, adam_learning_rate: as ``optax.contrib.muon``
-        (``ns_coeffs`` a tuple of three; ``eps`` is also Adam's).
+      ns_coeffs, ns_steps, beta, eps, weight_decay, mu_dtype, nesterov: as
+        ``optax.contrib.muon`` (``ns_coeffs`` a tuple of three; ``eps`` is also
+        Adam's), as are adaptive, preconditioning, adam_b1, adam_b2,
+        adam_eps_root, adam_weight_decay, adam_learning_rate.
 
     Returns:
       An optax ``GradientTransformation``: ``optax.partition`` of a Muon chain
