@@ -84,7 +84,11 @@ def wrap(init: Callable[..., jax.Array]) -> Wrapped:
         like ``jinit.torch.bias_default()``).
 
     Example:
-      >>> linear = hk.Linear(64, w_init=jinit.haiku.wrap(jinit.he_normal()))
+      >>> def forward(x):
+      ...     return hk.Linear(64, w_init=jinit.haiku.wrap(jinit.he_normal()))(x)
+      >>> params = hk.transform(forward).init(jax.random.key(0), jnp.ones((2, 8)))
+      >>> params["linear"]["w"].shape
+      (8, 64)
     """
     _tree.check_rule("init", init)
     if _tree.is_rule(init):
