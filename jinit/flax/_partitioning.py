@@ -194,6 +194,7 @@ def linen_logical_partitioning(
     ``nn.DenseGeneral`` kernels: as in :func:`linen_partitioning`.
 
     Example:
+      >>> mesh = jax.sharding.Mesh(jax.devices()[:1], ("model",))
       >>> rules = [("embed", None), ("mlp", "model")]
       >>> dense = nn.Dense(4096, kernel_init=jinit.flax.linen_logical_partitioning(
       ...     jinit.he_normal(), ("embed", "mlp"), mesh, rules))

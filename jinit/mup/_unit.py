@@ -165,8 +165,9 @@ def unit_residual_weights(tau: float) -> tuple[float, float]:
     ``branch = tau / sqrt(1 + tau²)``, ``skip = 1 / sqrt(1 + tau²)``.
 
     Example:
-      >>> branch, skip = jinit.mup.unit_residual_weights(tau)
-      >>> x = branch * attn(norm(x)) + skip * x
+      >>> branch, skip = jinit.mup.unit_residual_weights(0.5)
+      >>> round(branch**2 + skip**2, 6)  # then x = branch * attn(norm(x)) + skip * x
+      1.0
     """
     tau = _checks.real_number("tau", tau, nonnegative=True)
     denom = (1 + tau**2) ** 0.5

@@ -384,6 +384,11 @@ def muon(
       ImportError: optax is not installed.
 
     Example:
+      >>> class LM(nn.Module):
+      ...     @nn.compact
+      ...     def __call__(self, x):
+      ...         return nn.Dense(10, name="lm_head")(nn.Dense(32)(x))
+      >>> model, tokens = LM(), jnp.ones((2, 8))
       >>> abstract = jinit.flax.abstract(model, tokens)
       >>> tx = jinit.optim.muon(abstract["params"], 0.02,
       ...                       readout=r".*lm_head/kernel", adam_learning_rate=3e-4)
