@@ -64,12 +64,9 @@ def _run(test: doctest.DocTest) -> None:
 
 DOCSTRING_TESTS = _docstring_tests()
 
-# Sketches that still use names the reader must supply (``model``, ``tokens``, ...):
-# each must be completed into a runnable example (issue #28 item 2). strict=True, so
+# README blocks that are sketches using names the reader supplies (``model``, ``x``,
+# ``forward``, ...): the README must make them runnable (issue #28 item 2); strict, so
 # one that starts to pass fails here until it is taken off the list.
-SKETCHES = {
-    "jinit._roles.roles", "jinit.mup._infer.parametrize",
-}  # fmt: skip
 README_SKETCHES = {1, 2, 4, 6, 7, 8, 9, 10, 11, 12, 13}
 
 
@@ -77,16 +74,7 @@ def test_docstring_examples_exist():
     assert len(DOCSTRING_TESTS) >= 30
 
 
-def _case(test: doctest.DocTest):
-    if test.name in SKETCHES:
-        reason = "sketch: uses names the reader supplies; to be made runnable"
-        return pytest.param(test, marks=pytest.mark.xfail(strict=True, reason=reason))
-    return test
-
-
-@pytest.mark.parametrize(
-    "test", [_case(t) for t in DOCSTRING_TESTS], ids=[t.name for t in DOCSTRING_TESTS]
-)
+@pytest.mark.parametrize("test", DOCSTRING_TESTS, ids=[t.name for t in DOCSTRING_TESTS])
 def test_docstring_example(test):
     _run(test)
 
