@@ -580,6 +580,11 @@ def roles(
         no leaf or a vector, or (with ``base``) width but no readout found.
 
     Example:
+      >>> class Net(nn.Module):
+      ...     @nn.compact
+      ...     def __call__(self, x):
+      ...         return nn.Dense(10, name="head")(nn.Dense(32)(x))
+      >>> model, x = Net(), jnp.ones((2, 8))
       >>> r = jinit.roles(jinit.flax.abstract(model, x), readout=r".*head/kernel")
       >>> r["params/Dense_0/kernel"].role, r["params/Dense_0/kernel"].fan_in_axes
       ('hidden', (0,))

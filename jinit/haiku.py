@@ -84,7 +84,11 @@ def wrap(init: Callable[..., jax.Array]) -> Wrapped:
         like ``jinit.torch.bias_default()``).
 
     Example:
-      >>> linear = hk.Linear(64, w_init=jinit.haiku.wrap(jinit.he_normal()))
+      >>> def forward(x):
+      ...     return hk.Linear(64, w_init=jinit.haiku.wrap(jinit.he_normal()))(x)
+      >>> params = hk.transform(forward).init(jax.random.key(0), jnp.ones((2, 8)))
+      >>> params["linear"]["w"].shape
+      (8, 64)
     """
     _tree.check_rule("init", init)
     if _tree.is_rule(init):
@@ -290,7 +294,10 @@ def abstract(
       TypeError: ``fn`` is not callable.
 
     Example:
-      >>> tree = jinit.haiku.abstract(forward, tokens)
+      >>> def forward(x):
+      ...     return hk.Linear(10, name="head")(jax.nn.relu(hk.Linear(64)(x)))
+      >>> x = jnp.ones((2, 8))
+      >>> tree = jinit.haiku.abstract(forward, x)
       >>> params = jinit.materialize(tree, key, jinit.haiku.defaults("haiku"))
     """
     import haiku as hk
@@ -351,6 +358,11 @@ def reinit(
       ValueError: ``like`` has other paths or shapes than ``params``.
 
     Example:
+      >>> def forward(x):
+      ...     return hk.Linear(10, name="head")(jax.nn.relu(hk.Linear(64)(x)))
+      >>> x = jnp.ones((2, 8))
+      >>> params = jinit.materialize(jinit.haiku.abstract(forward, x), key,
+      ...                            jinit.haiku.defaults("haiku"))
       >>> params = jinit.haiku.reinit(params, key, {r"head/.*": jinit.zeros},
       ...                             like=jinit.haiku.abstract(forward, x))
     """
@@ -400,6 +412,9 @@ def table(
     """One row per parameter of Haiku params (``jinit.flax.table``'s rows).
 
     Example:
+      >>> def forward(x):
+      ...     return hk.Linear(10, name="head")(jax.nn.relu(hk.Linear(64)(x)))
+      >>> x = jnp.ones((2, 8))
       >>> rows = jinit.haiku.table(jinit.haiku.abstract(forward, x),
       ...                          jinit.haiku.defaults("haiku"))
     """
@@ -457,6 +472,9 @@ def defaults(framework: Framework = "haiku") -> dict[str, Any]:
       ValueError: an unknown framework.
 
     Example:
+      >>> def forward(x):
+      ...     return hk.Linear(10, name="head")(jax.nn.relu(hk.Linear(64)(x)))
+      >>> x = jnp.ones((2, 8))
       >>> params = jinit.materialize(jinit.haiku.abstract(forward, x), key,
       ...                            jinit.haiku.defaults("haiku"))
     """

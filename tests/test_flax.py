@@ -208,7 +208,7 @@ def test_flax_preset_equals_flax_defaults(path, reference, flat):
         leaf_key(key, path), flat or row["shape"], jnp.float32
     )
     # Flax's own initializer at its call shape, reshaped as Flax reshapes it;
-    # equal up to XLA's fusion rounding (FACTS.md: <= 2 ulp between compilations).
+    # equal up to XLA's fusion rounding (docs/notes.md: <= 2 ulp between compilations).
     assert ulp_distance(ours, np.reshape(theirs, row["shape"])) <= 2
 
 

@@ -1,7 +1,7 @@
 """materialize under jax.distributed: 2 CPU processes on loopback, one 8-device mesh.
 
 Each process generates only its addressable shards; both check them against the
-values one process computes with no sharding at all (FACTS.md: gloo collectives,
+values one process computes with no sharding at all (docs/notes.md: gloo collectives,
 a 127.0.0.1 coordinator, 4 host devices per process). Hard timeouts: the workers
 are killed if either fails or the pair runs past the limit.
 """

@@ -298,6 +298,8 @@ def abstract(model: Any) -> dict[str, Any]:
       ValueError: a layer's array does not have its layer's shape.
 
     Example:
+      >>> model = eqx.filter_eval_shape(eqx.nn.MLP, 2, 1, 64, 2, key=key)
+      >>> rules = jinit.equinox.defaults("torch")
       >>> params = jinit.materialize(jinit.equinox.abstract(model), key, rules)
     """
     _check_model(model)
@@ -478,7 +480,11 @@ def reinit(
     ``init`` gives it for the same key); unmatched leaves are the same objects.
 
     Example:
+      >>> model = eqx.filter_eval_shape(eqx.nn.MLP, 2, 1, 64, 2, key=key)
+      >>> model = jinit.equinox.init(model, key, jinit.equinox.defaults("torch"))
       >>> model = jinit.equinox.reinit(model, key, {r"layers/2/.*": jinit.zeros})
+      >>> float(abs(model.layers[2].weight).max())
+      0.0
     """
     return _fill(
         model,
@@ -501,6 +507,10 @@ def table(
     """One row per parameter: what :func:`init` draws (``jinit.flax.table``'s rows).
 
     Example:
-      >>> print(jinit.format_table(jinit.equinox.table(model, rules)))
+      >>> model = eqx.filter_eval_shape(eqx.nn.MLP, 2, 1, 64, 2, key=key)
+      >>> rules = jinit.equinox.defaults("torch")
+      >>> print(jinit.format_table(jinit.equinox.table(model, rules)))  # doctest: +SKIP
+      >>> len(jinit.equinox.table(model, rules))  # 3 weights, 3 biases
+      6
     """
     return _tree.table(abstract(model), rules, default=default, stacked=stacked)

@@ -105,6 +105,7 @@ def defaults(framework: Framework) -> dict[str, Any]:
       ValueError: an unknown framework.
 
     Example:
+      >>> model = eqx.filter_eval_shape(eqx.nn.MLP, 2, 1, 64, 2, key=key)
       >>> model = jinit.equinox.init(model, key, jinit.equinox.defaults("torch"))
     """
     if framework not in FRAMEWORKS:

@@ -46,6 +46,7 @@ def abstract(model: Any, *args: Any, rngs: Any = None, **kwargs: Any) -> Any:
       ValueError: ``rngs`` given for an nnx model.
 
     Example:
+      >>> model, tokens = nn.Dense(16), jnp.ones((2, 8))
       >>> abstract = jinit.flax.abstract(model, tokens)   # nn.scan-stacked blocks too
       >>> params = jinit.materialize(abstract, key, jinit.flax.defaults("flax"))
     """

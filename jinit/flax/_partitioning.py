@@ -150,6 +150,7 @@ def linen_partitioning(
     (``jax.jit(model.init, out_shardings=...)``) XLA partitions the draw.
 
     Example:
+      >>> mesh = jax.sharding.Mesh(jax.devices()[:1], ("model",))
       >>> dense = nn.Dense(1024, kernel_init=jinit.flax.linen_partitioning(
       ...     jinit.he_normal(), (None, "model"), mesh))
     """
@@ -193,6 +194,7 @@ def linen_logical_partitioning(
     ``nn.DenseGeneral`` kernels: as in :func:`linen_partitioning`.
 
     Example:
+      >>> mesh = jax.sharding.Mesh(jax.devices()[:1], ("model",))
       >>> rules = [("embed", None), ("mlp", "model")]
       >>> dense = nn.Dense(4096, kernel_init=jinit.flax.linen_logical_partitioning(
       ...     jinit.he_normal(), ("embed", "mlp"), mesh, rules))
@@ -236,8 +238,11 @@ def nnx_partitioning(
     Flax's eager sharding then finds the array already in place.
 
     Example:
-      >>> linear = nnx.Linear(64, 256, rngs=rngs, kernel_init=jinit.flax.nnx_partitioning(
+      >>> mesh = jax.sharding.Mesh(jax.devices()[:1], ("model",))
+      >>> linear = nnx.Linear(64, 256, rngs=nnx.Rngs(0), kernel_init=jinit.flax.nnx_partitioning(
       ...     jinit.he_normal(), (None, "model"), mesh))
+      >>> linear.kernel.shape
+      (64, 256)
     """
     from flax import nnx
 

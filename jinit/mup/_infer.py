@@ -111,12 +111,19 @@ def parametrize(
         fan-out, a ``readout`` that names no readout-like weight, no readout.
 
     Example:
+      >>> class LM(nn.Module):
+      ...     width: int
+      ...     @nn.compact
+      ...     def __call__(self, x):
+      ...         h = nn.Dense(self.width)(nn.Embed(100, self.width)(x))
+      ...         return nn.Dense(100, name="lm_head")(nn.relu(h))
+      >>> tokens = jnp.zeros((2, 8), dtype=jnp.int32)
       >>> base = jinit.flax.abstract(LM(width=64), tokens)
       >>> target = jinit.flax.abstract(LM(width=1024), tokens)
       >>> mp = jinit.mup.parametrize(base, target)
       >>> params = jinit.materialize(target, key, mp.rules(jinit.flax.defaults("flax")))
       >>> tx = mp.adam(3e-3)                     # μP Adam: per-parameter LR and eps
-      >>> print(jinit.mup.format_table(mp.table()))
+      >>> print(jinit.mup.format_table(mp.table()))  # doctest: +SKIP
     """
     var = variant_of(
         variant,

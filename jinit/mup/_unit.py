@@ -42,7 +42,10 @@ def unit_linear_scale(fan_in: int, *, readout: bool = False) -> float:
       ``fan_in ** -0.5``, or ``1 / fan_in`` for the readout.
 
     Example:
-      >>> y = nn.Dense(4 * d, use_bias=False)(x) * jinit.mup.unit_linear_scale(d)
+      >>> d = 256  # then y = nn.Dense(4 * d, use_bias=False)(x) * scale
+      >>> scale = jinit.mup.unit_linear_scale(d)
+      >>> scale
+      0.0625
     """
     positive_int("fan_in", fan_in)
     return 1.0 / fan_in if readout else fan_in**-0.5
@@ -162,8 +165,9 @@ def unit_residual_weights(tau: float) -> tuple[float, float]:
     ``branch = tau / sqrt(1 + tau²)``, ``skip = 1 / sqrt(1 + tau²)``.
 
     Example:
-      >>> branch, skip = jinit.mup.unit_residual_weights(tau)
-      >>> x = branch * attn(norm(x)) + skip * x
+      >>> branch, skip = jinit.mup.unit_residual_weights(0.5)
+      >>> round(branch**2 + skip**2, 6)  # then x = branch * attn(norm(x)) + skip * x
+      1.0
     """
     tau = _checks.real_number("tau", tau, nonnegative=True)
     denom = (1 + tau**2) ** 0.5

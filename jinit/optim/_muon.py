@@ -368,10 +368,10 @@ def muon(
         send to Muon with a matrix view of your own.
       readout, base, stacked: as :func:`jinit.roles` (with a tree only). One
         model's shapes cannot tell the readout: name it or give ``base``.
-      ns_coeffs, ns_steps, beta, eps, weight_decay, mu_dtype, nesterov,
-        adaptive, preconditioning, adam_b1, adam_b2, adam_eps_root,
-        adam_weight_decay, adam_learning_rate: as ``optax.contrib.muon``
-        (``ns_coeffs`` a tuple of three; ``eps`` is also Adam's).
+      ns_coeffs, ns_steps, beta, eps, weight_decay, mu_dtype, nesterov: as
+        ``optax.contrib.muon`` (``ns_coeffs`` a tuple of three; ``eps`` is also
+        Adam's), as are adaptive, preconditioning, adam_b1, adam_b2,
+        adam_eps_root, adam_weight_decay, adam_learning_rate.
 
     Returns:
       An optax ``GradientTransformation``: ``optax.partition`` of a Muon chain
@@ -384,6 +384,11 @@ def muon(
       ImportError: optax is not installed.
 
     Example:
+      >>> class LM(nn.Module):
+      ...     @nn.compact
+      ...     def __call__(self, x):
+      ...         return nn.Dense(10, name="lm_head")(nn.Dense(32)(x))
+      >>> model, tokens = LM(), jnp.ones((2, 8))
       >>> abstract = jinit.flax.abstract(model, tokens)
       >>> tx = jinit.optim.muon(abstract["params"], 0.02,
       ...                       readout=r".*lm_head/kernel", adam_learning_rate=3e-4)

@@ -97,7 +97,7 @@ def deepseek_v3(
 
     Raises:
       ValueError: an unknown source, a std that is not positive, a negative
-      ``pad_token_id``, an unknown role.
+        ``pad_token_id``, an unknown role.
     """
     if source not in _SOURCES:
         raise _errors.bad_choice("source", source, _SOURCES)

@@ -396,8 +396,8 @@ def rules(
       which role a leaf got.
 
     Raises:
-      ValueError: an unknown role, an invalid regex. TypeError: a pattern that
-      is not a string.
+      ValueError: an unknown role, an invalid regex.
+      TypeError: a pattern that is not a string.
 
     Example:
       >>> rules = jinit.schemes.rules(

@@ -102,7 +102,7 @@ def mamba2(
 
     Raises:
       ValueError: an unknown source, a bad size, range or std; ``A_init_range``
-      or ``conv_init`` with ``source="transformers"`` (which has no such field).
+        or ``conv_init`` with ``source="transformers"`` (which has no such field).
     """
     _check_source(source)
     n = layer_count("n_layer", n_layer)

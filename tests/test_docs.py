@@ -1,0 +1,102 @@
+"""The documentation site builds (strict) and renders in a real headless browser.
+
+One build shared by the module; a headless Chromium loads the index and the
+``jinit.mup`` API page and checks the headings and that no Sphinx role text
+(``:func:`...```) is left unrendered. Skips only where Chromium is absent and CI is
+not set: in CI (``CI=true``) a missing browser is a failure.
+"""
+
+import functools
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROLE_TEXT = re.compile(r":(func|class|mod|meth|attr|data|obj|exc):`")
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> pathlib.Path:
+    pytest.importorskip("mkdocs", reason="the docs tools are in the dev extra")
+    out = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"}
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(out)],
+        cwd=ROOT, env=env, check=True, timeout=600,
+    )  # fmt: skip
+    return out
+
+
+@functools.cache
+def _driver():
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = _chromium() or ""
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+    ):
+        options.add_argument(flag)
+    service_path = shutil.which("chromedriver")
+    service = (
+        webdriver.ChromeService(executable_path=service_path) if service_path else None
+    )
+    return webdriver.Chrome(options=options, service=service)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if _chromium() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but no chromium: .ci/run must install it")
+        pytest.skip(
+            "no headless chromium here (apt-get install chromium chromium-driver)"
+        )
+    pytest.importorskip("selenium", reason="selenium is in the dev extra")
+    driver = _driver()
+    yield driver
+    driver.quit()
+    _driver.cache_clear()
+
+
+def _load(browser, page: pathlib.Path):
+    from selenium.webdriver.common.by import By
+
+    browser.get(page.as_uri())
+    headings = [
+        h.text.strip() for h in browser.find_elements(By.CSS_SELECTOR, "h1, h2")
+    ]
+    text = browser.find_element(By.TAG_NAME, "body").text
+    return headings, text
+
+
+def test_index_renders(site, browser):
+    headings, text = _load(browser, site / "index.html")
+    assert "jinit" in headings and "Getting started" in headings
+    assert not ROLE_TEXT.search(text)
+
+
+def test_api_page_renders_with_links(site, browser):
+    from selenium.webdriver.common.by import By
+
+    headings, text = _load(browser, site / "api" / "mup" / "index.html")
+    assert "jinit.mup" in headings
+    assert any(h.startswith("parametrize") for h in headings), headings
+    assert not ROLE_TEXT.search(text)
+    links = browser.find_elements(By.CSS_SELECTOR, "a.autorefs-internal")
+    assert links, "the docstrings' roles should render as cross-reference links"
