@@ -422,7 +422,9 @@ def test_optax_is_optional_and_roles_are_not_given_twice(monkeypatch):
     with pytest.raises(ValueError, match="`readout` must be left out"):
         optim.muon(r, 0.02, readout=None)
     monkeypatch.setitem(sys.modules, "optax", None)
-    with pytest.raises(ImportError, match="pip install 'optax>=0.2.8'"):
+    with pytest.raises(
+        ImportError, match=r"pip install 'jinit\[optim\]' \(or 'optax>=0.2.8'\)"
+    ):
         optim.muon(r, 0.02)
 
 

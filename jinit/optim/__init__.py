@@ -5,7 +5,7 @@
 (Dense, ``DenseGeneral`` q/k/v/o with their head axes, convolutions, stacked
 layers and experts as batch axes) to Muon; embeddings, readouts, norms, biases
 and vectors to Adam. optax is an optional dependency (``pip install
-jinit[optax]``).
+jinit[optim]``).
 """
 
 from ._muon import ADAM_ROLES, CONVS, MUON_ROLES, SCALES, dimension_numbers, muon

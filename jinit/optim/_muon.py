@@ -38,7 +38,7 @@ def _optax() -> Any:
     except ImportError:
         raise ImportError(
             "jinit.optim needs optax (an optional dependency): pip install "
-            "'optax>=0.2.8'"
+            "'jinit[optim]' (or 'optax>=0.2.8')"
         ) from None
     return optax
 
