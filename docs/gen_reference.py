@@ -571,6 +571,77 @@ REGISTRY: tuple[Entry, ...] = (
         ),
     ),
     Entry(
+        name="spectral",
+        law="scale · √(fan_out/fan_in) · semi-orthogonal",
+        formula=(
+            "Each `(in, out)` matrix (per conv tap and batch index) a Haar "
+            "semi-orthogonal matrix (`orthogonal`) times "
+            "`scale · √(c_out/c_in) / taps` (`normalized=False`: `scale · √c_out`): "
+            "every singular value of a dense kernel is `scale · √(fan_out/fan_in)`, "
+            "the spectral condition (Yang, Simon & Bernstein 2023)."
+        ),
+        names=(),
+        differences=(
+            "No JAX, Keras or PyTorch initializer: Modula's `Linear` and Scion's "
+            "`Spectral` (a conv kernel: Scion's `SpectralConv`, per tap).",
+        ),
+        suits="hidden matrices under spectral μP, Muon, Scion and Modula.",
+    ),
+    Entry(
+        name="row_normalized",
+        law="N(0, 1) rows at norm scale/√fan_in",
+        formula=(
+            "A N(0, 1) draw, each row (the fan-in vector of one output unit, per "
+            "batch index) divided by its norm, times `scale / √fan_in` "
+            "(`normalized=False`: `scale`): each row uniform on its sphere."
+        ),
+        names=(),
+        differences=("No JAX, Keras or PyTorch initializer: Scion's `RowNorm`.",),
+        suits="Scion's row-normed layers (its default for the readout of some models).",
+    ),
+    Entry(
+        name="col_normalized",
+        law="N(0, 1) columns at norm scale·√fan_out",
+        formula=(
+            "A N(0, 1) draw, each column (the fan-out vector of one input unit, "
+            "per batch index) at norm `scale · √fan_out` (RMS `scale`), "
+            "`/ fan_in` with `normalized=True`."
+        ),
+        names=(),
+        differences=(
+            "No JAX, Keras or PyTorch initializer: Scion's `ColNorm`, Modula's "
+            "`Embed` (every token vector of RMS `scale`).",
+        ),
+        suits="embeddings under Modula/Scion (token vectors of RMS 1).",
+    ),
+    Entry(
+        name="sign",
+        law="±value (Rademacher)",
+        formula=(
+            "Each entry `+value` or `-value` with probability ½; "
+            "`normalized=True`: `±value / fan_in`."
+        ),
+        names=(),
+        differences=("No JAX, Keras or PyTorch initializer: Scion's `Sign`.",),
+        suits="Scion's readout (`normalized=True`).",
+    ),
+    Entry(
+        name="with_norm",
+        law="any law at an exact Frobenius or row norm",
+        formula=(
+            "Draws `init`, then multiplies each matrix (per batch index) by "
+            "`frobenius_norm / ‖W‖_F`, or each row by `row_norm / ‖row‖`, and "
+            "rounds once: the norm exact up to rounding. On a centred Gaussian, "
+            "uniform on the sphere."
+        ),
+        names=(),
+        differences=(
+            "No JAX, Keras or PyTorch initializer: the radius hyperball "
+            "optimizers (AdamH, MuonH) keep for the whole run.",
+        ),
+        suits="hypersphere parametrizations (nGPT, hyperball).",
+    ),
+    Entry(
         name="delta_orthogonal",
         law="orthogonal at the centre tap",
         formula=(

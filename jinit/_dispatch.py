@@ -276,7 +276,10 @@ def run(
             config,
             shape=shape,
             dtype=dtype,
-            out_sharding=out_sharding.spec,  # drawn in shards, not whole
+            # An elementwise law is drawn in shards; a law with reductions (a
+            # norm, a QR) whole, then resharded: its values must not depend on
+            # how XLA would split its reductions.
+            out_sharding=out_sharding.spec if init.elementwise else None,
             blocks=blocks,
         )
         draw = jax.sharding.auto_axes(draw, out_sharding=out_sharding, axes=explicit)
