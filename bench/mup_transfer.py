@@ -145,7 +145,9 @@ def run_width(variant, width, base_width, args, train, val, lrs):
     named = {"readout": r".*readout/kernel"} if args.optimizer == "muon" else {}
     mp = jinit.mup.parametrize(base, target, variant=variant, **named)
     net = model(width, mp)
-    rules = mp.rules(jinit.flax.defaults("flax"))
+    # u-μP and spectral μP draw every parameter by their own rule (no base rules).
+    own = mp.variant.init == "unit"
+    rules = mp.rules(None if own else jinit.flax.defaults("flax"))
     params = jinit.materialize(target, jax.random.key(args.seed), rules)
 
     def loss_fn(p, chunk):
