@@ -133,6 +133,28 @@ def _rotl(x: Any, d: int) -> Any:
     return (x << _U32(d)) | (x >> _U32(32 - d))
 
 
+_ROT2 = (13, 15, 26, 6, 17, 29, 16, 24)  # Random123's R_32x2
+
+
+def threefry2x32(k0: Any, k1: Any, x0: Any, x1: Any, rounds: int = 20) -> tuple:
+    """Threefry-2x32-``rounds`` (Random123): a key injection every 4 rounds.
+
+    In 32-bit ops (traced, or NumPy uint32 arrays); 20 rounds: JAX's
+    ``threefry2x32``; 13: :data:`jinit.FAST_PRNG`'s.
+    """
+    ks = (k0, k1, k0 ^ k1 ^ _U32(0x1BD11BDA))
+    x0, x1 = x0 + ks[0], x1 + ks[1]
+    for r in range(rounds):
+        d = _ROT2[r % 8]
+        x0 = x0 + x1
+        x1 = x0 ^ _rotl(x1, d)
+        if r % 4 == 3:
+            j = r // 4 + 1
+            x0 = x0 + ks[j % 3]
+            x1 = x1 + ks[(j + 1) % 3] + _U32(j)
+    return x0, x1
+
+
 def threefry4x32(k: tuple, x: tuple) -> tuple:
     """Threefry-4x32-20, as ``jax._src.random.threefry4x32`` computes it."""
     ks = (*k, k[0] ^ k[1] ^ k[2] ^ k[3] ^ _U32(0x1BD11BDA))
@@ -228,7 +250,8 @@ def hash_bits(
 # The Philox twins: JAX's Philox, shardable.
 
 
-def _seed_words(seed: Any) -> tuple[Any, Any]:
+def seed_words(seed: Any) -> tuple[Any, Any]:
+    """A seed's ``(hi, lo)`` words."""
     # As JAX's Philox seeds: the high word is a logical shift by 32 (0 for a
     # 32-bit seed), the low word the seed modulo 2**32.
     k0 = lax.shift_right_logical(seed, lax.convert_element_type(32, seed.dtype))
@@ -236,7 +259,7 @@ def _seed_words(seed: Any) -> tuple[Any, Any]:
 
 
 def _philox2_seed(seed):
-    k0, k1 = _seed_words(seed)
+    k0, k1 = seed_words(seed)
     return jnp.stack([philox2x32(jnp.zeros((), _U32), k0, k1)[0]])
 
 
@@ -255,7 +278,7 @@ def _philox2_bits(key, bit_width, shape):
 
 
 def _philox4_seed(seed):
-    k0, k1 = _seed_words(seed)
+    k0, k1 = seed_words(seed)
     z = jnp.zeros((), _U32)
     out = philox4x32(z, z, k0, k1, z, z)
     return jnp.stack(out[:2])
@@ -280,7 +303,7 @@ def _philox4_bits(key, bit_width, shape):
 
 
 def _threefry4_seed(seed):
-    k0, k1 = _seed_words(seed)
+    k0, k1 = seed_words(seed)
     z = jnp.zeros((), _U32)
     return jnp.stack(threefry4x32((k0, k1, z, z), (z, z, z, z)))
 
