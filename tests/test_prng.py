@@ -239,14 +239,19 @@ def test_blocks_equal_one_pass(impl, init, dtype):
     assert_same_bits(python, one_pass)
 
 
-def test_large_philox_draw_is_made_in_blocks():
-    """The one policy draws a large eager Philox draw in blocks, same bits."""
-    key = jax.random.key(0, impl="philox4x32")
+@pytest.mark.parametrize("impl", COUNTER)
+def test_block_policy_per_implementation(impl):
+    """Blocks where measured faster: a direct call for threefry2x32 only,
+    ``materialize`` for every counter-based implementation (jinit.FAST_PRNG:
+    never, one pass is its fastest)."""
+    key = jax.random.key(0, impl=impl)
     init, shape = jinit.truncated_normal(0.02), (2048, 1024)
     dtype = np.dtype(np.float32)
-    assert jinit._dispatch.use_blocks(init, shape, dtype, key, None, any_impl=True)
-    assert not jinit._dispatch.use_blocks(init, shape, dtype, key, None)
-    assert_same_bits(init(key, shape), jax.jit(lambda k: init(k, shape))(key))
+    use = jinit._dispatch.use_blocks
+    assert use(init, shape, dtype, key, None) == (impl == "threefry2x32")
+    assert use(init, shape, dtype, key, None, path="python")
+    fast = jax.random.key(0, impl=jinit.FAST_PRNG)
+    assert not use(init, shape, dtype, fast, None, path="python")
 
 
 # ----------------------------------------------------------------------------
@@ -300,12 +305,19 @@ def test_materialize_sharded_with_a_philox_key():
 def test_bench_prng_quick():
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     done = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "bench", "prng.py"), "--quick"],
+        [
+            sys.executable,
+            os.path.join(ROOT, "bench", "prng.py"),
+            "--quick",
+            "--impls",
+            "philox4x32,jinit.FAST_PRNG",  # two rows: the script, not the numbers
+        ],
         capture_output=True,
         text=True,
         env=env,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    for impl in ALL:
+    for impl in ("philox4x32", "jinit.FAST_PRNG"):
         assert f"| {impl} |" in done.stdout
+    assert "| `jinit.materialize` | jinit.FAST_PRNG |" in done.stdout
