@@ -100,30 +100,40 @@ def native_mulhilo(m: int, x: Any) -> tuple[Any, Any]:
     return x * _U32(m), lax.mulhi(jnp.asarray(m, _U32), x)
 
 
-def philox2x32(k0: Any, x0: Any, x1: Any, mul: Any = mulhilo) -> tuple[Any, Any]:
-    """Philox-2x32-10 (Random123), as ``jax._src.random.philox2x32`` computes it.
+def philox(ks: tuple, xs: tuple, mul: Any = mulhilo) -> tuple:
+    """Philox-2x32-10 or Philox-4x32-10 (Random123, as ``jax._src.random``
+    computes them): key words ``ks`` (1 or 2), counter words ``xs`` (2 or 4).
 
-    ``mul`` is :func:`mulhilo` (shardable) or :func:`native_mulhilo`.
+    Each round multiplies the even words (``mul``: :func:`mulhilo`, shardable,
+    or :func:`native_mulhilo`) and bumps the key by the Weyl constants.
     """
+    ms = (_PHILOX_M2,) if len(xs) == 2 else _PHILOX_M4
+    pairs = len(xs) // 2
     for rnd in range(10):
         if rnd:
-            k0 = k0 + _PHILOX_W[0]
-        lo, hi = mul(_PHILOX_M2, x0)
-        x0, x1 = hi ^ x1 ^ k0, lo
-    return x0, x1
+            ks = tuple(k + w for k, w in zip(ks, _PHILOX_W, strict=False))
+        lohi = [mul(ms[j], xs[2 * j]) for j in range(pairs)]
+        xs = tuple(
+            word
+            for j in range(pairs)
+            for word in (
+                lohi[pairs - 1 - j][1] ^ xs[2 * j + 1] ^ ks[j],
+                lohi[pairs - 1 - j][0],
+            )
+        )
+    return xs
+
+
+def philox2x32(k0: Any, x0: Any, x1: Any, mul: Any = mulhilo) -> tuple[Any, Any]:
+    """Philox-2x32-10 (:func:`philox`)."""
+    return philox((k0,), (x0, x1), mul)
 
 
 def philox4x32(
     k0: Any, k1: Any, x0: Any, x1: Any, x2: Any, x3: Any, mul: Any = mulhilo
 ) -> tuple:
-    """Philox-4x32-10 (Random123), as ``jax._src.random.philox4x32`` computes it."""
-    for rnd in range(10):
-        if rnd:
-            k0, k1 = k0 + _PHILOX_W[0], k1 + _PHILOX_W[1]
-        lo0, hi0 = mul(_PHILOX_M4[0], x0)
-        lo1, hi1 = mul(_PHILOX_M4[1], x2)
-        x0, x1, x2, x3 = hi1 ^ x1 ^ k0, lo1, hi0 ^ x3 ^ k1, lo0
-    return x0, x1, x2, x3
+    """Philox-4x32-10 (:func:`philox`)."""
+    return philox((k0, k1), (x0, x1, x2, x3), mul)
 
 
 _ROT4 = ((10, 26), (11, 21), (13, 27), (23, 5), (6, 20), (17, 11), (25, 10), (18, 20))
