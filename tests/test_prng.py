@@ -5,8 +5,8 @@ jinit's Philox twins equal to JAX's bit for bit, blocks of every counter-based
 implementation equal to the one-pass draw, and the rbg warning.
 """
 
+import importlib.util
 import os
-import subprocess
 import sys
 import warnings
 
@@ -299,25 +299,20 @@ def test_materialize_sharded_with_a_philox_key():
 
 
 # ----------------------------------------------------------------------------
-# bench/prng.py runs (a smoke test, one device, no timings asserted).
+# bench/prng.py runs (a smoke test in this process, no timings asserted).
 
 
-def test_bench_prng_quick():
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    done = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "bench", "prng.py"),
-            "--quick",
-            "--impls",
-            "philox4x32,jinit.FAST_PRNG",  # two rows: the script, not the numbers
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
+def test_bench_prng_quick(monkeypatch, capsys):
+    spec = importlib.util.spec_from_file_location(
+        "bench_prng", os.path.join(ROOT, "bench", "prng.py")
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # Two rows: the script, not the numbers.
+    argv = ["prng.py", "--quick", "--impls", "philox4x32,jinit.FAST_PRNG"]
+    monkeypatch.setattr(sys, "argv", argv)
+    bench.main()
+    out = capsys.readouterr().out
     for impl in ("philox4x32", "jinit.FAST_PRNG"):
-        assert f"| {impl} |" in done.stdout
-    assert "| `jinit.materialize` | jinit.FAST_PRNG |" in done.stdout
+        assert f"| {impl} |" in out
+    assert "| `jinit.materialize` | jinit.FAST_PRNG |" in out

@@ -148,8 +148,8 @@ def signatures(
 
 
 def _stacked_bias_fans(
-    leaves: list[Leaf], before: list[Any], after: list[Any]
-) -> list[Any]:
+    leaves: list[Leaf], before: list[Signature | None], after: list[Signature | None]
+) -> list[Signature | None]:
     """A bias stacked with its kernel gets the kernel's per-layer fans.
 
     A bias records its layer's fans (its kernel's, e.g. ``(E * in, E * out)``
@@ -163,16 +163,19 @@ def _stacked_bias_fans(
         siblings.setdefault(leaf.path.rpartition("/")[0], []).append(j)
     out = list(after)
     for i, (old, new) in enumerate(zip(before, after, strict=True)):
-        role = None if new is None else _signature.layer_kernel_role(new.role)
-        if new is old or role is None or old.fan_in is None:
+        if new is None or old is None or new is old or old.fan_in is None:
+            continue
+        role = _signature.layer_kernel_role(new.role)
+        if role is None:
             continue
         kernels = [
-            after[j]
+            k
             for j in siblings[leaves[i].path.rpartition("/")[0]]
-            if before[j] is not None
-            and after[j] is not before[j]
-            and before[j].role == role
-            and (before[j].fan_in, before[j].fan_out) == (old.fan_in, old.fan_out)
+            if (k := after[j]) is not None
+            and (b := before[j]) is not None
+            and k is not b
+            and b.role == role
+            and (b.fan_in, b.fan_out) == (old.fan_in, old.fan_out)
         ]
         if len(kernels) == 1:
             k = kernels[0]
