@@ -4,7 +4,7 @@ Two tables (markdown, on stdout):
 
 1. **One large draw** (``--shape``, default 4096 x 4096 float32) per JAX
    implementation (threefry2x32, threefry4x32, philox2x32, philox4x32, rbg,
-   unsafe_rbg): the one-pass floor ``jax.jit(lambda k: jax.random.bits(k, (n,)))``,
+   unsafe_rbg) and jinit's opt-in ``jinit.FAST_PRNG`` (Threefry-2x32-13): the one-pass floor ``jax.jit(lambda k: jax.random.bits(k, (n,)))``,
    ``jax.jit(jax.random.normal)``, and jinit's eager ``he_normal`` and ``normal``
    (drawn in blocks on the CPU for the counter-based implementations), each
    against the floor and against ``torch.nn.init.kaiming_normal_`` /
@@ -15,11 +15,11 @@ Two tables (markdown, on stdout):
    Flax's default); each method in a fresh process (no shared compile cache).
 
 Medians of ``--repeats`` runs after warm-up, timed in alternation. ``--quick``:
-a 64 x 64 draw and a 1-layer d=32 model with a philox4x32 key, in this process
-(a smoke test; its numbers mean nothing).
+a 64 x 64 draw, no warm-up, and a 1-layer d=32 model with a jinit.FAST_PRNG
+key, in this process (a smoke test; its numbers mean nothing).
 
     python bench/prng.py            # the full measurement (a quiet machine)
-    python bench/prng.py --quick
+    python bench/prng.py --quick --impls threefry2x32,jinit.FAST_PRNG
 """
 
 from __future__ import annotations
@@ -40,11 +40,30 @@ IMPLS = (
     "philox4x32",
     "rbg",
     "unsafe_rbg",
+    "jinit.FAST_PRNG",
 )
-MODEL_IMPLS = ("threefry2x32", "threefry4x32", "philox2x32", "philox4x32")
+MODEL_IMPLS = (
+    "threefry2x32",
+    "threefry4x32",
+    "philox2x32",
+    "philox4x32",
+    "jinit.FAST_PRNG",
+)
 
 
-def draws(shape: tuple[int, ...], repeats: int) -> str:
+def impl_spec(name: str):
+    """``jax.random.key``'s ``impl=`` for a row's name (jinit's fast PRNG by its
+    public name)."""
+    if name == "jinit.FAST_PRNG":
+        import jinit
+
+        return jinit.FAST_PRNG
+    return name
+
+
+def draws(
+    shape: tuple[int, ...], repeats: int, warmup: int = 3, impls: tuple = IMPLS
+) -> str:
     """Table 1: one draw per implementation."""
     import math
 
@@ -65,10 +84,11 @@ def draws(shape: tuple[int, ...], repeats: int) -> str:
             "normal": lambda: torch.nn.init.normal_(t),
         },
         repeats,
+        warmup,
     )
     rows = []
-    for impl in IMPLS:
-        key = jax.random.key(0, impl=impl)
+    for impl in impls:
+        key = jax.random.key(0, impl=impl_spec(impl))
         times = paired_medians(
             {
                 "floor": lambda key=key: bits(key),
@@ -77,6 +97,7 @@ def draws(shape: tuple[int, ...], repeats: int) -> str:
                 "normal": lambda key=key: normal(key, shape),
             },
             repeats,
+            warmup,
         )
         floor = times["floor"]
         rows.append(
@@ -134,12 +155,13 @@ def model_time(method: str, impl: str, cfg: dict, repeats: int) -> dict:
             return jinit.materialize(abstract, key, the_rules)
 
     t0 = time.perf_counter()
-    jax.block_until_ready(call(jax.random.key(1, impl=impl)))
+    spec = impl_spec(impl)
+    jax.block_until_ready(call(jax.random.key(1, impl=spec)))
     first = time.perf_counter() - t0
     runs = []
     for i in range(repeats):
         t0 = time.perf_counter()
-        jax.block_until_ready(call(jax.random.key(2 + i, impl=impl)))
+        jax.block_until_ready(call(jax.random.key(2 + i, impl=spec)))
         runs.append(time.perf_counter() - t0)
     return {"first": first, "run": statistics.median(runs)}
 
@@ -187,6 +209,9 @@ def main() -> None:
     parser.add_argument("--shape", default="4096,4096")
     parser.add_argument("--layers", type=int, default=48)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--impls", default=",".join(IMPLS), help="table 1's rows (comma-separated)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -203,7 +228,11 @@ def main() -> None:
         cfg = dict(layers=1, d=32, heads=2, mlp=64, vocab=128, scan=True)
     env = environment()
     print(f"{env['date']}; {env['machine']}; {env['backend']}; {env['versions']}\n")
-    print(draws(shape, repeats) + "\n")
+    impls = tuple(args.impls.split(","))
+    unknown = set(impls) - set(IMPLS)
+    if unknown:
+        parser.error(f"--impls must name rows of {IMPLS}; got {sorted(unknown)}")
+    print(draws(shape, repeats, 0 if args.quick else 3, impls) + "\n")
     print(models(cfg, repeats, fresh=not args.quick))
 
 

@@ -19,6 +19,7 @@ from ._distributions import normal as normal
 from ._distributions import truncated_normal as truncated_normal
 from ._distributions import uniform as uniform
 from ._fans import compute_fans as compute_fans
+from ._fastprng import FAST_PRNG as FAST_PRNG
 from ._logspace import InverseSoftplusLogUniform as InverseSoftplusLogUniform
 from ._logspace import LogOfUniform as LogOfUniform
 from ._logspace import LogUniform as LogUniform
@@ -79,6 +80,7 @@ __all__ = [
     "Constant",
     "DeltaOrthogonal",
     "Dirac",
+    "FAST_PRNG",
     "Identity",
     "Init",
     "Initializer",

@@ -155,35 +155,45 @@ def check_init(init: Any, shape: tuple[int, ...], dtype: np.dtype) -> None:
 # The policy and the kernel.
 
 
+#: Where a draw in blocks was measured faster than the one-pass jit, per path
+#: (notes: the profile of 2026-12-04, 2048**2 and 4096**2 normal draws and
+#: the scanned model, 2-core CPU). ``"jit"``: a direct call's kernel
+#: (:func:`jinit._blocks.draw_in_blocks`, Philox with 16-bit limbs): faster for
+#: threefry2x32 only (XLA's threefry2x32 needs scratch three times its output),
+#: even for threefry4x32 and 1.4-1.5x slower for Philox. ``"python"``:
+#: ``materialize`` eagerly (:func:`jinit._blocks.draw_from_python`, one
+#: compiled block per law, Philox with ``lax.mulhi``): faster for every
+#: counter-based implementation (fewer compilations; philox4x32 0.50x vs
+#: 0.63x of Flax's init). Same bits either way.
+BLOCK_IMPLS = {"jit": ("threefry2x32",), "python": _prng.COUNTER_BASED}
+
+
 def use_blocks(
     init: Any,
     shape: tuple[int, ...],
     dtype: np.dtype,
     key: Any,
     sharding: Any,
-    any_impl: bool = False,
+    path: str = "jit",
 ) -> bool:
     """Whether this draw is made in blocks (:func:`jinit._blocks.draw_in_blocks`).
 
-    The one policy, for direct calls and ``materialize`` alike: an eager (not
-    traced) draw of a jinit initializer that :func:`jinit._blocks.can_draw_in_blocks`
-    allows (same bits), on the CPU, where it was measured: a block's scratch
-    memory and about twice as fast, as the blocks stay in cache. Not on
-    accelerators, where one fused draw needs no loop (unmeasured there), nor
-    under a trace: the caller's program may shard the draw, and a blocked loop
-    would not split.
-
-    ``any_impl``: keys of every counter-based implementation (the caller draws
-    from ``key`` itself, or passes its implementation on to
-    :func:`jinit._blocks.draw_from_python`); False: threefry2x32 keys only (a
-    caller that hands on raw key words alone).
+    The one policy, for direct calls (``path="jit"``) and ``materialize``
+    (``path="python"``): an eager (not traced) draw of a jinit initializer that
+    :func:`jinit._blocks.can_draw_in_blocks` allows (same bits), on the CPU,
+    with a key of an implementation for which the path was measured faster
+    (:data:`BLOCK_IMPLS`): a block's scratch memory, and faster as the blocks
+    stay in cache. Not on accelerators, where one fused draw needs no loop
+    (unmeasured there), nor under a trace: the caller's program may shard the
+    draw, and a blocked loop would not split.
     """
-    impls = _prng.COUNTER_BASED if any_impl else ("threefry2x32",)
     return (
         jax.default_backend() == "cpu"
         and not _checks.is_tracer(key)
         and getattr(init, "elementwise", False)
-        and _blocks.can_draw_in_blocks(init, shape, dtype, key, sharding, impls)
+        and _blocks.can_draw_in_blocks(
+            init, shape, dtype, key, sharding, BLOCK_IMPLS[path]
+        )
     )
 
 
@@ -265,8 +275,8 @@ def run(
                 f"(jax.set_mesh); got {out_sharding} with no mesh set."
             )
         out_sharding = jax.sharding.NamedSharding(mesh, out_sharding)
-    blocks = use_blocks(init, shape, dtype, key, out_sharding, any_impl=True)
-    if not blocks:  # blocks draw every counter-based implementation themselves
+    blocks = use_blocks(init, shape, dtype, key, out_sharding)
+    if not blocks:  # blocks draw from the key's words themselves
         key = draw_key(key, out_sharding is not None)
     config = Config(init)
     explicit = _explicit_axes(out_sharding)

@@ -100,30 +100,40 @@ def native_mulhilo(m: int, x: Any) -> tuple[Any, Any]:
     return x * _U32(m), lax.mulhi(jnp.asarray(m, _U32), x)
 
 
-def philox2x32(k0: Any, x0: Any, x1: Any, mul: Any = mulhilo) -> tuple[Any, Any]:
-    """Philox-2x32-10 (Random123), as ``jax._src.random.philox2x32`` computes it.
+def philox(ks: tuple, xs: tuple, mul: Any = mulhilo) -> tuple:
+    """Philox-2x32-10 or Philox-4x32-10 (Random123, as ``jax._src.random``
+    computes them): key words ``ks`` (1 or 2), counter words ``xs`` (2 or 4).
 
-    ``mul`` is :func:`mulhilo` (shardable) or :func:`native_mulhilo`.
+    Each round multiplies the even words (``mul``: :func:`mulhilo`, shardable,
+    or :func:`native_mulhilo`) and bumps the key by the Weyl constants.
     """
+    ms = (_PHILOX_M2,) if len(xs) == 2 else _PHILOX_M4
+    pairs = len(xs) // 2
     for rnd in range(10):
         if rnd:
-            k0 = k0 + _PHILOX_W[0]
-        lo, hi = mul(_PHILOX_M2, x0)
-        x0, x1 = hi ^ x1 ^ k0, lo
-    return x0, x1
+            ks = tuple(k + w for k, w in zip(ks, _PHILOX_W, strict=False))
+        lohi = [mul(ms[j], xs[2 * j]) for j in range(pairs)]
+        xs = tuple(
+            word
+            for j in range(pairs)
+            for word in (
+                lohi[pairs - 1 - j][1] ^ xs[2 * j + 1] ^ ks[j],
+                lohi[pairs - 1 - j][0],
+            )
+        )
+    return xs
+
+
+def philox2x32(k0: Any, x0: Any, x1: Any, mul: Any = mulhilo) -> tuple[Any, Any]:
+    """Philox-2x32-10 (:func:`philox`)."""
+    return philox((k0,), (x0, x1), mul)
 
 
 def philox4x32(
     k0: Any, k1: Any, x0: Any, x1: Any, x2: Any, x3: Any, mul: Any = mulhilo
 ) -> tuple:
-    """Philox-4x32-10 (Random123), as ``jax._src.random.philox4x32`` computes it."""
-    for rnd in range(10):
-        if rnd:
-            k0, k1 = k0 + _PHILOX_W[0], k1 + _PHILOX_W[1]
-        lo0, hi0 = mul(_PHILOX_M4[0], x0)
-        lo1, hi1 = mul(_PHILOX_M4[1], x2)
-        x0, x1, x2, x3 = hi1 ^ x1 ^ k0, lo1, hi0 ^ x3 ^ k1, lo0
-    return x0, x1, x2, x3
+    """Philox-4x32-10 (:func:`philox`)."""
+    return philox((k0, k1), (x0, x1, x2, x3), mul)
 
 
 _ROT4 = ((10, 26), (11, 21), (13, 27), (23, 5), (6, 20), (17, 11), (25, 10), (18, 20))
@@ -131,6 +141,28 @@ _ROT4 = ((10, 26), (11, 21), (13, 27), (23, 5), (6, 20), (17, 11), (25, 10), (18
 
 def _rotl(x: Any, d: int) -> Any:
     return (x << _U32(d)) | (x >> _U32(32 - d))
+
+
+_ROT2 = (13, 15, 26, 6, 17, 29, 16, 24)  # Random123's R_32x2
+
+
+def threefry2x32(k0: Any, k1: Any, x0: Any, x1: Any, rounds: int = 20) -> tuple:
+    """Threefry-2x32-``rounds`` (Random123): a key injection every 4 rounds.
+
+    In 32-bit ops (traced, or NumPy uint32 arrays); 20 rounds: JAX's
+    ``threefry2x32``; 13: :data:`jinit.FAST_PRNG`'s.
+    """
+    ks = (k0, k1, k0 ^ k1 ^ _U32(0x1BD11BDA))
+    x0, x1 = x0 + ks[0], x1 + ks[1]
+    for r in range(rounds):
+        d = _ROT2[r % 8]
+        x0 = x0 + x1
+        x1 = x0 ^ _rotl(x1, d)
+        if r % 4 == 3:
+            j = r // 4 + 1
+            x0 = x0 + ks[j % 3]
+            x1 = x1 + ks[(j + 1) % 3] + _U32(j)
+    return x0, x1
 
 
 def threefry4x32(k: tuple, x: tuple) -> tuple:
@@ -228,7 +260,8 @@ def hash_bits(
 # The Philox twins: JAX's Philox, shardable.
 
 
-def _seed_words(seed: Any) -> tuple[Any, Any]:
+def seed_words(seed: Any) -> tuple[Any, Any]:
+    """A seed's ``(hi, lo)`` words."""
     # As JAX's Philox seeds: the high word is a logical shift by 32 (0 for a
     # 32-bit seed), the low word the seed modulo 2**32.
     k0 = lax.shift_right_logical(seed, lax.convert_element_type(32, seed.dtype))
@@ -236,7 +269,7 @@ def _seed_words(seed: Any) -> tuple[Any, Any]:
 
 
 def _philox2_seed(seed):
-    k0, k1 = _seed_words(seed)
+    k0, k1 = seed_words(seed)
     return jnp.stack([philox2x32(jnp.zeros((), _U32), k0, k1)[0]])
 
 
@@ -255,7 +288,7 @@ def _philox2_bits(key, bit_width, shape):
 
 
 def _philox4_seed(seed):
-    k0, k1 = _seed_words(seed)
+    k0, k1 = seed_words(seed)
     z = jnp.zeros((), _U32)
     out = philox4x32(z, z, k0, k1, z, z)
     return jnp.stack(out[:2])
@@ -280,7 +313,7 @@ def _philox4_bits(key, bit_width, shape):
 
 
 def _threefry4_seed(seed):
-    k0, k1 = _seed_words(seed)
+    k0, k1 = seed_words(seed)
     z = jnp.zeros((), _U32)
     return jnp.stack(threefry4x32((k0, k1, z, z), (z, z, z, z)))
 

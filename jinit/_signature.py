@@ -152,6 +152,16 @@ def declared(path: str, leaves: Mapping[str, Any], source: str) -> Any:
     return sig.init
 
 
+#: The roles whose fans are those of their layer's kernel (role ``kernel`` for
+#: ``bias``, ``recurrent_kernel`` for ``recurrent_bias``).
+_LAYER_FANS = ("bias", "recurrent_bias")
+
+
+def layer_kernel_role(role: str) -> str | None:
+    """The role of the kernel whose fans a parameter of ``role`` has, or None."""
+    return role.replace("bias", "kernel") if role in _LAYER_FANS else None
+
+
 def with_layer_fans(
     signatures: Mapping[str, Signature], weight: str
 ) -> dict[str, Signature]:
@@ -162,7 +172,7 @@ def with_layer_fans(
     """
     out = dict(signatures)
     for path, sig in signatures.items():
-        if sig.role in ("bias", "recurrent_bias") and sig.fan_in is None:
+        if sig.role in _LAYER_FANS and sig.fan_in is None:
             w = signatures.get(f"{path.rpartition('/')[0]}/{weight}")
             if w is not None and w.fan_in is not None:
                 out[path] = dataclasses.replace(sig, fan_in=w.fan_in, fan_out=w.fan_out)
@@ -225,7 +235,10 @@ def with_stacked(signature: Signature, shape: tuple[int, ...], axes: Axis) -> Si
     call = tuple(d for i, d in enumerate(layer) if i not in removed)
     n = len(layer)
     fan_axes = {}
-    for name in ("in_axis", "out_axis"):
+    # A bias's fans are its layer's kernel's, not its call's: no fan axes to
+    # keep, and its per-layer fans come from its stacked kernel (the plan's).
+    bias = signature.role in _LAYER_FANS
+    for name in () if bias else ("in_axis", "out_axis"):
         axis = getattr(signature, name)
         if not isinstance(axis, int) or not -n <= axis < n or axis % n in removed:
             raise _errors.bad_value(
@@ -236,7 +249,7 @@ def with_stacked(signature: Signature, shape: tuple[int, ...], axes: Axis) -> Si
         moved = axis % n - sum(r < axis % n for r in removed)
         fan_axes[name] = moved - len(call) if axis < 0 else moved
     fans = {}
-    if signature.fan_in is not None and len(call) >= 2:
+    if signature.fan_in is not None and len(call) >= 2 and not bias:
         fan_in, fan_out = compute_fans(call, fan_axes["in_axis"], fan_axes["out_axis"])
         fans = {"fan_in": fan_in, "fan_out": fan_out}
     return dataclasses.replace(

@@ -5,8 +5,8 @@ jinit's Philox twins equal to JAX's bit for bit, blocks of every counter-based
 implementation equal to the one-pass draw, and the rbg warning.
 """
 
+import importlib.util
 import os
-import subprocess
 import sys
 import warnings
 
@@ -239,14 +239,19 @@ def test_blocks_equal_one_pass(impl, init, dtype):
     assert_same_bits(python, one_pass)
 
 
-def test_large_philox_draw_is_made_in_blocks():
-    """The one policy draws a large eager Philox draw in blocks, same bits."""
-    key = jax.random.key(0, impl="philox4x32")
+@pytest.mark.parametrize("impl", COUNTER)
+def test_block_policy_per_implementation(impl):
+    """Blocks where measured faster: a direct call for threefry2x32 only,
+    ``materialize`` for every counter-based implementation (jinit.FAST_PRNG:
+    never, one pass is its fastest)."""
+    key = jax.random.key(0, impl=impl)
     init, shape = jinit.truncated_normal(0.02), (2048, 1024)
     dtype = np.dtype(np.float32)
-    assert jinit._dispatch.use_blocks(init, shape, dtype, key, None, any_impl=True)
-    assert not jinit._dispatch.use_blocks(init, shape, dtype, key, None)
-    assert_same_bits(init(key, shape), jax.jit(lambda k: init(k, shape))(key))
+    use = jinit._dispatch.use_blocks
+    assert use(init, shape, dtype, key, None) == (impl == "threefry2x32")
+    assert use(init, shape, dtype, key, None, path="python")
+    fast = jax.random.key(0, impl=jinit.FAST_PRNG)
+    assert not use(init, shape, dtype, fast, None, path="python")
 
 
 # ----------------------------------------------------------------------------
@@ -294,18 +299,20 @@ def test_materialize_sharded_with_a_philox_key():
 
 
 # ----------------------------------------------------------------------------
-# bench/prng.py runs (a smoke test, one device, no timings asserted).
+# bench/prng.py runs (a smoke test in this process, no timings asserted).
 
 
-def test_bench_prng_quick():
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    done = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "bench", "prng.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
+def test_bench_prng_quick(monkeypatch, capsys):
+    spec = importlib.util.spec_from_file_location(
+        "bench_prng", os.path.join(ROOT, "bench", "prng.py")
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    for impl in ALL:
-        assert f"| {impl} |" in done.stdout
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # Two rows: the script, not the numbers.
+    argv = ["prng.py", "--quick", "--impls", "philox4x32,jinit.FAST_PRNG"]
+    monkeypatch.setattr(sys, "argv", argv)
+    bench.main()
+    out = capsys.readouterr().out
+    for impl in ("philox4x32", "jinit.FAST_PRNG"):
+        assert f"| {impl} |" in out
+    assert "| `jinit.materialize` | jinit.FAST_PRNG |" in out

@@ -18,6 +18,7 @@ SURFACE = {
         "Constant",
         "DeltaOrthogonal",
         "Dirac",
+        "FAST_PRNG",
         "Identity",
         "Init",
         "Initializer",

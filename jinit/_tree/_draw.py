@@ -85,13 +85,13 @@ def _group(p: Planned, key: Any, traced: bool) -> _Group:
     """The compiled-function group of a planned leaf (and whether it uses blocks)."""
     assert p.draw is not None
     init, draw_shape, per_layer = p.draw.init, p.draw.shape, p.draw.per_layer
-    # The one blocks policy of direct calls (jinit._dispatch.use_blocks).
+    # The one blocks policy (jinit._dispatch.use_blocks); drawn from Python.
     blocks = (
         isinstance(init, Init)
         and not per_layer
         and not traced
         and _dispatch.use_blocks(
-            init, draw_shape, p.dtype, key, p.sharding, any_impl=True
+            init, draw_shape, p.dtype, key, p.sharding, path="python"
         )
     )
     # Eagerly on the CPU, constants and laws in blocks need no program of

@@ -135,14 +135,51 @@ def signatures(
             "stacked", "a mapping from path regex to stacked axes", stacked
         )
     compiled = [(_rules.compile_regex("stacked key", p), a) for p, a in stacked.items()]
-    out = []
+    before, out = [], []
     for leaf in leaves:
         sig = _signature.signature_of(leaf.spec)
+        before.append(sig)
         if leaf.spec is not None:
             _, axes = _rules.match_rule(compiled, leaf.path)
             if axes is not None:
                 sig = _stacked_signature(leaf, axes, sig)
         out.append(sig)
+    return _stacked_bias_fans(leaves, before, out)
+
+
+def _stacked_bias_fans(
+    leaves: list[Leaf], before: list[Signature | None], after: list[Signature | None]
+) -> list[Signature | None]:
+    """A bias stacked with its kernel gets the kernel's per-layer fans.
+
+    A bias records its layer's fans (its kernel's, e.g. ``(E * in, E * out)``
+    for a MoE kernel made by one call); once ``stacked=`` makes the layers (or
+    experts) batch axes, its layer is one of them: the fans of its sibling
+    kernel (same parent path, the matching role and recorded fans) as stacked.
+    A bias whose kernel is not stacked keeps the whole kernel's fans.
+    """
+    siblings: dict[str, list[int]] = {}
+    for j, leaf in enumerate(leaves):
+        siblings.setdefault(leaf.path.rpartition("/")[0], []).append(j)
+    out = list(after)
+    for i, (old, new) in enumerate(zip(before, after, strict=True)):
+        if new is None or old is None or new is old or old.fan_in is None:
+            continue
+        role = _signature.layer_kernel_role(new.role)
+        if role is None:
+            continue
+        kernels = [
+            k
+            for j in siblings[leaves[i].path.rpartition("/")[0]]
+            if (k := after[j]) is not None
+            and (b := before[j]) is not None
+            and k is not b
+            and b.role == role
+            and (b.fan_in, b.fan_out) == (old.fan_in, old.fan_out)
+        ]
+        if len(kernels) == 1:
+            k = kernels[0]
+            out[i] = dataclasses.replace(new, fan_in=k.fan_in, fan_out=k.fan_out)
     return out
 
 

@@ -88,13 +88,31 @@ def _flat_box(base: type) -> type:
     return Flat
 
 
+def current_module() -> Any:
+    """The linen module whose method runs now (None outside every module).
+
+    jinit's one use of a private Flax name: flax 0.12.8 has no public accessor
+    of the module stack, and Flax's own ``linen/partitioning.py`` reads the
+    same ``flax.linen.module._context.module_stack``. tests/test_flax_private.py
+    fails if Flax changes it; here a Flax without it raises a named error.
+    """
+    from flax.linen import module
+
+    stack = getattr(getattr(module, "_context", None), "module_stack", None)
+    if not isinstance(stack, list):
+        raise RuntimeError(
+            "jinit.flax needs flax.linen.module._context.module_stack (a list, "
+            "flax 0.12.x) to tell an nn.DenseGeneral kernel; this Flax has "
+            f"{type(stack).__name__}. Please report it to jinit."
+        )
+    return stack[-1] if stack else None
+
+
 def _in_dense_general() -> bool:
     """Whether the module whose parameter is being made is an ``nn.DenseGeneral``."""
     from flax import linen as nn
-    from flax.linen import module
 
-    stack = module._context.module_stack
-    return bool(stack) and isinstance(stack[-1], nn.DenseGeneral)
+    return isinstance(current_module(), nn.DenseGeneral)
 
 
 def _boxed(base: type, init, key, shape, dtype, spec, mesh, names, box: dict):
