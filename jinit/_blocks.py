@@ -76,21 +76,10 @@ def block_impl(name: str, native: bool = False) -> Any:
     )
 
 
-_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
-
-
 def threefry2x32(k0, k1, x0, x1):
     """The Threefry-2x32 hash (20 rounds), as JAX computes it, in NumPy uint32."""
     k0, k1, x0, x1 = (np.atleast_1d(np.asarray(v, np.uint32)) for v in (k0, k1, x0, x1))
-    ks = (k0, k1, k0 ^ k1 ^ np.uint32(0x1BD11BDA))
-    x0, x1 = x0 + ks[0], x1 + ks[1]
-    for i in range(5):
-        for r in _ROTATIONS[i % 2]:
-            x0 = x0 + x1
-            x1 = x0 ^ ((x1 << np.uint32(r)) | (x1 >> np.uint32(32 - r)))
-        x0 = x0 + ks[(i + 1) % 3]
-        x1 = x1 + ks[(i + 2) % 3] + np.uint32(i + 1)
-    return x0, x1
+    return _prng.threefry2x32(k0, k1, x0, x1)
 
 
 def fold_in(key_words, data):
