@@ -136,3 +136,24 @@ def test_notebook_page_shows_outputs(site, browser):
     assert figures and outputs, "the notebook page shows no outputs"
     width = browser.execute_script("return arguments[0].naturalWidth", figures[0])
     assert width > 0, "the figure does not decode"
+
+
+def test_every_law_section_is_rendered(site):
+    # Each builder's `Law:` section (the reference reads it) shows on the core
+    # API page, presets built at import time (glorot_uniform) included.
+    import inspect
+
+    import jinit
+
+    page = (site / "api" / "core" / "index.html").read_text(encoding="utf-8")
+    names = [
+        n
+        for n in jinit.__all__
+        if inspect.isfunction(f := getattr(jinit, n))
+        and "\nLaw:\n" in (inspect.getdoc(f) or "")
+    ]
+    assert {"glorot_uniform", "he_normal", "truncated_normal", "dirac"} <= set(names)
+    for name in names:
+        start = page.index(f'<h2 id="jinit.{name}"')
+        end = page.find("<h2 id=", start + 1)
+        assert "<summary>Law</summary>" in page[start:end], name
