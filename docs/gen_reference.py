@@ -334,7 +334,13 @@ def jax_names(entry: Entry) -> tuple[Name, ...]:
         same = _jax_same()[entry.name, name]
         rel: Relation = "same values" if same else "other"
         out.append(
-            Name("jax", name, defaults=defaults, relation=rel, detail="other values")
+            Name(
+                "jax",
+                name,
+                defaults=defaults,
+                relation=rel,
+                detail="draws other values for the same key",
+            )
         )
     return tuple(out)
 
@@ -460,6 +466,7 @@ on the transposed kernel. float32/float64 values equal `jax.nn.initializers'` fo
 the same key; bfloat16, float16 and float8 are drawn in float32 and rounded once.
 """
 
+_FRAMEWORKS: tuple[Framework, ...] = ("jax", "keras", "torch")
 _LABELS = {"jax": "JAX", "keras": "Keras", "torch": "PyTorch"}
 _RELATIONS = {
     "same values": "the same values for the same key",
@@ -479,7 +486,8 @@ def _name_line(n: Name) -> str:
         parts.append(f"— in jinit: `{n.shim}`")
     line = " ".join(parts)
     if n.relation == "other":
-        return line + f"; at its defaults: {n.detail}"
+        at = "; " if n.framework == "jax" else "; at its defaults: "
+        return line + at + n.detail
     if n.relation is not None:
         return line + ": " + _RELATIONS[n.relation]
     return line
@@ -492,10 +500,7 @@ def _overview() -> list[str]:
     ]
     for e in entries():
         name = " / ".join(f"`{n}`" for n in (e.name, *e.aliases()))
-        cells = [
-            ", ".join(n.call() for n in names(e, f)) or "—"
-            for f in ("jax", "keras", "torch")
-        ]
+        cells = [", ".join(n.call() for n in names(e, f)) or "—" for f in _FRAMEWORKS]
         summary = e.law()[0]
         lines.append(f"| [{name}](#{e.name}) | {summary} | " + " | ".join(cells) + " |")
     return lines
@@ -507,8 +512,9 @@ def _section(e: Entry) -> list[str]:
     if aliases:
         lines += ["Also: " + ", ".join(f"`jinit.{a}`" for a in aliases) + ".", ""]
     lines += [f"`{e.signature()}`", "", e.law()[1], ""]
-    for framework, label in _LABELS.items():
-        found = names(e, framework)  # type: ignore[arg-type]
+    for framework in _FRAMEWORKS:
+        label = _LABELS[framework]
+        found = names(e, framework)
         text = "; ".join(_name_line(n) for n in found) if found else "none"
         lines.append(f"- **{label}**: {text}")
     if e.note.differences:
