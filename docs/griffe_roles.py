@@ -6,6 +6,10 @@ as they are): a name that is a rendered public object becomes an autorefs link
 ``[`name`][jinit.pkg.name]`` (resolved as Sphinx would: as written, in the object's
 public package, then in ``jinit``); anything else (``jax.*``, private helpers) becomes
 inline code. Strict mode then fails on any link that does not resolve.
+
+A module attribute that is a function built at import time (``glorot_uniform =
+_preset("glorot_uniform")``) has its docstring only at run time: it is read from
+the imported function, so the page shows it (with its ``Law:`` section).
 """
 
 from __future__ import annotations
@@ -70,6 +74,19 @@ def fence_doctests(text: str) -> str:
     return "\n".join(out)
 
 
+def runtime_docstring(path: str) -> str | None:
+    """The docstring of the function ``path`` (``jinit._variance.he_normal``) names
+    when it was built by the module it lives in, else None."""
+    module_path, _, name = path.rpartition(".")
+    try:
+        value = getattr(importlib.import_module(module_path), name)
+    except (ImportError, AttributeError):
+        return None
+    if inspect.isfunction(value) and value.__module__ == module_path:
+        return inspect.getdoc(value)
+    return None
+
+
 class SphinxRoles(griffe.Extension):
     def __init__(self) -> None:
         self.ids = public_ids()
@@ -103,6 +120,16 @@ class SphinxRoles(griffe.Extension):
         return ROLE.sub(link, text)
 
     def on_instance(self, *, obj: griffe.Object, **kwargs: object) -> None:
+        if obj.docstring is None and isinstance(obj, griffe.Attribute):
+            doc = runtime_docstring(obj.path)
+            like = obj.module.docstring  # parsed as the module's docstrings are
+            if doc is not None and like is not None:
+                obj.docstring = griffe.Docstring(
+                    doc,
+                    parent=obj,
+                    parser=like.parser,
+                    parser_options=like.parser_options,
+                )
         if obj.docstring is not None:
             obj.docstring.value = self.rewrite(
                 fence_doctests(obj.docstring.value), obj.path

@@ -95,6 +95,12 @@ class Constant(Init):
 def constant(value: Any, dtype: DTypeLike | None = None) -> Constant:
     """Builds an initializer that fills arrays with ``value``.
 
+    Law:
+      value
+
+      Every element is ``value`` (a scalar, or an array broadcast to the
+      shape). The key is ignored.
+
     Args:
       value: a number, or an array broadcastable to the shapes it will fill.
       dtype: the default dtype (any numeric or bool dtype).

@@ -140,6 +140,11 @@ def uniform(scale: float = 1e-2, dtype: DTypeLike | None = None) -> Uniform:
     ``scale / sqrt(12)``. Same values as ``jax.nn.initializers.uniform`` in float32
     and float64; narrower floats are the float32 draw rounded once.
 
+    Law:
+      U[0, scale)
+
+      ``scale · U[0, 1)``: mean ``scale / 2``, std ``scale / √12``.
+
     Args:
       scale: the upper bound, >= 0.
       dtype: the default dtype of the weights (real floating).
@@ -159,6 +164,12 @@ def normal(
     For a complex dtype, the complex normal with ``E|z - mean|^2 = stddev^2`` (real
     and imaginary parts each of variance stddev^2 / 2), as in JAX. Same values as
     ``jax.nn.initializers.normal`` in float32/float64 (with ``mean=0``).
+
+    Law:
+      N(mean, stddev²)
+
+      ``mean + stddev · N(0, 1)``. Complex dtypes: the complex normal with
+      ``E|z - mean|² = stddev²``.
 
     Args:
       stddev: the standard deviation, >= 0.
@@ -202,6 +213,15 @@ def truncated_normal(
 
     Same values as ``jax.nn.initializers.truncated_normal`` in float32/float64 for
     relative bounds and ``mean=0``.
+
+    Law:
+      N(mean, stddev²) truncated
+
+      ``bounds="relative"`` (default, JAX's meaning): ``mean + stddev · z``,
+      ``z ~ N(0, 1)`` truncated to ``(lower, upper)``. ``bounds="absolute"``
+      (PyTorch's): ``N(mean, stddev²)`` conditioned on ``lower ≤ x ≤ upper``.
+      ``stddev`` is the std *before* truncation: after truncation to
+      ``(-2, 2)`` the std is ``0.8796 · stddev``.
 
     Args:
       stddev: the std of the untruncated normal, >= 0 (> 0 with absolute bounds).

@@ -245,6 +245,13 @@ def log_uniform(low: float, high: float, dtype: DTypeLike | None = None) -> LogU
     :func:`inverse_softplus_log_uniform`, which gives ``dt_bias``). Values lie
     in ``[low, high]`` in every dtype.
 
+    Law:
+      exp(U[log low, log high))
+
+      ``exp(U[log low, log high))``: the log-uniform (reciprocal) law on
+      ``[low, high]``, density ``1 / (x log(high / low))``, mean
+      ``(high - low) / log(high / low)`` (``scipy.stats.loguniform``).
+
     Args:
       low: the lower bound, > 0.
       high: the upper bound, >= low.
@@ -281,6 +288,15 @@ def inverse_softplus_log_uniform(
     ``floor > dt_min`` the law has an atom at ``softplus^-1(floor)`` (then
     ``law(...).density`` is None); its mean and std are exact (quadrature).
 
+    Law:
+      softplus⁻¹(max(exp(U[log dt_min, log dt_max)), floor))
+
+      ``dt = max(exp(U[log dt_min, log dt_max)), floor)``, then
+      ``dt + log(-expm1(-dt))`` (softplus⁻¹). With ``floor > dt_min`` an atom
+      at ``softplus⁻¹(floor)`` of mass
+      ``log(floor / dt_min) / log(dt_max / dt_min)``. Mean and std by
+      quadrature.
+
     Args:
       dt_min: the lower bound of ``dt``, > 0.
       dt_max: the upper bound of ``dt``, >= dt_min.
@@ -313,6 +329,12 @@ def log_of_uniform(
     transformers' Qwen3-Next ``U(0.01, 16)``. The uniform is drawn as ``high -
     (high - low) v``, ``v ~ U[0, 1)``, which is never 0, so ``low = 0`` gives
     finite values. Density ``e^x / (high - low)`` on ``[log low, log high]``.
+
+    Law:
+      log U(low, high]
+
+      ``log(high - (high - low) · U[0, 1))``: density ``eˣ / (high - low)`` on
+      ``[log low, log high]``; never ``log 0``, so ``low = 0`` is finite.
 
     Args:
       low: the lower bound of ``A``, >= 0.

@@ -173,6 +173,16 @@ def spectral(
     ``jinit.orthogonal(scale·sqrt(fan_out/fan_in))`` bit for bit. Matrices of
     ``batch_axis`` (stacked layers) and taps are independent.
 
+    Law:
+      scale · √(fan_out/fan_in) · semi-orthogonal
+
+      Each ``(in, out)`` matrix (per conv tap and batch index) a Haar
+      semi-orthogonal matrix (``orthogonal``) times
+      ``scale · √(c_out/c_in) / taps`` (``normalized=False``:
+      ``scale · √c_out``): every singular value of a dense kernel is
+      ``scale · √(fan_out/fan_in)``, the spectral condition (Yang, Simon &
+      Bernstein 2023).
+
     Args:
       scale: the radius the matrices are multiplied by.
       normalized: ``sqrt(fan_out/fan_in)`` (True) or ``sqrt(fan_out)``.
@@ -284,6 +294,13 @@ def row_normalized(
     ``RowNorm.init`` (``w /= ||row||``, ``/ sqrt(d_in)`` if normalized, its
     default) times the group's ``scale``. Each row is uniform on its sphere.
 
+    Law:
+      N(0, 1) rows at norm scale/√fan_in
+
+      A N(0, 1) draw, each row (the fan-in vector of one output unit, per
+      batch index) divided by its norm, times ``scale / √fan_in``
+      (``normalized=False``: ``scale``): each row uniform on its sphere.
+
     Args:
       scale: the radius.
       normalized: divide by ``sqrt(fan_in)`` (rows of RMS ``scale / fan_in``).
@@ -318,6 +335,13 @@ def col_normalized(
     ``ColNorm.init`` (default ``normalized=False``). On an embedding ``(vocab,
     d)`` (in ``vocab``, out ``d``) every token vector has RMS ``scale``:
     Modula's ``Embed`` and Scion's ``ColNorm(transpose=True)``.
+
+    Law:
+      N(0, 1) columns at norm scale·√fan_out
+
+      A N(0, 1) draw, each column (the fan-out vector of one input unit, per
+      batch index) at norm ``scale · √fan_out`` (RMS ``scale``), ``/ fan_in``
+      with ``normalized=True``.
 
     Args:
       scale: the radius.
@@ -381,6 +405,12 @@ def sign(
 
     ``normalized=True`` gives ``±value / fan_in``, Scion's ``Sign`` head
     (``(randint(0, 2) * 2 - 1) / d_in``, its default) times the group's scale.
+
+    Law:
+      ±value (Rademacher)
+
+      Each entry ``+value`` or ``-value`` with probability ½;
+      ``normalized=True``: ``±value / fan_in``.
 
     Args:
       value: the magnitude.
@@ -514,6 +544,14 @@ def with_norm(
     the result is uniform on the sphere (and each row on its own). A fixed law
     (identity, dirac) with an all-zero row or matrix is refused; a random law
     gives one with probability 0 (else its values come out NaN).
+
+    Law:
+      any law at an exact Frobenius or row norm
+
+      Draws ``init``, then multiplies each matrix (per batch index) by
+      ``frobenius_norm / ‖W‖_F``, or each row by ``row_norm / ‖row‖``, and
+      rounds once: the norm exact up to rounding. On a centred Gaussian,
+      uniform on the sphere.
 
     Args:
       init: any jinit initializer (or a JAX one ``(key, shape, dtype)``),

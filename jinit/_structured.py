@@ -189,6 +189,18 @@ def orthogonal(
       batches under ``vmap`` (batched QR is not parallelised on GPUs). On a
       CPU both take about as long.
 
+    Law:
+      scale · Haar orthogonal
+
+      The shape read as a matrix of ``prod(other axes)`` rows and
+      ``shape[column_axis]`` columns; the QR factor of a Gaussian matrix with
+      the signs of R's diagonal folded in (Haar on O(n), Mezzadri 2007), times
+      ``scale``; the smaller side orthonormal. Complex: unitary.
+      ``method="qr"`` (default) runs QR; ``method="wy"`` forms the same law's
+      matrix as a product of Householder reflections of Gaussian vectors
+      (Stewart 1980) with matrix products and one triangular solve: no QR, for
+      GPUs, TPUs and batches under ``vmap``.
+
     Args:
       scale: the gain the matrix is multiplied by.
       column_axis: the axis holding the orthonormal columns.
@@ -261,6 +273,13 @@ def delta_orthogonal(
     convolution starts as an orthogonal map of the channels. With ``"qr"`` (the
     default), the same values as ``jax.nn.initializers.delta_orthogonal``.
 
+    Law:
+      orthogonal at the centre tap
+
+      A conv kernel ``(*k, in, out)`` (1-3 spatial axes, ``in ≤ out``), zero
+      except at the centre tap ``(k - 1) // 2`` of each spatial axis, which
+      holds ``orthogonal(scale, method=method)`` of shape ``(in, out)``.
+
     Args:
       scale: the gain the matrix is multiplied by.
       column_axis: the axis of the ``(in, out)`` matrix holding the orthonormal
@@ -309,6 +328,12 @@ def identity(gain: float = 1.0, dtype: DTypeLike | None = None) -> Identity:
     (ones on the main diagonal, zeros elsewhere; rectangular shapes as
     ``jnp.eye(n, m)``). Keras' ``Identity`` and PyTorch's ``eye_`` for 2-D shapes.
     The key is ignored.
+
+    Law:
+      gain · I
+
+      Every trailing ``n × m`` matrix of ``(..., n, m)`` is
+      ``gain · eye(n, m)``. The key is ignored.
 
     Raises:
       ValueError (at call time): a shape of rank < 2.
@@ -373,6 +398,16 @@ def dirac(
     Flax's ``padding="SAME"`` (which pads ``(k - 1) // 2`` before) the convolution is
     then exactly the identity, and it is the tap ``delta_orthogonal`` uses.
     ``even_tap="high"`` takes ``k // 2``, PyTorch's ``dirac_`` choice.
+
+    Law:
+      identity convolution
+
+      A conv kernel ``(*k, in_per_group, out)`` (1-3 spatial axes), ``out`` in
+      ``groups`` groups: output channel ``o`` gets ``scale`` at input channel
+      ``o % (out // groups)`` at the centre tap, zeros elsewhere. For an even
+      size ``k`` the tap is ``(k - 1) // 2`` (``even_tap="low"``, exact
+      identity under ``padding="SAME"``) or ``k // 2`` (``"high"``,
+      PyTorch's).
 
     Args:
       groups: the number of groups (``feature_group_count``); divides ``out``.

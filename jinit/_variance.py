@@ -147,6 +147,22 @@ def variance_scaling(
     the same key (same sampler, key use and constants). bfloat16, float16 and
     float8 values are the float32 draw rounded once.
 
+    Law:
+      σ² = scale / n, n a fan
+
+      Mean 0, variance ``σ² = scale / n`` with ``n`` = ``fan_in``,
+      ``fan_out``, ``(fan_in + fan_out) / 2`` (``fan_avg``) or
+      ``√(fan_in · fan_out)`` (``fan_geo_avg``), fans from
+      ``jinit.compute_fans(shape, in_axis, out_axis, batch_axis)``.
+
+      - ``"truncated_normal"``: ``N(0, 1)`` truncated to ``(-2, 2)``, times
+        ``σ / 0.87962566103423978`` (the std of the truncated standard
+        normal), so the std is exactly σ.
+      - ``"normal"``: ``σ · N(0, 1)``.
+      - ``"uniform"``: ``√3 σ · U[-1, 1)``.
+      - complex dtypes: ``E|z|²= σ²`` (complex normal, uniform disk, complex
+        normal with modulus truncated at 2 divided by 0.96196).
+
     Args:
       scale: the variance multiplier, > 0.
       mode: ``"fan_in"``, ``"fan_out"``, ``"fan_avg"`` or ``"fan_geo_avg"``.
@@ -223,9 +239,26 @@ def _preset(name: str):
     builder.__doc__ = (
         f"Builds a {paper} initializer: ``variance_scaling({scale}, {mode!r}, "
         f"{distribution!r})``.\n\n    See :func:`jinit.variance_scaling` for the "
-        "formula and the arguments."
+        f"arguments.\n\n    Law:\n      {_preset_law(scale, mode, distribution)}\n"
     )
     return builder
+
+
+def _preset_law(scale: float, mode: str, distribution: str) -> str:
+    """The ``Law:`` section of a preset's docstring (the reference reads it)."""
+    avg = mode == "fan_avg"
+    n, fans = ("(fan_in + fan_out) / 2", "(fan_in + fan_out)") if avg else (mode, mode)
+    factor = 2 * scale if avg else scale  # scale / n = factor / fans
+    if distribution == "uniform":
+        return (
+            f"U(±√({3 * factor:g} / {fans}))\n\n      ``U[-L, L)``, "
+            f"``L = √(3 · {scale} / n)``, ``n = {n}``: std ``√({scale} / n)``."
+        )
+    return (
+        f"truncated N, σ = √({factor:g} / {fans})\n\n      ``N(0, 1)`` truncated "
+        f"to ``(-2, 2)``, times ``σ / 0.87962566103423978``, ``σ = √({scale} / n)``, "
+        f"``n = {n}``: std exactly σ, values within ±2.27σ."
+    )
 
 
 glorot_uniform = _preset("glorot_uniform")

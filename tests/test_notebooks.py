@@ -1,26 +1,44 @@
 """Every notebook runs headless in a fresh kernel, and is committed without outputs.
 
-Each notebook is executed by nbclient in a new ``python3`` kernel (a separate
-process: this conftest's 8 simulated devices and strict promotion do not apply
-there). The kernel gets ``MPLBACKEND=Agg`` and no ``XLA_FLAGS``, as a fresh CPU
-runtime would: notebooks that need several devices set them up themselves. A
-notebook fails on the first cell that raises and on any warning it prints; it
-never fails for being slow (speed is measured in bench/, not asserted here).
-Only a cell that runs for :data:`HANG_GUARD_S` is stopped, as hung.
+Each notebook is executed by ``docs/notebooks.py`` (the one home of how notebooks
+run, shared with the docs site) in a new ``python3`` kernel: a separate process,
+so this conftest's 8 simulated devices and strict promotion do not apply there.
+The kernel gets ``MPLBACKEND=Agg`` and no ``XLA_FLAGS``, as a fresh CPU runtime
+would: notebooks that need several devices set them up themselves. A notebook
+fails on the first cell that raises and on any warning it prints; it never fails
+for being slow (speed is measured in bench/, not asserted here). Only a cell that
+runs for ``HANG_GUARD_S`` is stopped, as hung. Each executed notebook is kept in
+``build/notebooks/`` for the site, which renders its outputs without running it
+again.
 """
 
 from __future__ import annotations
 
-import os
+import importlib.util
 import pathlib
+import sys
 
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("nbclient")
 
-NOTEBOOKS_DIR = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
-NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _load_runner():
+    """docs/notebooks.py (a documentation tool, not in jinit)."""
+    spec = importlib.util.spec_from_file_location(
+        "jinit_docs_notebooks", ROOT / "docs" / "notebooks.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+runner = _load_runner()
+NOTEBOOKS = sorted(runner.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 EXPECTED = [
     "01_quickstart",
     "02_coming_from_keras",
@@ -29,11 +47,6 @@ EXPECTED = [
     "05_signal_propagation",
     "06_mup",
 ]
-#: A hang guard, not a budget: seconds one cell may run (each whole notebook takes
-#: 5-25 s on a 2-core CPU; a loaded machine may take many times that).
-HANG_GUARD_S = 900
-#: Seconds a fresh kernel may take to start on a loaded machine.
-STARTUP_S = 600
 
 
 def _ids(path: pathlib.Path) -> str:
@@ -71,23 +84,21 @@ def _printed_warnings(nb) -> list[str]:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
-def test_notebook_runs(path, monkeypatch):
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("KERAS_BACKEND", "jax")
-    monkeypatch.delenv("XLA_FLAGS", raising=False)
-    # The kernel imports the jinit of this checkout, not whichever is installed.
-    root = str(NOTEBOOKS_DIR.parent)
-    monkeypatch.setenv(
-        "PYTHONPATH",
-        os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
-    )
-    nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        nb,
-        timeout=HANG_GUARD_S,
-        startup_timeout=STARTUP_S,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
-    )
-    client.execute()
+def test_notebook_runs(path):
+    nb = runner.execute(path)
     assert not _printed_warnings(nb), _printed_warnings(nb)
+    runner.save(nb, path)  # the site renders these outputs
+
+
+def test_kept_notebook_is_used_only_for_its_source(tmp_path, monkeypatch):
+    # The site renders a kept execution only if it ran from the same source.
+    monkeypatch.setattr(runner, "CACHE_DIR", tmp_path / "kept")
+    source = tmp_path / "nb.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+    nbformat.write(nb, source)
+    nb.metadata[runner.SOURCE_KEY] = runner.source_hash(source)
+    runner.save(nb, source)
+    assert runner.cached(source) is not None
+    nb.cells.append(nbformat.v4.new_code_cell("2 + 2"))
+    nbformat.write(nb, source)  # the source changed: the kept run is stale
+    assert runner.cached(source) is None

@@ -1,13 +1,17 @@
-"""docs/reference.md is what the registry generates, and the registry is true.
+"""docs/reference.md is what the initializers generate, and what it says is true.
 
-Every public initializer has a row; every JAX, Keras and PyTorch name in it exists
-in the installed package, with the defaults the reference states and arguments it
-accepts; the activation moments agree with scipy's adaptive quadrature.
+The generator (docs/gen_reference.py) derives the laws from the builders'
+docstrings, the names from drawing and from the jinit.keras / jinit.torch shims;
+the hand-written prose (docs/reference_notes.py) covers exactly the public
+initializers. Every JAX, Keras and PyTorch name in it exists in the installed
+package, with the defaults the reference states and arguments it accepts; the
+activation moments agree with scipy's adaptive quadrature.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import inspect
 import math
@@ -38,25 +42,32 @@ def _load_generator():
 
 
 _reference = _load_generator()
+_activations = _reference.gen_activations
+_notes = _reference.reference_notes
 REFERENCE = ROOT / "docs" / "reference.md"
 
 
-def _names(framework):
+@functools.cache
+def _rendered() -> str:
+    return _reference.render()
+
+
+def _all_names(framework):
     return [
-        pytest.param(e, n, id=f"{e.name}-{n.name}")
-        for e in _reference.REGISTRY
-        for n in e.framework_names(framework)
+        (e, n) for e in _reference.entries() for n in _reference.names(e, framework)
     ]
 
 
-def _check_name(namespace, entry, name):
-    assert hasattr(namespace, name.name), (entry.name, name.name)
+def _check_name(namespace, name):
+    assert hasattr(namespace, name.name), name.name
     fn = getattr(namespace, name.name)
     params = inspect.signature(fn).parameters
     for arg, value in name.defaults.items():
         assert arg in params, (name.name, arg)
-        assert params[arg].default == value, (name.name, arg, params[arg].default)
-        assert type(params[arg].default) is type(value), (name.name, arg)
+        theirs = params[arg].default
+        assert theirs == value, (name.name, arg, theirs)
+        # 0 and 0.0 are one default; a bool or a string is not a number.
+        assert isinstance(theirs, bool | str) == isinstance(value, bool | str)
     if name.args:
         call = ast.parse(f"f({name.args})", mode="eval").body
         assert not call.args, name.args
@@ -65,77 +76,154 @@ def _check_name(namespace, entry, name):
 
 
 def test_committed_reference_is_generated():
-    assert REFERENCE.read_text(encoding="utf-8") == _reference.render(), (
+    assert REFERENCE.read_text(encoding="utf-8") == _rendered(), (
         "docs/reference.md is stale: run `python docs/gen_reference.py docs/reference.md`"
     )
 
 
-def test_main_writes_the_reference(tmp_path):
+def test_main_writes_the_reference(tmp_path, monkeypatch):
+    monkeypatch.setattr(_reference, "render", _rendered)
     out = tmp_path / "reference.md"
     _reference.main([str(out)])
-    assert out.read_text(encoding="utf-8") == _reference.render()
+    assert out.read_text(encoding="utf-8") == _rendered()
 
 
-def test_every_public_initializer_has_a_row():
+def test_notes_cover_exactly_the_public_initializers():
     public = set(_reference.public_initializers())
     # The detection itself: builders and initializers, nothing else.
     assert {"variance_scaling", "he_normal", "xavier_uniform", "zeros", "dirac"} <= (
         public
     )
     assert not {"materialize", "reinit", "compute_fans", "Initializer"} & public
-    rows = [e.name for e in _reference.REGISTRY]
-    assert len(rows) == len(set(rows))
-    covered = set(rows) | {a for e in _reference.REGISTRY for a in e.aliases()}
-    assert covered == public
-    for e in _reference.REGISTRY:
-        assert e.differences and e.suits and e.formula and e.law, e.name
-        assert f"## {e.name}\n" in _reference.render()
+    keys = list(_notes.NOTES)
+    assert set(keys) <= public, set(keys) - public
+    objects = [getattr(jinit, k) for k in keys]
+    assert len({id(o) for o in objects}) == len(keys), "two notes for one initializer"
+    covered = {n for e in _reference.entries() for n in (e.name, *e.aliases())}
+    assert covered == public, public - covered
+    for e in _reference.entries():
+        assert e.note.suits, e.name
+        assert f"## {e.name}\n" in _rendered()
+
+
+def test_a_new_initializer_fails_until_it_has_a_note(monkeypatch):
+    monkeypatch.setattr(jinit, "fresh_law", jinit.zeros.__class__(2.0), raising=False)
+    public = set(_reference.public_initializers())
+    covered = {n for e in _reference.entries() for n in (e.name, *e.aliases())}
+    assert "fresh_law" in public - covered
+
+
+def test_every_builder_has_a_law_section():
+    for e in _reference.entries():
+        summary, formula = e.law()
+        assert summary and "\n" not in summary and formula, e.name
+        assert "``" not in formula and ":func:" not in formula, e.name
+
+
+def test_law_section_parser(monkeypatch):
+    doc = "Builds x.\n\nLaw:\n  U(a, b)\n\n  exact\n  law.\n\nArgs:\n  a: one."
+    assert _reference.doc_section(doc, "Law") == "U(a, b)\n\nexact\nlaw."
+    assert _reference.doc_section(doc, "Returns") is None
+    assert _reference.Entry("glorot_uniform").law()[0] == (
+        "U(±√(6 / (fan_in + fan_out)))"
+    )
+
+    def undocumented(value: float = 1.0) -> jinit.Sign:
+        """Builds a law without a `Law:` section."""
+        return jinit.sign(value)
+
+    monkeypatch.setattr(jinit, "sign", undocumented)
+    with pytest.raises(ValueError, match="no `Law:` section"):
+        _reference.Entry("sign").law()
 
 
 def test_signatures_come_from_the_builders():
-    entry = next(e for e in _reference.REGISTRY if e.name == "truncated_normal")
-    sig = entry.signature()
+    sig = _reference.Entry("truncated_normal").signature()
     for p in inspect.signature(jinit.truncated_normal).parameters.values():
         assert f"{p.name}=" in sig or p.default is inspect.Parameter.empty
     assert 'bounds="relative"' in sig and "*, mean=0.0" in sig
 
 
-@pytest.mark.parametrize("entry, name", _names("jax"))
-def test_jax_names_exist(entry, name):
-    _check_name(jax.nn.initializers, entry, name)
-    # jinit's builder keeps JAX's defaults wherever both have the argument.
-    ours = inspect.signature(entry.builder).parameters
-    theirs = inspect.signature(getattr(jax.nn.initializers, name.name)).parameters
-    for arg in ours.keys() & theirs.keys():
-        assert ours[arg].default == theirs[arg].default, (entry.name, arg)
+def test_relations_tell_laws_apart():
+    rel = _reference.relation
+    assert rel(jinit.he_normal(), jinit.torch.kaiming_normal())[0] == "untruncated"
+    assert rel(jinit.he_uniform(), jinit.torch.kaiming_uniform())[0] == "same law"
+    # A uniform and a normal of the same std: neither the same nor untruncated.
+    assert rel(jinit.glorot_uniform(), jinit.torch.xavier_normal())[0] == "other"
+    assert rel(jinit.normal(), jinit.normal(0.02)) == (
+        "other",
+        "mean 0, std 0.02; jinit's: mean 0, std 0.01",
+    )
+    # Structured laws by their values: dirac's even taps differ from PyTorch's.
+    assert rel(jinit.identity(), jinit.torch.eye())[0] == "same law"
+    assert rel(jinit.dirac(), jinit.torch.dirac()) == ("other", "other values")
 
 
-@pytest.mark.parametrize("entry, name", _names("keras"))
-def test_keras_names_exist(entry, name):
+def test_derived_names():
+    def calls(name, framework):
+        entry = _reference.Entry(name)
+        return {
+            (n.name, n.args, n.relation) for n in _reference.names(entry, framework)
+        }
+
+    assert calls("he_normal", "jax") == {
+        ("he_normal", "", "same values"),
+        ("kaiming_normal", "", "same values"),
+    }
+    assert calls("identity", "jax") == set()
+    assert calls("lecun_normal", "torch") == {
+        ("kaiming_normal_", 'nonlinearity="linear"', "untruncated")
+    }
+    assert calls("he_uniform", "torch") == {("kaiming_uniform_", "", "same law")}
+    assert calls("constant", "torch") == {("constant_", "", None)}
+    assert calls("variance_scaling", "torch") == set()
+    assert calls("normal", "keras") == {("RandomNormal", "", "other")}
+
+
+def test_jax_names_draw_jinits_values():
+    found = _all_names("jax")
+    assert len(found) >= 15
+    for entry, name in found:
+        _check_name(jax.nn.initializers, name)
+        # jinit claims JAX's values for every name the two share.
+        assert name.relation == "same values", (entry.name, name.name)
+        # jinit's builder keeps JAX's defaults wherever both have the argument.
+        if entry.is_builder:
+            ours = inspect.signature(entry.builder).parameters
+            theirs = inspect.signature(getattr(jax.nn.initializers, name.name))
+            for arg in ours.keys() & theirs.parameters.keys():
+                default = theirs.parameters[arg].default
+                assert ours[arg].default == default, (entry.name, arg)
+
+
+def test_keras_names_exist():
     keras = pytest.importorskip("keras")
-    _check_name(keras.initializers, entry, name)
-    assert name.shim == f"jinit.keras.{name.name}"
-    assert hasattr(jinit.keras, name.name)
+    found = _all_names("keras")
+    assert len(found) >= 15
+    for _, name in found:
+        _check_name(keras.initializers, name)
+        assert name.shim == f"jinit.keras.{name.name}"
 
 
-@pytest.mark.parametrize("entry, name", _names("torch"))
-def test_torch_names_exist(entry, name):
+def test_torch_names_exist():
     torch = pytest.importorskip("torch")
-    _check_name(torch.nn.init, entry, name)
-    assert name.shim == f"jinit.torch.{name.name.rstrip('_')}"
-    assert hasattr(jinit.torch, name.name.rstrip("_"))
+    found = _all_names("torch")
+    assert len(found) >= 14
+    for _, name in found:
+        _check_name(torch.nn.init, name)
+        assert name.shim == f"jinit.torch.{name.name.rstrip('_')}"
 
 
 def test_torch_gains_are_torchs():
     torch = pytest.importorskip("torch")
-    for act in _reference.ACTIVATIONS:
+    for act in _activations.ACTIVATIONS:
         if act.torch is not None:
             assert jinit.torch.calculate_gain(act.torch) == pytest.approx(
                 torch.nn.init.calculate_gain(act.torch), rel=1e-15
             )
 
 
-@pytest.mark.parametrize("act", _reference.ACTIVATIONS, ids=lambda a: a.name)
+@pytest.mark.parametrize("act", _activations.ACTIVATIONS, ids=lambda a: a.name)
 def test_activation_moments(act):
     def expectation(derivative):
         def f(z):
@@ -149,13 +237,13 @@ def test_activation_moments(act):
             for a, b in ((-math.inf, 0.0), (0.0, math.inf))
         )
 
-    forward, backward = _reference.moments(act)
+    forward, backward = _activations.moments(act)
     assert forward == pytest.approx(expectation(False), rel=1e-6)
     assert backward == pytest.approx(expectation(True), rel=1e-6)
 
 
 def test_activation_moments_known_values():
-    by_name = {a.name: _reference.moments(a) for a in _reference.ACTIVATIONS}
+    by_name = {a.name: _activations.moments(a) for a in _activations.ACTIVATIONS}
     assert by_name["linear"] == pytest.approx((1.0, 1.0), rel=1e-9)
     assert by_name["relu"] == pytest.approx((0.5, 0.5), rel=1e-9)
     # SELU's constants make E[selu(z)^2] = 1 for z ~ N(0, 1) (Klambauer et al.).
@@ -164,7 +252,7 @@ def test_activation_moments_known_values():
     assert by_name["leaky_relu"][0] == pytest.approx((1 + slope**2) / 2, rel=1e-9)
 
 
-@pytest.mark.parametrize("act", _reference.ACTIVATIONS, ids=lambda a: a.name)
+@pytest.mark.parametrize("act", _activations.ACTIVATIONS, ids=lambda a: a.name)
 def test_activation_rows_are_what_report_runs(act):
     # Each row is the function `jinit report --activation <name>` runs (JAX's,
     # in float32 here): values and derivatives on a grid through both tails.
@@ -185,7 +273,7 @@ def test_activation_rows_are_what_report_runs(act):
 def test_gelu_rows_differ_by_more_than_the_tolerance():
     # The row check above tells the tanh approximation from the exact gelu:
     # each row fails against the other's JAX function.
-    rows = {a.name: a for a in _reference.ACTIVATIONS}
+    rows = {a.name: a for a in _activations.ACTIVATIONS}
     x = np.linspace(-8, 8, 3201, dtype=np.float32)
     for ours, theirs in (("gelu", "gelu_erf"), ("gelu_erf", "gelu")):
         f = jax.numpy.asarray
@@ -210,7 +298,7 @@ def _quad(fn, q):
 def _row(name):
     [line] = [
         line
-        for line in _reference._activation_table()
+        for line in _activations._activation_table()
         if line.startswith(f"| `{name}`")
     ]
     return [c.strip() for c in line.strip("|").split("|")]
@@ -224,7 +312,7 @@ def test_deep_cells_against_an_independent_recursion(name):
     # layer's size by making the first pre-activation's q = s (unit-variance
     # input) a fixed point: E[f(sqrt(s) z)^2] = 1 (to the 3 printed decimals:
     # the derivative in s is below 1 here), unstable too (V'(s) > 1).
-    act = {a.name: a for a in _reference.ACTIVATIONS}[name]
+    act = {a.name: a for a in _activations.ACTIVATIONS}[name]
     forward = 1 / _quad(act.fn, 1.0)
     eps = 1e-3
 
