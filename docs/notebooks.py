@@ -7,8 +7,8 @@ new CPU runtime gives. ``tests/test_notebooks.py`` runs every notebook this way 
 :func:`save` keeps the result in ``build/notebooks/`` (gitignored); the site
 (``docs/hooks.py``) renders :func:`executed`: the kept notebook where it was run
 from the same source (its sha256 is stored in the notebook's metadata), else a
-fresh execution, kept for the next build. So CI executes each notebook once per
-source, whichever of the docs build and the test suite comes first.
+fresh execution, kept for the next build. The test always runs the notebook (its
+check is the run); the site runs one only when no kept run of its source exists.
 """
 
 from __future__ import annotations
