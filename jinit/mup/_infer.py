@@ -6,9 +6,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .. import _errors, _roles
-from .._roles import BY_SHAPE
+from .. import _errors, _roles, _widths
 from .._signature import Signature
+from .._widths import BY_SHAPE
 from ._plan import Param, Parametrization
 from ._variants import SP, Leaf, Variant, variant_of
 
@@ -22,15 +22,21 @@ def _kind(sig: Signature, role: str) -> str:
     return "norm" if sig.role == "scale" else "bias"
 
 
-def _depth_mult(base, target, in_block: Mapping[str, bool]) -> float:
+def _layer_count(spec: Any, sig: Signature, experts: tuple[int, ...]) -> int:
+    """The number of stacked layers of a leaf, its stacked experts left out."""
+    shape = tuple(spec.shape)
+    return math.prod(shape[a] for a in sig.stacked if a not in experts)
+
+
+def _depth_mult(base, target, in_block: Mapping[str, bool], experts) -> float:
     """``L / L_base`` from the stacked axes of the block leaves, if they agree."""
     ratios = set()
     for path, blocked in in_block.items():
         (bspec, bsig), (tspec, tsig) = base[path], target[path]
         if not blocked or not tsig.stacked:
             continue
-        nb = math.prod(bsig.layers(tuple(bspec.shape)))
-        nt = math.prod(tsig.layers(tuple(tspec.shape)))
+        nb = _layer_count(bspec, bsig, experts[path])
+        nt = _layer_count(tspec, tsig, experts[path])
         ratios.add(nt / nb)
     if len(ratios) != 1:
         raise _errors.bad_value(
@@ -41,10 +47,10 @@ def _depth_mult(base, target, in_block: Mapping[str, bool]) -> float:
     return ratios.pop()
 
 
-def _layers(target, in_block: Mapping[str, bool]) -> int | None:
+def _layers(target, in_block: Mapping[str, bool], experts) -> int | None:
     """The number of stacked layers of the target's block leaves, if they agree."""
     counts = {
-        math.prod(sig.layers(tuple(spec.shape)))
+        _layer_count(spec, sig, experts[path])
         for path, (spec, sig) in target.items()
         if in_block[path] and sig.stacked
     }
@@ -138,9 +144,10 @@ def parametrize(
         p: bool(blocks_re.fullmatch(p)) if blocks_re else bool(t[p][1].stacked)
         for p in t
     }
+    experts = {leaf.path: leaf.expert_axes for leaf in leaves}
     plan_depth_mult, layers = var.depths(
-        lambda: _depth_mult(b, t, in_block),
-        lambda: _layers(t, in_block),
+        lambda: _depth_mult(b, t, in_block, experts),
+        lambda: _layers(t, in_block, experts),
         blocks,
         any(in_block.values()),
     )
@@ -198,13 +205,7 @@ def _check_found_readout(var: Variant, params: list[Param], readout: Any) -> Non
     if any(p.role == "readout" for p in params):
         return
     if var.absolute or any(p.infinite for p in params):
-        raise _errors.bad_value(
-            "readout",
-            "given where no weight's fan-in alone is width: name the readout "
-            "with readout=r'...' (e.g. a tied embedding r'.*embed/embedding'), "
-            "or say the model has none with readout=None",
-            "no readout found",
-        )
+        raise _widths.no_readout()
 
 
 def identity() -> Parametrization:

@@ -26,7 +26,14 @@ SCALES: tuple[str, ...] = ("unit_rms_norm", "shape_scaling", "spectral")
 CONVS: tuple[str, ...] = ("flatten", "per_tap")
 #: The roles Muon updates; those of :data:`ADAM_ROLES` go to Adam.
 MUON_ROLES: tuple[str, ...] = ("hidden", "input")
-ADAM_ROLES: tuple[str, ...] = ("embedding", "readout", "norm", "bias", "vector")
+ADAM_ROLES: tuple[str, ...] = (
+    "embedding",
+    "readout",
+    "router",
+    "norm",
+    "bias",
+    "vector",
+)
 _PRECONDITIONINGS = ("frobenius", "spectral", "aol", "schatten")
 _SPECTRAL_RMS = 0.2  # Moonlight's AdamW-matching RMS (arXiv 2502.16982)
 
