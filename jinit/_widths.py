@@ -15,6 +15,7 @@ is its number of experts: its role is that of its fan-in alone (a readout of
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -86,7 +87,7 @@ def check_same_paths(arg: str, base: Mapping[str, Any], other: Mapping[str, Any]
         )
 
 
-def path_regex(arg: str, value: Any) -> Any:
+def path_regex(arg: str, value: Any) -> re.Pattern[str] | None:
     """``value`` compiled (a path regex), or None for None and :data:`BY_SHAPE`."""
     if value is None or value is BY_SHAPE:
         return None

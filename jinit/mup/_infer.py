@@ -10,7 +10,12 @@ from .. import _errors, _roles, _widths
 from .._signature import Signature
 from .._widths import BY_SHAPE
 from ._plan import Param, Parametrization
-from ._variants import SP, Leaf, Variant, variant_of
+from ._relative import SP
+from ._variant import Leaf, Variant
+from ._variants import variant_of
+
+#: The width multipliers a :class:`Param` takes from its leaf's ``LeafRole``.
+_MULTS = ("width_mult", "fan_in_mult", "fan_out_mult")
 
 
 def _kind(sig: Signature, role: str) -> str:
@@ -159,15 +164,9 @@ def parametrize(
         if role == "readout":
             var.check_readout(path, bsig)
         kind = _kind(tsig, role)
-        width = Leaf(
-            role,
-            kind,
-            tsig,
-            leaf.width_mult,
-            leaf.fan_in_mult,
-            leaf.fan_out_mult,
-            in_block[path],
-        )
+        mults = {f: getattr(leaf, f) for f in _MULTS}
+        width = Leaf(role, kind, tsig, **mults, in_block=in_block[path])
+        rule = var.rule(width, plan_depth_mult, layers)
         params.append(
             Param(
                 path=path,
@@ -175,12 +174,10 @@ def parametrize(
                 infinite=leaf.infinite,
                 base_shape=bsig.shape,
                 shape=tsig.shape,
-                fan_in_mult=leaf.fan_in_mult,
-                fan_out_mult=leaf.fan_out_mult,
-                width_mult=leaf.width_mult,
                 in_block=in_block[path],
                 kind=kind,
-                **var.rule(width, plan_depth_mult, layers),
+                **mults,
+                **rule,
             )
         )
     _check_found_readout(var, params, readout)
