@@ -204,3 +204,42 @@ def test_coord_check_of_a_moe_widening_d_f_and_experts():
     assert all(0.5 < r < 1.3 for r in mu.values()), mu
     sp = {m: r for (v, m, t), r in ratio.items() if v == "sp" and t == 3}
     assert sp["mlp/gate"] > 2.5 and sp["readout"] > 2.5, sp
+
+
+class MoeBlock(nn.Module):
+    e: int
+
+    @nn.compact
+    def __call__(self, h, _):
+        return Moe(16, 16, self.e, name="mlp")(h), None
+
+
+class ScanMoe(nn.Module):
+    """``nn.scan``-stacked blocks, each a router and vmapped experts."""
+
+    depth: int
+    e: int
+
+    @nn.compact
+    def __call__(self, x):
+        h = nn.Dense(16, name="embed_in")(x)
+        stack = nn.scan(
+            MoeBlock,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            length=self.depth,
+        )
+        h, _ = stack(self.e, name="layers")(h, None)
+        return nn.Dense(DOUT, name="readout")(h)
+
+
+def test_completep_depth_leaves_the_stacked_experts_out():
+    """Depth 2 -> 4 and experts 2 -> 8: the stacked (layer, expert) leaves give
+    L / L_base = 2 as the others do (not 8); the expert axis is reported."""
+    base = jf.abstract(ScanMoe(2, 2), X)["params"]
+    target = jf.abstract(ScanMoe(4, 8), X)["params"]
+    mp = mup.parametrize(base, target, variant="completep", alpha=1.0, readout=None)
+    assert mp.depth_mult == 2.0
+    vm = mp.roles["layers/mlp/experts/kernel"]
+    assert vm.stacked_axes == (0, 1) and vm.expert_axes == (1,)
+    assert vm.expert_mult == 4.0 and mp.roles["layers/mlp/gate/kernel"].role == "router"
