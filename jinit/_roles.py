@@ -498,7 +498,7 @@ def roles(
 
     Raises:
       ValueError: an empty tree, a base or delta with other paths or ranks, a
-        width axis that is neither fan-in nor fan-out, a ``readout`` that names
+        width axis that is neither a fan nor an expert axis, a ``readout`` that names
         no leaf or a vector, or (with ``base``) width but no readout found.
 
     Example:

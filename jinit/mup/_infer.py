@@ -83,7 +83,13 @@ def parametrize(
     allocated). An axis is width where they differ (with ``delta``: where the
     base and the delta model differ, as ``mup.set_base_shapes(delta=...)``;
     then ``m`` is still target over base). See the module docstring for the
-    roles and the rules of each variant. The plan keeps the target's shapes
+    roles and the rules of each variant. A mixture of experts' number of
+    experts (a ``(E, d, f)`` expert kernel's E, ``nn.vmap``-ed experts beside a
+    router, the router's fan-out) is a batch-like width: it changes no fan, so
+    no multiplier (:attr:`jinit.roles` ``expert_mult`` reports it); the expert
+    hidden size is a fan axis; a router's role is its fan-in's (a readout when
+    ``d_model`` widens: its logits × ``1 / m`` under Table 8, in
+    :attr:`Parametrization.readout_multipliers`). The plan keeps the target's shapes
     and refuses any other tree.
 
     Args:
@@ -118,8 +124,8 @@ def parametrize(
 
     Raises:
       ValueError: a bad variant or variant argument, empty trees or trees with
-        different paths or ranks, a width axis that is neither fan-in nor
-        fan-out, a ``readout`` that names no readout-like weight, no readout.
+        different paths or ranks, a width axis that is neither a fan nor an
+        expert axis, a ``readout`` that names no readout-like weight, no readout.
 
     Example:
       >>> class LM(nn.Module):

@@ -313,8 +313,9 @@ def muon(
     ``(E, d, f)`` are batch axes: each layer, each expert its own matrix. A
     convolution's taps are folded into its fan-in (``conv="flatten"``, Keller
     Jordan's Muon, as the init's fans) or each tap is its own matrix
-    (``conv="per_tap"``). Embeddings, readouts, norms, biases and vectors go to
-    Adam (optax's ``adamw`` with ``adam_*``), as every Muon recipe does
+    (``conv="per_tap"``). Embeddings, readouts, MoE routers (role
+    ``"router"``: found with or without ``base``), norms, biases and vectors go
+    to Adam (optax's ``adamw`` with ``adam_*``), as every Muon recipe does
     (modded-nanogpt, DeepSeek-V4, MaxText). Leaves whose role says nothing
     (``"other"``: an SSM's 2-D ``A_log``, an ``Einsum`` kernel, whose
     contraction is in its equation) must be named: ``adam_for`` or
