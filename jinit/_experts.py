@@ -64,6 +64,13 @@ def call_expert_axes(sig: Signature) -> tuple[int, ...]:
     return tuple(a for a in range(len(sig.shape)) if a not in ins + outs)
 
 
+def _parent(router: str) -> str:
+    """The path prefix of the module that holds a router (``"mlp/"`` of
+    ``"mlp/gate/kernel"``; ``""`` at the top)."""
+    parts = router.split("/")
+    return "/".join(parts[:-2]) + "/" if len(parts) > 2 else ""
+
+
 def _router_regex() -> re.Pattern[str]:
     from .schemes import PATTERNS
 
@@ -78,7 +85,7 @@ def routers(specs: Mapping[str, tuple[Any, Signature]]) -> dict[str, int]:
         if len(sig.shape) != 2 or not regex.fullmatch(path):
             continue
         experts = math.prod(sig.shape[a] for a in fan_axes(sig)[1])
-        parent = path.rsplit("/", 2)[0] + "/"
+        parent = _parent(path)
         if any(
             stacked_expert_axes(sig, s, tuple(sp.shape), experts)
             or experts in [s.shape[a] for a in call_expert_axes(s)]
@@ -109,7 +116,7 @@ def expert_of(
     """The stored stacked axes of ``path`` that index a router's experts."""
     spec, sig = specs[path]
     for router, experts in found.items():
-        if path.startswith(router.rsplit("/", 2)[0] + "/") and path != router:
+        if path.startswith(_parent(router)) and path != router:
             axes = stacked_expert_axes(
                 specs[router][1], sig, tuple(spec.shape), experts
             )
