@@ -153,6 +153,11 @@ def test_router_goes_to_adam_with_and_without_base():
     assert jinit.roles(target, readout=None)["mlp/gate/kernel"].role == "router"
 
 
+def test_a_router_at_the_top_level():
+    r = jinit.roles(jf.abstract(Moe(16, 16, 4), jnp.zeros((2, 16)))["params"])
+    assert r["gate/kernel"].role == "router" and r["experts/kernel"].expert_axes == (0,)
+
+
 def test_a_gate_projection_without_experts_is_no_router():
     class Mlp(nn.Module):
         @nn.compact
