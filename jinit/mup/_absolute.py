@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from .. import _checks, _errors
@@ -18,7 +17,7 @@ from .._distributions import Normal
 from .._fans import compute_fans
 from .._signature import Signature
 from ._unit import positive_int
-from ._variant import Leaf, Variant, no_blocks, ones_rule
+from ._variant import Depths, Leaf, Variant, no_blocks, ones_rule
 
 _READOUT_CONSTRAINTS = (None, "to_output_scale")
 
@@ -112,19 +111,13 @@ class UMuP(Variant):
     def attention_scale(self, head_dim: int, base_head_dim: int | None) -> float:
         return (1.0 if base_head_dim is None else math.sqrt(base_head_dim)) / head_dim
 
-    def depths(
-        self,
-        depth_mult: Callable[[], float],
-        layers: Callable[[], int | None],
-        blocks: str | None,
-        any_block: bool,
-    ) -> tuple[float, int | None]:
+    def depths(self, given: Depths) -> tuple[float, int | None]:
         if self.depth is not None:
-            if not any_block:
-                raise no_blocks(" when depth is given", blocks)
+            if not given.any_block:
+                raise no_blocks(" when depth is given", given.blocks)
             return 1.0, self.depth
-        depth = layers()
-        if depth is None and blocks is not None:
+        depth = given.layers()
+        if depth is None and given.blocks is not None:
             raise _errors.bad_value(
                 "depth",
                 "given where the blocks are not stacked with one number of layers",

@@ -11,7 +11,7 @@ from .._signature import Signature
 from .._widths import BY_SHAPE
 from ._plan import Param, Parametrization
 from ._relative import SP
-from ._variant import Leaf, Variant
+from ._variant import Depths, Leaf, Variant
 from ._variants import variant_of
 
 #: The width multipliers a :class:`Param` takes from its leaf's ``LeafRole``.
@@ -157,10 +157,12 @@ def parametrize(
     }
     experts = {leaf.path: leaf.expert_axes for leaf in leaves}
     plan_depth_mult, layers = var.depths(
-        lambda: _depth_mult(b, t, in_block, experts),
-        lambda: _layers(t, in_block, experts),
-        blocks,
-        any(in_block.values()),
+        Depths(
+            lambda: _depth_mult(b, t, in_block, experts),
+            lambda: _layers(t, in_block, experts),
+            blocks,
+            any(in_block.values()),
+        )
     )
     params = []
     for leaf in leaves:

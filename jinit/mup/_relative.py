@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from .. import _checks, _errors
 from .._signature import Signature
 from ..schemes._depth import SQRT_DEPTH
-from ._variant import Leaf, Variant, no_blocks, ones_rule
+from ._variant import Depths, Leaf, Variant, no_blocks, ones_rule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,16 +129,12 @@ class CompleteP(MuP):
         out["forward"] = 1 / leaf.width_mult if leaf.role == "readout" else 1.0
         return {**out, "sgd_lr": None, "sgd_wd": None}
 
-    def depths(
-        self,
-        depth_mult: Callable[[], float],
-        layers: Callable[[], int | None],
-        blocks: str | None,
-        any_block: bool,
-    ) -> tuple[float, int | None]:
-        if not any_block:
-            raise no_blocks("", blocks)
-        return (depth_mult() if self.depth_mult is None else self.depth_mult), None
+    def depths(self, given: Depths) -> tuple[float, int | None]:
+        if not given.any_block:
+            raise no_blocks("", given.blocks)
+        if self.depth_mult is not None:
+            return self.depth_mult, None
+        return given.depth_mult(), None
 
     def residual_multiplier(self, depth_mult: float) -> float:
         return depth_mult**-self.alpha  # type: ignore[operator]

@@ -32,6 +32,22 @@ class Leaf:
 
 
 @dataclasses.dataclass(frozen=True)
+class Depths:
+    """What :meth:`Variant.depths` reads of the model's depth.
+
+    ``depth_mult``/``layers`` infer ``L / L_base`` and the number of layers
+    from the stacked block leaves; ``blocks`` is the user's regex naming the
+    blocks (None: the stacked leaves); ``any_block`` whether some parameter is
+    in a block.
+    """
+
+    depth_mult: Callable[[], float]
+    layers: Callable[[], int | None]
+    blocks: str | None
+    any_block: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class Variant:
     """Base of the variant records: the whole-model rules default to SP's."""
 
@@ -60,20 +76,9 @@ class Variant:
         """``(initializer, law name)`` of a :class:`Param` where ``init == "unit"``."""
         raise NotImplementedError
 
-    def depths(
-        self,
-        depth_mult: Callable[[], float],
-        layers: Callable[[], int | None],
-        blocks: str | None,
-        any_block: bool,
-    ) -> tuple[float, int | None]:
-        """CompleteP's ``L / L_base`` (1 elsewhere) and u-μP's depth (else None).
-
-        ``depth_mult``/``layers`` infer them from the stacked block leaves;
-        ``blocks`` is the user's regex naming the blocks (None: the stacked
-        leaves); ``any_block`` whether some parameter is in a block.
-        """
-        del depth_mult, layers, blocks, any_block
+    def depths(self, given: Depths) -> tuple[float, int | None]:
+        """CompleteP's ``L / L_base`` (1 elsewhere) and u-μP's depth (else None)."""
+        del given
         return 1.0, None
 
     def check_readout(self, path: str, base: Signature) -> None:
