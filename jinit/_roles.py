@@ -1,8 +1,8 @@
 """Roles: what each parameter is, read once from the signatures (and two widths).
 
 One :class:`LeafRole` per leaf says what a parameter does in its model: a
-module's weight (``"hidden"``, ``"input"``, ``"readout"``), an ``"embedding"``
-table, a norm ``"scale"``, a ``"bias"``, another ``"vector"``, or an
+module's weight (``"hidden"``, ``"input"``, ``"readout"``), a mixture of
+experts' ``"router"`` (:mod:`jinit._experts`), an ``"embedding"`` table, a norm ``"scale"``, a ``"bias"``, another ``"vector"``, or an
 ``"other"`` array of 2+ dimensions whose name says nothing (an SSM's ``A_log``,
 a user's expert tensor, LoRA factors, a Flax ``Einsum`` kernel, whose
 contraction is in its equation). It also gives the stored axes of its fans, the axes
@@ -21,25 +21,32 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
 
-from . import _checks, _errors, _tree
+from . import _errors, _tree
+from ._experts import (
+    EQUATION_MODULES,
+    call_expert_axes,
+    expert_of,
+    fan_axes,
+    is_conv,
+    routers,
+    short,
+)
 from ._signature import Signature, role_of_name
-
-
-class _FindByShape:
-    """The default of ``readout=``: found by shape, an error if none is."""
-
-    def __repr__(self) -> str:
-        return "BY_SHAPE"
-
-
-#: ``readout=``'s default: the weights whose fan-in only is width.
-BY_SHAPE: Any = _FindByShape()
+from ._widths import (
+    BY_SHAPE,
+    UNSIGNED,
+    Width,
+    check_same_paths,
+    classify,
+    leaf_specs,
+    no_readout,
+    path_regex,
+)
 
 #: The roles of :class:`LeafRole` (``LeafRole.role``).
 ROLES: tuple[str, ...] = (
@@ -50,6 +57,7 @@ ROLES: tuple[str, ...] = (
     "norm",
     "bias",
     "vector",
+    "router",
     "other",
 )
 #: The width roles (``LeafRole.width_role``, ``jinit.mup.Param.role``).
@@ -57,10 +65,6 @@ WIDTH_ROLES: tuple[str, ...] = ("input", "hidden", "readout", "vector", "finite"
 
 _WEIGHTS = ("kernel", "recurrent_kernel")
 _BIASES = ("bias", "recurrent_bias")
-_UNSIGNED = (
-    " (its leaves carry no call shapes, as model.init's or eval_shape's: "
-    "build base and target with jinit.flax.abstract)"
-)
 _NNX_VALUE = "/value"  # nnx.Optimizer's state paths: a Variable's value
 
 
@@ -79,7 +83,10 @@ class LeafRole:
         expert axis (``(E, d, f)`` declared in one call).
       stacked_axes: the axes stacking added (``nn.scan``, ``nn.vmap``, ...).
       width_axes: the stored axes that are width (they differ from the base
-        model's); () without a base.
+        model's): fan axes and expert axes; () without a base.
+      expert_axes: the stored axes that index experts: a ``(E, d, f)`` call's
+        E, the stacked axis of ``nn.vmap``-ed experts beside a router, a
+        router's fan-out (its logits, one per expert).
       conv: whether the owning module is a convolution (its receptive axes are
         a window, not independent matrices).
       module: the qualified class name of the owning module, or "".
@@ -87,7 +94,11 @@ class LeafRole:
         without a base.
       infinite: the width axes of the call shape.
       fan_in_mult, fan_out_mult, width_mult: target / base of the width fans
-        (``jinit.mup.Param``'s), 1 without a base.
+        of one matrix (``jinit.mup.Param``'s), 1 without a base. The expert
+        axes are no fan: each expert is its own matrix.
+      expert_mult: target / base of the number of experts, 1 without a base.
+        A batch-like width: no μP multiplier depends on it (per-expert fans are
+        unchanged; a token's output sums its top-k experts, k fixed).
     """
 
     path: str
@@ -105,6 +116,8 @@ class LeafRole:
     fan_in_mult: float = 1.0
     fan_out_mult: float = 1.0
     width_mult: float = 1.0
+    expert_axes: tuple[int, ...] = ()
+    expert_mult: float = 1.0
     signature: Signature | None = dataclasses.field(
         default=None, compare=False, repr=False
     )
@@ -233,122 +246,6 @@ def lookup(by_path: Mapping[str, Any], paths: Sequence[str]) -> list[Any]:
 
 
 # ----------------------------------------------------------------------------
-# Width inference (``jinit.mup.parametrize``'s): two models' call shapes.
-
-
-def leaf_specs(tree: Any, stacked: Mapping[str, Any] | None, arg: str):
-    """``({path: (spec, signature)}, unsigned paths)`` of a tree's leaves."""
-    leaves, _ = _tree.flatten(tree)
-    sigs = _tree.signatures(leaves, stacked)
-    out, unsigned = {}, set()
-    for leaf, sig in zip(leaves, sigs, strict=True):
-        if leaf.spec is None:
-            raise _errors.bad_type(
-                f"{arg} leaf {leaf.path!r}",
-                "a jax.ShapeDtypeStruct, an array or a Flax box holding one",
-                leaf.leaf,
-            )
-        if sig is None:
-            sig = Signature(tuple(int(d) for d in leaf.spec.shape))
-            unsigned.add(leaf.path)
-        out[leaf.path] = (leaf.spec, sig)
-    if not out:
-        raise _errors.bad_value(
-            arg, "a model tree with at least one parameter (jinit.flax.abstract)", tree
-        )
-    return out, unsigned
-
-
-def check_same_paths(arg: str, base: Mapping[str, Any], other: Mapping[str, Any]):
-    """Refuses ``other`` unless it has exactly ``base``'s leaf paths."""
-    missing = sorted(set(base) - set(other))
-    extra = sorted(set(other) - set(base))
-    if missing or extra:
-        raise _errors.bad_value(
-            arg,
-            "a tree with the leaf paths of `base` (build the base at the target's "
-            "depth, or stack the layers with nn.scan)",
-            f"missing {missing[:10]}, extra {extra[:10]}",
-        )
-
-
-def path_regex(arg: str, value: Any) -> re.Pattern[str] | None:
-    """``value`` compiled (a path regex), or None for None and :data:`BY_SHAPE`."""
-    if value is None or value is BY_SHAPE:
-        return None
-    if not isinstance(value, str):
-        raise _errors.bad_type(arg, "a path regex string or None", value)
-    try:
-        return re.compile(value)
-    except re.error as e:
-        raise _errors.bad_value(arg, "a valid regex", f"{value!r} ({e})") from None
-
-
-def classify(
-    path: str,
-    base: Signature,
-    target: Signature,
-    delta: Signature | None,
-    named_readout: bool,
-    hint: str = "",
-) -> tuple[str, tuple[int, ...], float, float, float]:
-    """``(width role, infinite axes, fan_in_mult, fan_out_mult, width_mult)``."""
-    b, t = base.shape, target.shape
-    d = b if delta is None else delta.shape
-    ref = t if delta is None else d
-    if not len(b) == len(t) == len(d):
-        raise _errors.bad_value(
-            f"target leaf {path!r}",
-            f"a call shape of the base's rank, {b}{hint}",
-            t if len(t) != len(b) else d,
-        )
-    infinite = tuple(a for a in range(len(b)) if b[a] != ref[a])
-    mult = [t[a] / b[a] if a in infinite else 1.0 for a in range(len(b))]
-    if len(b) < 2:
-        m = math.prod(mult)
-        role = "vector" if infinite else "finite"
-        if named_readout:
-            raise _errors.bad_value(
-                "readout", "a regex naming weights of 2 or more dimensions", path
-            )
-        return role, infinite, 1.0, 1.0, m
-    ins = _checks.check_axes("in_axis", target.in_axis, len(b))
-    outs = _checks.check_axes("out_axis", target.out_axis, len(b))
-    other = [a for a in infinite if a not in ins and a not in outs]
-    if other:
-        raise _errors.bad_value(
-            f"target leaf {path!r}",
-            f"a weight whose width axes are fan-in or fan-out axes{hint}",
-            f"width on axes {tuple(other)} of the call shape {t}",
-        )
-    fi = math.prod(mult[a] for a in ins)
-    fo = math.prod(mult[a] for a in outs)
-    in_inf = any(a in infinite for a in ins)
-    out_inf = any(a in infinite for a in outs)
-    if named_readout:
-        if in_inf and not out_inf:
-            return "readout", infinite, fi, fo, fi
-        if base.role == "embedding" and out_inf and not in_inf:
-            return "readout", infinite, fi, fo, fo  # a readout tied to it
-        if not infinite:
-            # The base width (or depth alone): the shapes cannot tell a readout,
-            # every multiplier of a relative variant is 1 (MuSharedReadout too).
-            return "readout", infinite, fi, fo, 1.0
-        raise _errors.bad_value(
-            "readout",
-            "a regex naming weights whose fan-in (only) is width, or a tied embedding",
-            f"{path!r} with width axes {infinite} of {t}",
-        )
-    if in_inf and out_inf:
-        return "hidden", infinite, fi, fo, fi
-    if in_inf:
-        return "readout", infinite, fi, fo, fi
-    if out_inf:
-        return "input", infinite, fi, fo, fo
-    return "finite", infinite, fi, fo, 1.0
-
-
-# ----------------------------------------------------------------------------
 # Axes as stored.
 
 
@@ -374,9 +271,12 @@ def _groups(
 
 
 def _stored_axes(path: str, sig: Signature, shape: tuple[int, ...]):
-    """``(fan_in, fan_out, receptive)`` stored axes of a leaf's layer."""
+    """``(fan_in, fan_out, receptive, stored)`` stored axes of a leaf's layer.
+
+    ``stored(call_axes)`` maps call axes to the stored axes they reshape.
+    """
     if len(sig.shape) < 2:
-        return (), (), ()
+        return (), (), (), lambda call_axes: ()
     layer = sig.layer_shape(shape)
     groups = _groups(layer, sig.shape)
     if groups is None:
@@ -386,17 +286,17 @@ def _stored_axes(path: str, sig: Signature, shape: tuple[int, ...]):
             sig.shape,
         )
     where = [a for a in range(len(shape)) if a not in sig.stacked]
-    ins = _checks.check_axes("in_axis", sig.in_axis, len(sig.shape))
-    outs = _checks.check_axes("out_axis", sig.out_axis, len(sig.shape))
+    ins, outs = fan_axes(sig)
 
     def stored(call_axes):
         return tuple(sorted(where[j] for a in call_axes for j in groups[a]))
 
     rest = [a for a in range(len(sig.shape)) if a not in ins and a not in outs]
-    return stored(ins), stored(outs), stored(rest)
+    return stored(ins), stored(outs), stored(rest), stored
 
 
-def _role(sig: Signature, name: str, width_role: str | None, named: bool) -> str:
+def _role(sig: Signature, name: str, width_role: str | None, how: str) -> str:
+    """The leaf's role; ``how``: "readout" (named), "router", "expert" or ""."""
     kind = sig.role or role_of_name(name)
     if kind in _BIASES:
         return "bias"
@@ -404,66 +304,78 @@ def _role(sig: Signature, name: str, width_role: str | None, named: bool) -> str
         return "norm"
     if len(sig.shape) < 2:
         return "vector"
-    if named or width_role == "readout":
+    if how in ("readout", "router"):
+        return how
+    if width_role == "readout" and how != "expert":
         return "readout"
     if kind == "embedding":
         return "embedding"
-    if kind not in _WEIGHTS or _short(sig.module) in _EQUATION_MODULES:
+    if kind not in _WEIGHTS or short(sig.module) in EQUATION_MODULES:
         return "other"
     return "input" if width_role == "input" else "hidden"
-
-
-def _short(module: str) -> str:
-    return module.rsplit(".", 1)[-1]
-
-
-#: Modules whose kernel's contraction is in an equation, not its call shape.
-_EQUATION_MODULES = ("Einsum",)
-#: Convolutions whose receptive axes are positions, each its own matrix.
-_LOCAL_CONVS = ("ConvLocal",)
-
-
-def _is_conv(module: str) -> bool:
-    return "Conv" in _short(module) and _short(module) not in _LOCAL_CONVS
 
 
 def leaf_role(
     path: str,
     spec: Any,
     sig: Signature,
-    width: tuple[str, tuple[int, ...], float, float, float] | None = None,
-    base_shape: tuple[int, ...] | None = None,
+    width: Width | None = None,
+    shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None,
     named_readout: bool = False,
+    experts: tuple[tuple[int, ...], bool] = ((), False),
 ) -> LeafRole:
-    """The :class:`LeafRole` of one leaf; ``width`` is :func:`classify`'s."""
+    """The :class:`LeafRole` of one leaf.
+
+    ``width`` is :func:`classify`'s, ``shapes`` the stored ``(base, ref)``
+    shapes (``ref``: the delta's, else the base's), ``experts`` the stored
+    stacked axes that index experts and whether the leaf is a router.
+    """
     shape = tuple(int(d) for d in spec.shape)
-    ins, outs, rest = _stored_axes(path, sig, shape)
-    width_role, infinite, fi, fo, m = width or (None, (), 1.0, 1.0, 1.0)
-    width_axes = ()
-    if base_shape is not None and len(base_shape) == len(shape):
+    ins, outs, rest, stored = _stored_axes(path, sig, shape)
+    stacked_experts, router = experts
+    w = width or Width(None, (), 1.0, 1.0, 1.0)  # type: ignore[arg-type]
+    call_experts = fan_axes(sig)[1] if router else call_expert_axes(sig)
+    expert_axes = tuple(sorted(stored(call_experts) + stacked_experts))
+    width_axes, em = (), w.expert_mult
+    if shapes is not None and len(shapes[1]) == len(shape):
+        base_shape, ref = shapes
+        moved = [a for a in stacked_experts if ref[a] != shape[a]]
+        em *= math.prod(shape[a] / base_shape[a] for a in moved)
         width_axes = tuple(
             a
             for a in range(len(shape))
-            if a not in sig.stacked and base_shape[a] != shape[a]
+            if (a not in sig.stacked or a in moved) and ref[a] != shape[a]
         )
+    if named_readout:
+        how = "readout"
+    else:
+        how = "router" if router else "expert" if expert_axes else ""
     return LeafRole(
         path=path,
-        role=_role(sig, path.rsplit("/", 1)[-1], width_role, named_readout),
+        role=_role(sig, path.rsplit("/", 1)[-1], w.role, how),
         shape=shape,
         fan_in_axes=ins,
         fan_out_axes=outs,
         receptive_axes=rest,
         stacked_axes=tuple(sig.stacked),
         width_axes=width_axes,
-        conv=_is_conv(sig.module),
+        conv=is_conv(sig.module),
         module=sig.module,
-        width_role=width_role,
-        infinite=infinite,
-        fan_in_mult=fi,
-        fan_out_mult=fo,
-        width_mult=m,
+        width_role=w.role,
+        infinite=w.infinite,
+        fan_in_mult=w.fan_in_mult,
+        fan_out_mult=w.fan_out_mult,
+        width_mult=w.width_mult,
+        expert_axes=expert_axes,
+        expert_mult=em,
         signature=sig,
     )
+
+
+def _experts(specs: Mapping[str, Any]) -> dict[str, tuple[tuple[int, ...], bool]]:
+    """``{path: (stacked expert axes, is a router)}`` of a tree's leaves."""
+    found = routers(specs)
+    return {p: (expert_of(p, specs, found), p in found) for p in specs}
 
 
 def one_model(
@@ -472,6 +384,7 @@ def one_model(
     """The leaf roles of one model (no width facts)."""
     readout_re = path_regex("readout", readout)
     t, _ = leaf_specs(tree, stacked, "tree")
+    experts = _experts(t)
     out = []
     for path, (spec, sig) in t.items():
         named = readout_re is not None and bool(readout_re.fullmatch(path))
@@ -479,7 +392,9 @@ def one_model(
             raise _errors.bad_value(
                 "readout", "a regex naming weights of 2 or more dimensions", path
             )
-        out.append(leaf_role(path, spec, sig, named_readout=named))
+        out.append(
+            leaf_role(path, spec, sig, named_readout=named, experts=experts[path])
+        )
     _check_named(readout_re, out, readout)
     return out
 
@@ -512,6 +427,7 @@ def infer(
     if delta is not None:
         dl, _ = leaf_specs(delta, stacked, "delta")
         check_same_paths("delta", b, dl)
+    experts = _experts(t)
     out = []
     for path in b:
         named = readout_re is not None and bool(readout_re.fullmatch(path))
@@ -522,12 +438,12 @@ def infer(
             tsig,
             None if dl is None else dl[path][1],
             named,
-            _UNSIGNED if path in unsigned else "",
+            UNSIGNED if path in unsigned else "",
+            router=experts[path][1],
         )
         ref = bspec if dl is None else dl[path][0]
-        out.append(
-            leaf_role(path, tspec, tsig, width, tuple(int(d) for d in ref.shape))
-        )
+        shapes = tuple(int(d) for d in bspec.shape), tuple(int(d) for d in ref.shape)
+        out.append(leaf_role(path, tspec, tsig, width, shapes, named, experts[path]))
     _check_named(readout_re, out, readout)
     return out, b, t
 
@@ -546,8 +462,10 @@ def roles(
     ``jinit.equinox.abstract``, ``jinit.haiku.abstract``): a module's weight
     (``kernel``, ``w``, Equinox's ``weight``, a cell's recurrent kernel) is
     ``"hidden"``, an embedding table ``"embedding"``, a norm's scale
-    ``"norm"``, a bias ``"bias"``, any other 0-D/1-D leaf ``"vector"``, and
-    any other leaf of 2+ dimensions ``"other"`` (its name says no role; an
+    ``"norm"``, a bias ``"bias"``, any other 0-D/1-D leaf ``"vector"``, a
+    mixture of experts' router (named as one, ``.../gate/kernel``, with its
+    experts beside it: :mod:`jinit._experts`) ``"router"``, with or without
+    ``base``, and any other leaf of 2+ dimensions ``"other"`` (its name says no role; an
     optimizer that routes by role refuses it until named). Leaves of a plain
     tree are read by their names (``kernel``, ``embedding``, ``scale``, ...),
     stacked as ``stacked=`` says.
@@ -556,9 +474,13 @@ def roles(
     (``readout=r".*lm_head/kernel"``; None: the model has none, or its
     readout is the tied embedding), or give ``base=``, the same model at a
     narrower width, and the readout is found as ``jinit.mup`` finds it (the
-    weights whose fan-in alone is width: a router ``d_model -> experts`` too),
-    ``"input"`` the weights whose fan-out alone is width, and each leaf gets
-    its width axes and multipliers.
+    weights whose fan-in alone is width; a router or an expert is never the
+    readout), ``"input"`` the weights whose fan-out alone is width, and each
+    leaf gets its width axes and multipliers. Width axes are fan axes or
+    expert axes (the number of experts: a ``(E, d, f)`` call's E, ``nn.vmap``-ed
+    experts' stack, a router's fan-out), which change no fan (each expert is
+    its own matrix): ``LeafRole.expert_mult`` reports them, no μP multiplier
+    depends on them.
 
     Args:
       tree: the abstract model (its ``params``, or all its variables).
@@ -576,7 +498,7 @@ def roles(
 
     Raises:
       ValueError: an empty tree, a base or delta with other paths or ranks, a
-        width axis that is neither fan-in nor fan-out, a ``readout`` that names
+        width axis that is neither a fan nor an expert axis, a ``readout`` that names
         no leaf or a vector, or (with ``base``) width but no readout found.
 
     Example:
@@ -603,11 +525,5 @@ def roles(
         if not any(leaf.role == "readout" for leaf in leaves) and any(
             leaf.infinite for leaf in leaves
         ):
-            raise _errors.bad_value(
-                "readout",
-                "given where no weight's fan-in alone is width: name the readout "
-                "with readout=r'...' (e.g. a tied embedding r'.*embed/embedding'), "
-                "or say the model has none with readout=None",
-                "no readout found",
-            )
+            raise no_readout()
     return Roles(tuple(leaves), readout_known=known)

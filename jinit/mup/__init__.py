@@ -38,10 +38,20 @@ References:
   1.0.0; graphcore unit-scaling 0.3.5.
 """
 
+from ._absolute import SpectralMuP, UMuP
 from ._coord_check import coord_check, plot_coord_check
 from ._forward import attention_fn
 from ._infer import BY_SHAPE, identity, parametrize
 from ._plan import KINDS, ROLES, Param, Parametrization
+from ._relative import (
+    ABC_FORMS,
+    SP,
+    CompleteP,
+    MuP,
+    MuPABC,
+    MuPTable3,
+    SPEmbeddingLR,
+)
 from ._scion import modula, scion
 from ._table import format_table
 from ._unit import (
@@ -53,19 +63,8 @@ from ._unit import (
     unit_silu_glu_scale,
     unit_silu_scale,
 )
-from ._variants import (
-    ABC_FORMS,
-    SP,
-    VARIANTS,
-    CompleteP,
-    MuP,
-    MuPABC,
-    MuPTable3,
-    SpectralMuP,
-    SPEmbeddingLR,
-    UMuP,
-    Variant,
-)
+from ._variant import Variant
+from ._variants import VARIANTS
 
 __all__ = [
     "ABC_FORMS",

@@ -12,7 +12,8 @@ import numpy as np
 from .. import _errors, _tree
 from ._infer import identity, parametrize
 from ._plan import Parametrization
-from ._variants import VARIANTS, Variant
+from ._variant import Variant
+from ._variants import VARIANTS
 
 
 def coord_check(

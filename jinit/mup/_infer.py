@@ -6,11 +6,16 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .. import _errors, _roles
-from .._roles import BY_SHAPE
+from .. import _errors, _roles, _widths
 from .._signature import Signature
+from .._widths import BY_SHAPE
 from ._plan import Param, Parametrization
-from ._variants import SP, Leaf, Variant, variant_of
+from ._relative import SP
+from ._variant import Depths, Leaf, Variant
+from ._variants import variant_of
+
+#: The width multipliers a :class:`Param` takes from its leaf's ``LeafRole``.
+_MULTS = ("width_mult", "fan_in_mult", "fan_out_mult")
 
 
 def _kind(sig: Signature, role: str) -> str:
@@ -22,15 +27,21 @@ def _kind(sig: Signature, role: str) -> str:
     return "norm" if sig.role == "scale" else "bias"
 
 
-def _depth_mult(base, target, in_block: Mapping[str, bool]) -> float:
+def _layer_count(spec: Any, sig: Signature, experts: tuple[int, ...]) -> int:
+    """The number of stacked layers of a leaf, its stacked experts left out."""
+    shape = tuple(spec.shape)
+    return math.prod(shape[a] for a in sig.stacked if a not in experts)
+
+
+def _depth_mult(base, target, in_block: Mapping[str, bool], experts) -> float:
     """``L / L_base`` from the stacked axes of the block leaves, if they agree."""
     ratios = set()
     for path, blocked in in_block.items():
         (bspec, bsig), (tspec, tsig) = base[path], target[path]
         if not blocked or not tsig.stacked:
             continue
-        nb = math.prod(bsig.layers(tuple(bspec.shape)))
-        nt = math.prod(tsig.layers(tuple(tspec.shape)))
+        nb = _layer_count(bspec, bsig, experts[path])
+        nt = _layer_count(tspec, tsig, experts[path])
         ratios.add(nt / nb)
     if len(ratios) != 1:
         raise _errors.bad_value(
@@ -41,10 +52,10 @@ def _depth_mult(base, target, in_block: Mapping[str, bool]) -> float:
     return ratios.pop()
 
 
-def _layers(target, in_block: Mapping[str, bool]) -> int | None:
+def _layers(target, in_block: Mapping[str, bool], experts) -> int | None:
     """The number of stacked layers of the target's block leaves, if they agree."""
     counts = {
-        math.prod(sig.layers(tuple(spec.shape)))
+        _layer_count(spec, sig, experts[path])
         for path, (spec, sig) in target.items()
         if in_block[path] and sig.stacked
     }
@@ -72,7 +83,13 @@ def parametrize(
     allocated). An axis is width where they differ (with ``delta``: where the
     base and the delta model differ, as ``mup.set_base_shapes(delta=...)``;
     then ``m`` is still target over base). See the module docstring for the
-    roles and the rules of each variant. The plan keeps the target's shapes
+    roles and the rules of each variant. A mixture of experts' number of
+    experts (a ``(E, d, f)`` expert kernel's E, ``nn.vmap``-ed experts beside a
+    router, the router's fan-out) is a batch-like width: it changes no fan, so
+    no multiplier (:attr:`jinit.roles` ``expert_mult`` reports it); the expert
+    hidden size is a fan axis; a router's role is its fan-in's (a readout when
+    ``d_model`` widens: its logits × ``1 / m`` under Table 8, in
+    :attr:`Parametrization.readout_multipliers`). The plan keeps the target's shapes
     and refuses any other tree.
 
     Args:
@@ -107,8 +124,8 @@ def parametrize(
 
     Raises:
       ValueError: a bad variant or variant argument, empty trees or trees with
-        different paths or ranks, a width axis that is neither fan-in nor
-        fan-out, a ``readout`` that names no readout-like weight, no readout.
+        different paths or ranks, a width axis that is neither a fan nor an
+        expert axis, a ``readout`` that names no readout-like weight, no readout.
 
     Example:
       >>> class LM(nn.Module):
@@ -138,11 +155,14 @@ def parametrize(
         p: bool(blocks_re.fullmatch(p)) if blocks_re else bool(t[p][1].stacked)
         for p in t
     }
+    experts = {leaf.path: leaf.expert_axes for leaf in leaves}
     plan_depth_mult, layers = var.depths(
-        lambda: _depth_mult(b, t, in_block),
-        lambda: _layers(t, in_block),
-        blocks,
-        any(in_block.values()),
+        Depths(
+            lambda: _depth_mult(b, t, in_block, experts),
+            lambda: _layers(t, in_block, experts),
+            blocks,
+            any(in_block.values()),
+        )
     )
     params = []
     for leaf in leaves:
@@ -152,15 +172,9 @@ def parametrize(
         if role == "readout":
             var.check_readout(path, bsig)
         kind = _kind(tsig, role)
-        width = Leaf(
-            role,
-            kind,
-            tsig,
-            leaf.width_mult,
-            leaf.fan_in_mult,
-            leaf.fan_out_mult,
-            in_block[path],
-        )
+        mults = {f: getattr(leaf, f) for f in _MULTS}
+        width = Leaf(role, kind, tsig, **mults, in_block=in_block[path])
+        rule = var.rule(width, plan_depth_mult, layers)
         params.append(
             Param(
                 path=path,
@@ -168,12 +182,10 @@ def parametrize(
                 infinite=leaf.infinite,
                 base_shape=bsig.shape,
                 shape=tsig.shape,
-                fan_in_mult=leaf.fan_in_mult,
-                fan_out_mult=leaf.fan_out_mult,
-                width_mult=leaf.width_mult,
                 in_block=in_block[path],
                 kind=kind,
-                **var.rule(width, plan_depth_mult, layers),
+                **mults,
+                **rule,
             )
         )
     _check_found_readout(var, params, readout)
@@ -198,13 +210,7 @@ def _check_found_readout(var: Variant, params: list[Param], readout: Any) -> Non
     if any(p.role == "readout" for p in params):
         return
     if var.absolute or any(p.infinite for p in params):
-        raise _errors.bad_value(
-            "readout",
-            "given where no weight's fan-in alone is width: name the readout "
-            "with readout=r'...' (e.g. a tied embedding r'.*embed/embedding'), "
-            "or say the model has none with readout=None",
-            "no readout found",
-        )
+        raise _widths.no_readout()
 
 
 def identity() -> Parametrization:

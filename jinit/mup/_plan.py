@@ -12,7 +12,7 @@ import numpy as np
 from .. import _errors, _roles, _tree
 from . import _forward, _init, _optax, _table
 from ._unit import positive_int
-from ._variants import Variant
+from ._variant import Variant
 
 #: The width roles of :class:`Param` (``Param.role``).
 ROLES: tuple[str, ...] = ("input", "hidden", "readout", "vector", "finite")

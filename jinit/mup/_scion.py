@@ -12,22 +12,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .. import _checks, _errors
+from .. import _checks
 from .._constant import ones, zeros
 from .._normed import col_normalized, sign, spectral
 from .._signature import Signature
 from .._tree import PerLeaf
-
-
-def _regex(arg: str, value: Any) -> re.Pattern[str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _errors.bad_type(arg, "a path regex string or None", value)
-    try:
-        return re.compile(value)
-    except re.error as e:
-        raise _errors.bad_value(arg, "a valid regex", f"{value!r} ({e})") from None
+from .._widths import path_regex
 
 
 def _signature(leaf: Any) -> Signature:
@@ -89,8 +79,8 @@ def scion(
     Raises:
       ValueError, TypeError: a bad regex, a radius that is not a positive number.
     """
-    readout_re = _regex("readout", readout)
-    embedding_re = _regex("embedding", embedding)
+    readout_re = path_regex("readout", readout)
+    embedding_re = path_regex("embedding", embedding)
     r = _checks.real_number("radius", radius, positive=True)
     rr = _checks.real_number("readout_radius", readout_radius, positive=True)
     er = _checks.real_number("embedding_radius", embedding_radius, positive=True)
@@ -116,7 +106,7 @@ def modula(*, scale: float = 1.0, embedding: str | None = None) -> dict[str, Any
     Returns:
       ``{".*": PerLeaf}`` rules for :func:`jinit.materialize`.
     """
-    embedding_re = _regex("embedding", embedding)
+    embedding_re = path_regex("embedding", embedding)
     s = _checks.real_number("scale", scale, positive=True)
     return _rules(
         "modula",

@@ -26,7 +26,14 @@ SCALES: tuple[str, ...] = ("unit_rms_norm", "shape_scaling", "spectral")
 CONVS: tuple[str, ...] = ("flatten", "per_tap")
 #: The roles Muon updates; those of :data:`ADAM_ROLES` go to Adam.
 MUON_ROLES: tuple[str, ...] = ("hidden", "input")
-ADAM_ROLES: tuple[str, ...] = ("embedding", "readout", "norm", "bias", "vector")
+ADAM_ROLES: tuple[str, ...] = (
+    "embedding",
+    "readout",
+    "router",
+    "norm",
+    "bias",
+    "vector",
+)
 _PRECONDITIONINGS = ("frobenius", "spectral", "aol", "schatten")
 _SPECTRAL_RMS = 0.2  # Moonlight's AdamW-matching RMS (arXiv 2502.16982)
 
@@ -216,47 +223,27 @@ def _scale_by_shape(dims_fn: Any, scale: str) -> Any:
     optax = _optax()
     is_dims = lambda x: isinstance(x, optax.contrib.MuonDimensionNumbers)  # noqa: E731
 
-    def update(updates, state, params=None):
+    def scaled(updates, params):
         del params
-        scaled = jax.tree.map(
+        return jax.tree.map(
             lambda u, d: _scale(u, d, scale), updates, dims_fn(updates), is_leaf=is_dims
         )
-        return scaled, state
 
-    return optax.GradientTransformation(optax.init_empty_state, update)
+    return optax.stateless(scaled)
 
 
-def _adam(
-    mp: Any,
-    adam_paths: list[str],
-    lr: Any,
-    b1,
-    b2,
-    eps,
-    eps_root,
-    wd,
-    mu_dtype,
-    nesterov,
-):
-    """optax.contrib.muon's Adam, with the parametrization's multipliers if any."""
+def _adam(mp: Any, adam_paths: list[str], lr: Any, wd: float, adam: dict) -> Any:
+    """optax.contrib.muon's Adam, with the parametrization's multipliers if any.
+
+    ``adam``: ``optax.scale_by_adam``'s b1, b2, eps, eps_root, mu_dtype, nesterov.
+    """
     optax = _optax()
     if mp is None:
-        return optax.adamw(
-            learning_rate=lr,
-            b1=b1,
-            b2=b2,
-            eps=eps,
-            eps_root=eps_root,
-            weight_decay=wd,
-            mu_dtype=mu_dtype,
-            nesterov=nesterov,
-        )
+        return optax.adamw(learning_rate=lr, weight_decay=wd, **adam)
     groups = sorted({mp[p].adam_eps for p in adam_paths}) or [1.0]
 
     def adam_eps(e: float) -> Any:
-        return optax.scale_by_adam(
-            b1, b2, eps * e, eps_root, mu_dtype, nesterov=nesterov
-        )
+        return optax.scale_by_adam(**{**adam, "eps": adam["eps"] * e})
 
     if len(groups) == 1:
         chain = [adam_eps(groups[0])]
@@ -279,18 +266,15 @@ def _adam(
 
 
 def _decay(mp: Any, wd: float) -> Any:
-    optax = _optax()
-
-    def update(updates, state, params=None):
+    def decayed(updates, params):
         if params is None:
             raise _errors.bad_value(
                 "params", "passed to update() (weight decay needs them)", None
             )
         mults = mp.multipliers(updates, "adam_wd")
-        out = jax.tree.map(lambda u, p, c: u + (wd * c) * p, updates, params, mults)
-        return out, state
+        return jax.tree.map(lambda u, p, c: u + (wd * c) * p, updates, params, mults)
 
-    return optax.GradientTransformation(optax.init_empty_state, update)
+    return _optax().stateless(decayed)
 
 
 def muon(
@@ -329,8 +313,9 @@ def muon(
     ``(E, d, f)`` are batch axes: each layer, each expert its own matrix. A
     convolution's taps are folded into its fan-in (``conv="flatten"``, Keller
     Jordan's Muon, as the init's fans) or each tap is its own matrix
-    (``conv="per_tap"``). Embeddings, readouts, norms, biases and vectors go to
-    Adam (optax's ``adamw`` with ``adam_*``), as every Muon recipe does
+    (``conv="per_tap"``). Embeddings, readouts, MoE routers (role
+    ``"router"``: found with or without ``base``), norms, biases and vectors go
+    to Adam (optax's ``adamw`` with ``adam_*``), as every Muon recipe does
     (modded-nanogpt, DeepSeek-V4, MaxText). Leaves whose role says nothing
     (``"other"``: an SSM's 2-D ``A_log``, an ``Einsum`` kernel, whose
     contraction is in its equation) must be named: ``adam_for`` or
@@ -435,6 +420,8 @@ def muon(
 
     adam_lr = learning_rate if adam_learning_rate is None else adam_learning_rate
     adam_paths = [p for p, d in dims.items() if d is None]
+    adam = {"b1": adam_b1, "b2": adam_b2, "eps": eps, "eps_root": adam_eps_root}
+    adam.update(mu_dtype=mu_dtype, nesterov=nesterov)
     return optax.partition(
         {
             "muon": optax.chain(
@@ -453,18 +440,7 @@ def muon(
                 optax.add_decayed_weights(weight_decay),
                 optax.scale_by_learning_rate(learning_rate),
             ),
-            "adam": _adam(
-                mp,
-                adam_paths,
-                adam_lr,
-                adam_b1,
-                adam_b2,
-                eps,
-                adam_eps_root,
-                adam_weight_decay,
-                mu_dtype,
-                nesterov,
-            ),
+            "adam": _adam(mp, adam_paths, adam_lr, adam_weight_decay, adam),
         },
         labels,
     )
