@@ -164,8 +164,13 @@ def run_width(variant, width, base_width, args, train, val, lrs):
         return optax.apply_updates(p, updates), state, loss
 
     n = len(lrs)
-    stack = jax.tree.map(lambda x: jnp.broadcast_to(x, (n, *x.shape)), params)
-    state = jax.vmap(tx.init)(stack)
+
+    @jax.jit  # one compile for the setup (eager, each broadcast and init op compiles)
+    def setup(params):
+        stack = jax.tree.map(lambda x: jnp.broadcast_to(x, (n, *x.shape)), params)
+        return stack, jax.vmap(tx.init)(stack)
+
+    stack, state = setup(params)
     step = jax.jit(jax.vmap(one_step, in_axes=(0, 0, None, 0)))
     evaluate = jax.jit(jax.vmap(loss_fn, in_axes=(0, None)))
     lr_array = jnp.asarray(lrs, jnp.float32)
