@@ -428,7 +428,8 @@ def checked(key: Any, seeds: Any, bounds: Any, units: Any, x: Any):
 def run(apply, init, x, key, seeds, bounds, units, layout=FLAT) -> Propagation:
     """:func:`propagation` of checked arguments, with the model's ``layout``."""
     k_init, _, _ = seed_keys(key, seeds)
-    params = jax.vmap(init)(k_init)
+    # Jitted: an eager vmap would compile each of init's operations on its own.
+    params = jax.jit(jax.vmap(init))(k_init)
     named = record(init, k_init[0])
     order = [n for n, _ in named]
     roles = param_roles(dict(named))

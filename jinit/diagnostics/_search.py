@@ -77,7 +77,8 @@ def gain_search(
     x = jnp.asarray(x)
 
     k_init, k_tan = (jax.random.split(k, seeds) for k in jax.random.split(key))
-    params = jax.vmap(init)(k_init)
+    # Jitted: an eager vmap would compile each of init's operations on its own.
+    params = jax.jit(jax.vmap(init))(k_init)
     kernel = set(
         n
         for n, r in param_roles(dict(record(init, k_init[0]))).items()
@@ -200,7 +201,7 @@ def lsuv(
         )
     mutable = ["intermediates", *collections]
     k_module, k_kernels = jax.random.split(key)
-    params = module.init(k_module, x)["params"]
+    params = jax.jit(module.init)(k_module, x)["params"]  # one compilation
     named = named_leaves(params)
     roles = param_roles(params)
     keys = jax.random.split(k_kernels, max(1, len(named)))
