@@ -20,9 +20,12 @@ KEYS = {
 
 def _check(row, dtype, shapes):
     ours_init, theirs_init = row.ours(), row.theirs()
-    for shape in shapes:
+    for i, shape in enumerate(shapes):
         theirs_jit = jax.jit(lambda k, s=shape: theirs_init(k, s, dtype))
-        for (style, make), seed in zip(KEYS.items(), (0, 1234567), strict=True):
+        # A raw key is wrapped once at the entry, whatever the shape: it is checked
+        # on the first shape (each shape is a new compile of both libraries' draws).
+        styles = KEYS.items() if i == 0 else list(KEYS.items())[:1]
+        for (style, make), seed in zip(styles, (0, 1234567), strict=False):
             key = make(seed)
             ours = ours_init(key, shape, dtype)
             eager = theirs_init(key, shape, dtype)
