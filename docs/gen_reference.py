@@ -56,11 +56,6 @@ import jinit.keras  # noqa: E402
 import jinit.torch  # noqa: E402
 from jinit._tree import is_initializer  # noqa: E402
 
-# tests/test_schemes.py reads the schemes' tables through this module.
-_schemes = gen_schemes._schemes
-scheme_rows = gen_schemes.scheme_rows
-_schemes_lines = gen_schemes.section_lines
-
 Framework = Literal["jax", "keras", "torch"]
 Relation = Literal["same values", "same law", "untruncated", "other"]
 #: "same values": JAX's function draws jinit's values for the same key; "same

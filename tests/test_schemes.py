@@ -489,24 +489,19 @@ def test_megatron_stds():
 
 
 # ----------------------------------------------------------------------------
-# docs/reference.md's "Named schemes" section (docs/gen_reference.py).
+# docs/reference.md's "Named schemes" section (docs/gen_schemes.py).
 
 
 def _generator():
-    """docs/gen_reference.py (a documentation tool, not part of jinit)."""
-    import importlib.util
+    """docs/gen_schemes.py (a documentation tool, not part of jinit)."""
+    import importlib
     import pathlib
     import sys
 
-    path = pathlib.Path(__file__).resolve().parent.parent / "docs" / "gen_reference.py"
-    loaded = sys.modules.get("gen_reference")
-    if loaded is not None and pathlib.Path(loaded.__file__) == path:
-        return loaded
-    spec = importlib.util.spec_from_file_location("gen_reference", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_reference"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    docs = str(pathlib.Path(__file__).resolve().parent.parent / "docs")
+    if docs not in sys.path:
+        sys.path.insert(0, docs)  # the docs tools import each other by name
+    return importlib.import_module("gen_schemes")
 
 
 _TRUNC3 = scipy.stats.truncnorm(-3, 3).std()
@@ -550,7 +545,7 @@ def test_reference_scheme_tables_have_the_published_values():
     gen = _generator()
     schemes = {s.title: s for s in gen._schemes()}
     rows = {t: {r["path"]: r for r in gen.scheme_rows(s)} for t, s in schemes.items()}
-    text = "\n".join(gen._schemes_lines())
+    text = "\n".join(gen.section_lines())
     for title, path, sigma in _PUBLISHED:
         row = rows[title][path]
         if isinstance(sigma, str):  # half a unit in the last published digit
