@@ -246,18 +246,8 @@ def test_jax_random_sharded_under_jit():
     np.testing.assert_array_equal(out, jax.random.normal(key, (32, 16)))
 
 
-TREE = {
-    "embed": jax.ShapeDtypeStruct((64, 16), jnp.float32),
-    "dense": {
-        "kernel": jax.ShapeDtypeStruct((16, 32), jnp.bfloat16),
-        "bias": jax.ShapeDtypeStruct((32,), jnp.float32),
-    },
-}
-RULES = {
-    r".*kernel": jinit.he_normal(),
-    r".*bias": jinit.zeros,
-    "embed": jinit.normal(),
-}
+# The mixed tree (float32 and bfloat16 leaves) of test_prng's Philox materialize tests.
+from test_prng import RULES, TREE  # noqa: E402
 
 
 def test_materialize_sharded_and_per_leaf():
