@@ -26,7 +26,6 @@ import pytest
 from registry import ROWS
 
 
-
 def _bits(x) -> np.ndarray:
     return np.asarray(x).reshape(-1).view(np.uint8)
 
@@ -43,7 +42,9 @@ def draws() -> dict[str, np.ndarray]:
         if row.theirs is not None:
             theirs = row.theirs()
             out[f"{row!r} jax eager"] = _bits(theirs(key, shape))
-            out[f"{row!r} jax jit"] = _bits(jax.jit(lambda k, t=theirs, s=shape: t(k, s))(key))
+            out[f"{row!r} jax jit"] = _bits(
+                jax.jit(lambda k, t=theirs, s=shape: t(k, s))(key)
+            )
     previous = jax.config.jax_enable_x64
     jax.config.update("jax_enable_x64", True)
     try:
@@ -64,7 +65,10 @@ def test_the_suites_llvm_level_changes_no_draw(tmp_path):
     default = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     out = tmp_path / "default.npz"
     done = subprocess.run(
-        [sys.executable, __file__, str(out)], env=default, capture_output=True, text=True
+        [sys.executable, __file__, str(out)],
+        env=default,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     theirs = dict(np.load(out))
