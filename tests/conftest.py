@@ -1,14 +1,20 @@
-"""Test setup: 8 simulated CPU devices, LLVM at -O1, strict promotion, an x64 fixture."""
+"""Test setup: 8 simulated CPU devices, cheaper compiles, strict promotion, an x64 fixture."""
 
 import os
 
-#: LLVM's optimization level for the suite's compiles (XLA's default is 3). The
-#: suite is XLA-compile bound; at 1 it takes about 15% less CPU time, and the
-#: draws keep their bits: tests/test_compile_level.py draws every initializer
-#: (jinit's and JAX's own) at this level and at XLA's default in a fresh process
-#: and compares them bit for bit. Level 0 would not do: it changes where XLA's
-#: CPU backend fuses multiply-adds, and with them the last bits of some laws.
-BACKEND_OPT_LEVEL = 1
+#: XLA flags that make the suite's compiles cheaper without changing a value (the
+#: suite is XLA-compile bound): LLVM at -O1 rather than XLA's default -O3, and
+#: XLA:CPU's elemental IR emitter for fusions rather than its MLIR fusion
+#: emitters. No draw changes its bits: tests/test_compile_flags.py draws every
+#: initializer (jinit's and JAX's own, eager and jitted) with these flags and, in
+#: a fresh process, without them, and compares the bits. LLVM at -O0 would not
+#: do: it fuses fewer multiply-adds, and the last bits of the normal laws move.
+#: XLA stops at start-up on a flag it does not know ("Unknown flag in XLA_FLAGS"):
+#: if a jaxlib release drops one of these, drop it here (jax is pinned in `dev`).
+FAST_COMPILE_FLAGS = (
+    "--xla_backend_optimization_level=1",
+    "--xla_cpu_use_fusion_emitters=false",
+)
 
 # Must be set before JAX initializes its backends: every test process sees 8 CPU
 # devices, so sharding tests need no subprocess. Unsharded arrays live on device 0.
@@ -16,7 +22,7 @@ os.environ["XLA_FLAGS"] = " ".join(
     [
         os.environ.get("XLA_FLAGS", ""),
         "--xla_force_host_platform_device_count=8",
-        f"--xla_backend_optimization_level={BACKEND_OPT_LEVEL}",
+        *FAST_COMPILE_FLAGS,
     ]
 ).strip()
 os.environ.setdefault("KERAS_BACKEND", "jax")

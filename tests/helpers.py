@@ -70,5 +70,6 @@ def assert_ks(x, cdf, *, p_min=1e-3):
 #: with LLVM's optimizations off takes about 40% less CPU time; the random bits
 #: are integer threefry (exact at any level) and the float transforms differ by at
 #: most an ulp, so the sample's law is the same. Never used for jinit's own
-#: draws or for bit-for-bit comparisons: those run as users compile them.
+#: draws or for bit-for-bit comparisons: those compile with the suite's flags
+#: (conftest.FAST_COMPILE_FLAGS), which change no bits (tests/test_compile_flags.py).
 REFERENCE_COMPILE = {"xla_backend_optimization_level": 0}
