@@ -146,10 +146,16 @@ def measure(method: str, cfg: dict, repeats: int) -> dict:
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
     before = _status("VmRSS:")
+    device = jax.devices()[0]
+    stats = device.memory_stats()  # None on the CPU: no allocator statistics
     t0, c0 = time.perf_counter(), time.process_time()
     out = jax.block_until_ready(call(jax.random.key(1)))
     cold, cold_cpu = time.perf_counter() - t0, time.process_time() - c0
     growth = _status("VmHWM:") - before
+    device_peak = None
+    if stats is not None:
+        peak = device.memory_stats()["peak_bytes_in_use"] - stats["bytes_in_use"]
+        device_peak = peak / n_bytes
     compile_time = sum(compile_s)
     del out
     warm, warm_cpu = [], []
@@ -169,6 +175,8 @@ def measure(method: str, cfg: dict, repeats: int) -> dict:
         cold_cpu=cold_cpu,
         warm_cpu=statistics.median(warm_cpu),
         growth=growth / n_bytes,
+        device_peak=device_peak,
+        device=f"{jax.default_backend()} {device.device_kind}",
         compile=compile_time,
     )
 
@@ -229,15 +237,18 @@ def main() -> None:
     )
     print(
         f"{datetime.date.today()}, {platform.machine()} {os.cpu_count()}-core CPU "
-        f"({platform.processor() or platform.platform()}), {versions()}. "
+        f"({platform.processor() or platform.platform()}), device {r['device']}, "
+        f"{versions()}. "
         "Wall seconds (CPU seconds of the process in parentheses; XLA uses both "
         "cores). XLA compile: from JAX's monitoring events during the first call.\n"
     )
+    on_device = results["jinit"]["device_peak"] is not None
     print(
         "| method | first call | run | XLA compile | first - run | run / PRNG floor "
         "| peak RSS growth / param bytes | load avg |"
+        + (" peak device memory / param bytes |" if on_device else "")
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|" + ("---|" if on_device else ""))
     names = {
         "flax": "Flax `jax.jit(model.init)`",
         "jinit": "`jinit.materialize`",
@@ -251,6 +262,7 @@ def main() -> None:
             f"| {m['compile']:.2f} s | {m['cold'] - m['warm']:.2f} s "
             f"| {m['warm'] / floor:.2f}x "
             f"| {m['growth']:.2f}x | {m['load']:.1f} |"
+            + (f" {m['device_peak']:.2f}x |" if on_device else "")
         )
 
 
