@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
+import json
 import os
 import platform
 import statistics
@@ -84,3 +85,50 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def run_sections(
+    sections: dict,
+    chosen: list[str],
+    small: tuple[str, bool],
+    title: str,
+    env: dict[str, str],
+    out: str,
+) -> None:
+    """Runs each chosen section ``(title, fn(small))``, printing its table as it goes,
+    and writes ``<out>/results.md`` and ``<out>/results.json``.
+
+    ``small`` is the run's size flag, by name (``("quick", True)``): it is passed
+    to every section, named in the title and kept in the JSON.
+    """
+    flag, on = small
+    header = [f"# {title}{f' (--{flag})' if on else ''}", ""]
+    header += [f"- {k}: {v}" for k, v in env.items()]
+    parts, records = ["\n".join(header)], []
+    for name in chosen:
+        section_title, fn = sections[name]
+        start = time.perf_counter()
+        md, recs = fn(on)
+        took = time.perf_counter() - start
+        parts.append(f"## {section_title}\n\n{md}\n\n_{took:.1f} s_")
+        records += recs
+        print(parts[-1], "\n", flush=True)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("\n\n".join(parts) + "\n")
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(
+            {"environment": env, flag: on, "records": records}, f, indent=1, default=str
+        )
+    print(f"wrote {out}/results.md and results.json")
+
+
+def chosen_sections(parser, sections: dict, only: str) -> list[str]:
+    """The sections ``--only`` names (all by default); a parser error for unknown ones."""
+    chosen = [s for s in only.split(",") if s] or list(sections)
+    unknown = [s for s in chosen if s not in sections]
+    if unknown:
+        parser.error(
+            f"--only must name sections among {', '.join(sections)}; got {unknown}"
+        )
+    return chosen

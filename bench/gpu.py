@@ -35,6 +35,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -240,7 +241,7 @@ def report(smoke: bool):
     }
     rows, records = [], []
     for label, extra in variants.items():
-        with _tmpdir() as out:
+        with tempfile.TemporaryDirectory() as out:
             cmd = [sys.executable, "-m", "jinit", "report", *extra, "--out", out]
             start = time.perf_counter()
             done = subprocess.run(cmd, capture_output=True, text=True)
@@ -248,16 +249,8 @@ def report(smoke: bool):
         if done.returncode:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
         records.append({"section": "report", "variant": label, "wall_s": wall})
-        rows.append(
-            [f"`jinit report {' '.join(extra)}`".replace(" `", "`"), f"{wall:.1f} s"]
-        )
+        rows.append([f"`{' '.join(['jinit', 'report', *extra])}`", f"{wall:.1f} s"])
     return _common.table(["command", "wall (fresh process)"], rows), records
-
-
-def _tmpdir():
-    import tempfile
-
-    return tempfile.TemporaryDirectory()
 
 
 SECTIONS = {
@@ -294,31 +287,15 @@ def main(argv=None) -> int:
         n, dtype = args.peak.split(",")
         print(json.dumps(peak_ratio(int(n), dtype)))
         return 0
-    chosen = [s for s in args.only.split(",") if s] or list(SECTIONS)
-    unknown = [s for s in chosen if s not in SECTIONS]
-    if unknown:
-        parser.error(
-            f"--only must name sections among {', '.join(SECTIONS)}; got {unknown}"
-        )
-    env = {**_common.environment(), "driver": _driver()}
-    header = [f"# jinit on an accelerator{' (--smoke)' if args.smoke else ''}", ""]
-    header += [f"- {k}: {v}" for k, v in env.items()]
-    parts, records = ["\n".join(header)], []
-    for name in chosen:
-        title, fn = SECTIONS[name]
-        start = time.perf_counter()
-        md, recs = fn(args.smoke)
-        parts.append(f"## {title}\n\n{md}\n\n_{time.perf_counter() - start:.1f} s_")
-        records += recs
-        print(parts[-1], "\n", flush=True)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "results.md"), "w") as f:
-        f.write("\n\n".join(parts) + "\n")
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(
-            {"environment": env, "smoke": args.smoke, "records": records}, f, indent=1
-        )
-    print(f"wrote {args.out}/results.md and results.json")
+    chosen = _common.chosen_sections(parser, SECTIONS, args.only)
+    _common.run_sections(
+        SECTIONS,
+        chosen,
+        ("smoke", args.smoke),
+        "jinit on an accelerator",
+        {**_common.environment(), "driver": _driver()},
+        args.out,
+    )
     return 0
 
 

@@ -12,11 +12,9 @@ were recorded, with the machine they came from.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -83,35 +81,15 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--out", default="bench/out", help="output folder")
     args = parser.parse_args(argv)
-    chosen = [s for s in args.only.split(",") if s] or list(SECTIONS)
-    unknown = [s for s in chosen if s not in SECTIONS]
-    if unknown:
-        parser.error(
-            f"--only must name sections among {', '.join(SECTIONS)}; got {unknown}"
-        )
-    env = _common.environment()
-    header = [f"# jinit benchmarks{' (--quick)' if args.quick else ''}", ""]
-    header += [f"- {k}: {v}" for k, v in env.items()]
-    parts, records = ["\n".join(header)], []
-    for name in chosen:
-        title, fn = SECTIONS[name]
-        start = time.perf_counter()
-        md, recs = fn(args.quick)
-        took = time.perf_counter() - start
-        parts.append(f"## {title}\n\n{md}\n\n_{took:.1f} s_")
-        records += recs
-        print(parts[-1], "\n", flush=True)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "results.md"), "w") as f:
-        f.write("\n\n".join(parts) + "\n")
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(
-            {"environment": env, "quick": args.quick, "records": records},
-            f,
-            indent=1,
-            default=str,
-        )
-    print(f"wrote {args.out}/results.md and results.json")
+    chosen = _common.chosen_sections(parser, SECTIONS, args.only)
+    _common.run_sections(
+        SECTIONS,
+        chosen,
+        ("quick", args.quick),
+        "jinit benchmarks",
+        _common.environment(),
+        args.out,
+    )
     return 0
 
 
